@@ -1,0 +1,169 @@
+"""Local nodes and the few node operations that differ between backends.
+
+The embedded default is the in-process EVM (py-evm through eth-tester); integration tests and
+local devnets use anvil from the npm package pinned in package.json. Time travel and
+snapshots are the only places the two differ, and they are wrapped here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider, HTTPProvider, Web3
+
+from chain.errors import NodeStartError, RpcUnavailableError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ANVIL_BINARY = PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+ANVIL_CHAIN_ID = 31337
+
+
+def in_process_web3() -> Web3:
+    """A fresh in-process EVM (Cancun rules) with ten funded accounts."""
+    return Web3(EthereumTesterProvider())
+
+
+def connect(rpc_url: str, timeout_seconds: float = 10.0) -> Web3:
+    """A `Web3` for a JSON-RPC URL, checked by asking the chain id so a wrong URL fails here."""
+    if not rpc_url.startswith(("http://", "https://")):
+        raise RpcUnavailableError(rpc_url, "only http(s) JSON-RPC URLs are supported")
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_seconds}))
+    try:
+        w3.eth.chain_id
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise RpcUnavailableError(rpc_url, _short_reason(error)) from None
+    except (requests.HTTPError, ValueError) as error:
+        raise RpcUnavailableError(rpc_url, f"not a JSON-RPC endpoint ({_short_reason(error)})") from None
+    return w3
+
+
+def _short_reason(error: Exception) -> str:
+    text = str(error)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "Failed to resolve" in text:
+        return "host name does not resolve"
+    return text.splitlines()[0][:160] if text else type(error).__name__
+
+
+def is_in_process(w3: Web3) -> bool:
+    return isinstance(w3.provider, EthereumTesterProvider)
+
+
+def dev_accounts(w3: Web3) -> list[LocalAccount]:
+    """The funded development accounts of the local node, as local signers."""
+    if is_in_process(w3):
+        keys = w3.provider.ethereum_tester.backend.account_keys
+        return [Account.from_key(key.to_bytes()) for key in keys]
+    Account.enable_unaudited_hdwallet_features()
+    return [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)]
+
+
+def latest_timestamp(w3: Web3) -> int:
+    return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def advance_time(w3: Web3, seconds: int) -> int:
+    """Moves the chain clock forward and mines a block; returns the new block timestamp."""
+    if is_in_process(w3):
+        tester = w3.provider.ethereum_tester
+        tester.time_travel(latest_timestamp(w3) + seconds)
+        tester.mine_blocks(1)
+    else:
+        w3.provider.make_request("evm_increaseTime", [seconds])
+        w3.provider.make_request("evm_mine", [])
+    return latest_timestamp(w3)
+
+
+def snapshot(w3: Web3) -> object:
+    if is_in_process(w3):
+        return w3.provider.ethereum_tester.take_snapshot()
+    return w3.provider.make_request("evm_snapshot", [])["result"]
+
+
+def revert_to(w3: Web3, snapshot_id: object) -> None:
+    if is_in_process(w3):
+        w3.provider.ethereum_tester.revert_to_snapshot(snapshot_id)
+    else:
+        w3.provider.make_request("evm_revert", [snapshot_id])
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class AnvilNode:
+    """An anvil process on a free loopback port; stop it with `stop()` or a `with` block."""
+
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    rpc_url: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rpc_url = f"http://127.0.0.1:{self.port}"
+
+    def web3(self) -> Web3:
+        return connect(self.rpc_url)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> AnvilNode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_anvil(
+    *, chain_id: int = ANVIL_CHAIN_ID, block_time_seconds: int | None = None, log_dir: Path | None = None
+) -> AnvilNode:
+    """Starts anvil from the pinned npm package and waits until it answers."""
+    binary = ANVIL_BINARY if ANVIL_BINARY.exists() else shutil.which("anvil")
+    if binary is None:
+        raise NodeStartError(f"anvil not found at {ANVIL_BINARY} (run `npm ci`)")
+    port = free_loopback_port()
+    log_path = (log_dir or Path("/tmp")) / f"anvil-{port}.log"
+    command = [
+        str(binary),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--chain-id", str(chain_id),
+        "--hardfork", "cancun",
+        "--silent",
+    ]
+    if block_time_seconds:
+        command += ["--block-time", str(block_time_seconds)]
+    log = log_path.open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    node = AnvilNode(port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NodeStartError(f"anvil exited with {process.returncode}: {log_path.read_text()[-400:]}")
+        try:
+            requests.post(node.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1)
+            return node
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    node.stop()
+    raise NodeStartError(f"anvil did not answer on {node.rpc_url} within 20 s")
