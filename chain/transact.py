@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from web3 import Web3
+from web3 import EthereumTesterProvider, Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
@@ -23,6 +23,9 @@ from chain.artifacts import custom_errors
 from chain.errors import ContractRevert
 
 GAS_HEADROOM = 1.25
+# The in-process EVM estimates gas by a binary search of ~13 executions; a fixed limit under
+# its block gas limit costs nothing there (only gas used is charged) and is 10x faster.
+IN_PROCESS_GAS_LIMIT = 12_000_000
 RECEIPT_POLL_SECONDS = 0.01
 
 
@@ -93,10 +96,14 @@ class Transactor:
         with self._lock:
             base = {"from": self.account.address}
             try:
-                if gas is None:
-                    gas = int(fn.estimate_gas(base) * GAS_HEADROOM) + 21_000
                 if isinstance(fn, ContractFunction):
                     fn.call(base)
+                if gas is None:
+                    gas = (
+                        IN_PROCESS_GAS_LIMIT
+                        if isinstance(self.w3.provider, EthereumTesterProvider)
+                        else int(fn.estimate_gas(base) * GAS_HEADROOM) + 21_000
+                    )
             except Exception as error:  # noqa: BLE001
                 revert = revert_from_exception(error, name)
                 if revert is None:
