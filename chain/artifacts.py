@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -11,7 +12,8 @@ from eth_utils import function_signature_to_4byte_selector
 
 from chain.errors import ArtifactMissingError
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
+# Overridable so a packaged install (or a test) can point at another build.
+ARTIFACTS_DIR = Path(os.environ.get("RISK_AGENT_ARTIFACTS_DIR", Path(__file__).resolve().parent / "artifacts"))
 CONTRACT_NAMES = (
     "DemoPool",
     "DemoOracle",

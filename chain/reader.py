@@ -102,6 +102,7 @@ class MarketReader:
         )
         self.assets = assets if assets is not None else self._list_reserves()
         self._chain_id = w3.eth.chain_id
+        self._aggregate = self.multicall.functions.aggregate3(self._calls())  # encoded once
 
     def _list_reserves(self) -> dict[str, str]:
         """Symbol → token address, as the data provider lists them (read once)."""
@@ -121,7 +122,7 @@ class MarketReader:
         return calls
 
     def read(self, block_identifier: int | str = "latest") -> MarketSnapshot:
-        results = call(self.multicall.functions.aggregate3(self._calls()), block_identifier=block_identifier)
+        results = call(self._aggregate, block_identifier=block_identifier)
         block_number = abi_decode(["uint256"], results[0][1])[0]
         block_timestamp = abi_decode(["uint256"], results[1][1])[0]
         per_reserve = len(_RESERVE_CALLS)

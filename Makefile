@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Set-up (virtual environment from requirements.lock, npm ci from package-lock.json) runs
+# once and again only when a lock file changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup demo test test-slow bench contracts dashboard clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup
+	$(BIN)/risk-agent demo
+
+test: setup
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow" --dist loadgroup
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
+
+bench: setup
+	$(BIN)/python benchmarks/chain_bench.py
+
+contracts: $(NODE_STAMP)
+	node chain/build.js
+
+dashboard: setup
+	$(BIN)/risk-agent dashboard
+
+clean:
+	rm -rf $(VENV) node_modules var test-artifacts

@@ -1,0 +1,168 @@
+"""risk-agent: the command line of the service, the enclave, the chain tools and backtests.
+
+Errors users can act on (bad config, a node that is down, a missing artifact) print one line
+on stderr and exit 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.errors import RiskAgentError
+from chain.errors import ChainError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.splitlines()[0])
+chain_app = typer.Typer(no_args_is_help=True, help="Local nodes, deployment and market reads.")
+enclave_app = typer.Typer(no_args_is_help=True, help="Enclave image measurement, attestation and registration.")
+app.add_typer(chain_app, name="chain")
+app.add_typer(enclave_app, name="enclave")
+
+USER_ERRORS: tuple[type[Exception], ...] = (RiskAgentError, ChainError)
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def not_yet(issue: int) -> typer.Exit:
+    return fail(f"this command is not built yet (tracked in issue {issue})")
+
+
+@app.command()
+def demo(
+    cycles: Annotated[int, typer.Option(help="Agent cycles to run.")] = 12,
+    db: Annotated[Path, typer.Option(help="SQLite file the demo writes.")] = Path("var/demo.sqlite"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run the whole system on embedded defaults: in-process EVM, SQLite, local enclave."""
+    raise not_yet(5)
+
+
+@app.command()
+def run(config: Annotated[Path, typer.Option(help="TOML config file.")]) -> None:
+    """Run the agent service on its schedule."""
+    raise not_yet(5)
+
+
+@app.command()
+def status() -> None:
+    """Show proposals by state and the service's health."""
+    raise not_yet(5)
+
+
+@app.command()
+def verify(proposal_id: int) -> None:
+    """Re-run a stored decision and check bytes, signature, attestation and the chain record."""
+    raise not_yet(5)
+
+
+@app.command()
+def backtest() -> None:
+    """Replay market history through a strategy against a baseline."""
+    raise not_yet(6)
+
+
+@app.command()
+def sweep() -> None:
+    """Run a grid of backtests on Dask."""
+    raise not_yet(6)
+
+
+@app.command()
+def dashboard() -> None:
+    """Open the read-only Streamlit dashboard."""
+    raise not_yet(7)
+
+
+@enclave_app.command("measure")
+def enclave_measure() -> None:
+    """Print the enclave image measurement (SHA-384, PCR0-style)."""
+    raise not_yet(3)
+
+
+@chain_app.command("deploy")
+def chain_deploy(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the node.")],
+    out: Annotated[Path, typer.Option(help="Where to write the deployment file.")] = Path("var/deployment.json"),
+    min_delay: Annotated[int, typer.Option(help="Timelock delay in seconds (1 day in production).")] = 86_400,
+    deployer_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the deployer's hex private key.")
+    ] = None,
+    guardian: Annotated[str | None, typer.Option(help="Guardian address (veto, pause).")] = None,
+) -> None:
+    """Deploy pool, oracle, feeds, timelock and steward to a node and print the addresses."""
+    from eth_account import Account
+
+    from chain.deploy import SystemConfig, deploy_system
+    from chain.node import ANVIL_CHAIN_ID, connect, dev_accounts
+
+    w3 = connect(rpc)
+    if deployer_key_env:
+        key = os.environ.get(deployer_key_env)
+        if not key:
+            raise fail(f"environment variable {deployer_key_env} is not set")
+        deployer = Account.from_key(key)
+    elif w3.eth.chain_id == ANVIL_CHAIN_ID:
+        deployer = dev_accounts(w3)[0]
+    else:
+        raise fail("not a local anvil chain: give --deployer-key-env NAME")
+    guardian_address = guardian or (dev_accounts(w3)[1].address if w3.eth.chain_id == ANVIL_CHAIN_ID else deployer.address)
+    deployment = deploy_system(w3, deployer, guardian_address, SystemConfig(min_delay_seconds=min_delay))
+    deployment.write(out)
+    typer.echo(f"deployed to chain {deployment.chain_id}; deployment file: {out}")
+    rows = {
+        "pool (data provider, rate strategy)": deployment.market.pool,
+        "oracle": deployment.market.oracle,
+        "multicall3": deployment.market.multicall,
+        "timelock": deployment.timelock,
+        "steward": deployment.steward,
+    }
+    rows.update({f"{a.symbol} token / feed": f"{a.token} / {a.aggregator}" for a in deployment.assets})
+    for label, address in rows.items():
+        typer.echo(f"  {label:<36} {address}")
+
+
+@chain_app.command("read")
+def chain_read(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the node.")],
+    deployment_file: Annotated[Path, typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Read every reserve in one Multicall3 round trip and print it."""
+    from dataclasses import asdict
+
+    from chain.deployment import Deployment
+    from chain.node import connect
+    from chain.reader import MarketReader
+
+    deployment = Deployment.read(deployment_file)
+    snapshot = MarketReader(connect(rpc), deployment.market).read()
+    if as_json:
+        typer.echo(json.dumps({"block": snapshot.block_number, "reserves": [asdict(r) for r in snapshot.reserves]}, indent=1))
+        return
+    typer.echo(f"block {snapshot.block_number} at {snapshot.block_timestamp}")
+    typer.echo(f"{'asset':<8}{'price $':>14}{'LTV':>7}{'LT':>7}{'LB':>7}{'util':>8}{'supply cap':>16}{'borrow cap':>16}")
+    for r in snapshot.reserves:
+        typer.echo(
+            f"{r.symbol:<8}{r.price_usd_e8 / 1e8:>14,.2f}{r.ltv_bps:>7}{r.liquidation_threshold_bps:>7}"
+            f"{r.liquidation_bonus_bps:>7}{r.utilization:>8.1%}{r.supply_cap_tokens:>16,}{r.borrow_cap_tokens:>16,}"
+        )
+
+
+def main() -> None:
+    try:
+        app()
+    except USER_ERRORS as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
