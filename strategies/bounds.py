@@ -135,3 +135,55 @@ def check_update(
         after[param] = proposed
     check_consistency(after)
     return after
+
+
+def project(
+    current: dict[Param, int],
+    targets: dict[Param, int],
+    bounds: Bounds,
+    now_seconds: int,
+    min_change: dict[Param, int] | None = None,
+) -> dict[Param, int]:
+    """Moves each parameter toward its target as far as the steward allows now, and returns
+    only the changes that pass `check_update` as a whole (the contract's exact checks).
+
+    Parameters in cooldown stay; steps are clamped to the bound and floor/ceiling; a change
+    smaller than `min_change` is dropped (no churn). Linked fields are kept consistent: LTV
+    follows LT down, and a change that would break LTV <= LT or LT x LB <= 100% is dropped."""
+    changes: dict[Param, int] = {}
+    for param, target in targets.items():
+        bound = bounds.limits[param]
+        last = bounds.last_updated_at.get(param, 0)
+        if last != 0 and now_seconds < last + bound.cooldown_seconds:
+            continue
+        now_value = current[param]
+        step = bound.max_difference(now_value)
+        value = min(max(target, now_value - step, bound.floor), now_value + step, bound.ceiling)
+        if value == 0 and param in NON_ZERO_PARAMS:
+            continue
+        threshold = (min_change or {}).get(param, 1)
+        if abs(value - now_value) < threshold:
+            continue
+        changes[param] = value
+
+    def merged() -> dict[Param, int]:
+        return {**current, **changes}
+
+    # Keep LTV <= LT: move LTV down with LT if LTV may move; otherwise give up the LT cut.
+    if merged()[Param.LTV] > merged()[Param.LIQUIDATION_THRESHOLD]:
+        changes.pop(Param.LIQUIDATION_THRESHOLD, None)
+        if merged()[Param.LTV] > merged()[Param.LIQUIDATION_THRESHOLD]:
+            changes.pop(Param.LTV, None)
+    values = merged()
+    if values[Param.LIQUIDATION_THRESHOLD] * values[Param.LIQUIDATION_BONUS] > BPS_MAX * BPS_MAX:
+        changes.pop(Param.LIQUIDATION_BONUS, None)
+    values = merged()
+    if values[Param.VARIABLE_RATE_SLOPE1] > values[Param.VARIABLE_RATE_SLOPE2]:
+        changes.pop(Param.VARIABLE_RATE_SLOPE1, None)
+    if not changes:
+        return {}
+    try:
+        check_update(current, changes, bounds, now_seconds)
+    except BoundViolation:
+        return {}
+    return changes

@@ -1,0 +1,188 @@
+"""The agent's strategy: one `propose(history, current, bounds)` used identically by the
+enclave (live) and by backtests. Pure: no chain, no store, no clock; seeded randomness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from strategies import caps, collateral, rates
+from strategies.anomaly import AnomalyGuard
+from strategies.bounds import Bounds, Param, project
+from strategies.montecarlo import bad_debt, simulate_paths, synthetic_population
+from strategies.types import (
+    AssetHistory,
+    AssetRecommendation,
+    MarketHistory,
+    ParamChange,
+    Recommendation,
+    RiskParams,
+    bounds_for,
+)
+from strategies.volatility import log_returns, select_and_forecast
+
+MIN_CHANGE = {
+    Param.LTV: 5,
+    Param.LIQUIDATION_THRESHOLD: 5,
+    Param.LIQUIDATION_BONUS: 10,
+    Param.VARIABLE_RATE_SLOPE1: 5,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskStrategy:
+    """Hyperparameters are plain attributes; `propose` is the only method that works."""
+
+    name: str = "risk-agent-v1"
+    seed: int = 20_240_312
+    confidence: float = 0.99
+    ltv_confidence: float = 0.95
+    ltv_horizon_hours: float = 24.0
+    min_horizon_hours: float = 24.0
+    max_horizon_hours: float = 96.0
+    depth_slippage: float = 0.02
+    liquidator_cost_bps: int = 300  # gas, MEV competition, CEX-DEX lag and profit margin
+    min_bonus_bps: int = 10_300
+    max_bonus_bps: int = 11_500
+    max_threshold_bps: int = 9_300
+    min_threshold_bps: int = 1_000
+    max_new_liquidation_share: float = 0.01
+    cap_liquidation_hours: float = 24.0
+    rate_speed_per_year: float = 50.0
+    decision_interval_s: int = 86_400
+    mc_paths: int = 2_000
+    synthetic_positions: int = 400
+    guard: AnomalyGuard = field(default_factory=AnomalyGuard)
+
+    def propose(
+        self, history: MarketHistory, current: dict[str, RiskParams], bounds: dict[str, Bounds] | Bounds | None = None
+    ) -> Recommendation:
+        per_asset_bounds = bounds_for(history, bounds)
+        assets = []
+        for asset in sorted(history.assets, key=lambda a: a.symbol):
+            if asset.symbol not in current:
+                assets.append(AssetRecommendation(asset.symbol, "hold", "no current parameters for this asset"))
+                continue
+            reason = self.guard.check(asset, history.as_of_s)
+            if reason is not None:
+                assets.append(AssetRecommendation(asset.symbol, "hold", reason))
+                continue
+            assets.append(
+                self._propose_asset(
+                    asset, history, current[asset.symbol], per_asset_bounds.get(asset.symbol, Bounds())
+                )
+            )
+        for symbol in sorted(set(current) - {a.symbol for a in history.assets}):
+            assets.append(AssetRecommendation(symbol, "hold", "asset missing from the market history"))
+        return Recommendation(self.name, history.as_of_s, tuple(assets))
+
+    def _positions(self, asset: AssetHistory, history: MarketHistory, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        given = [p for p in history.positions if p.collateral_symbol == asset.symbol]
+        if given:
+            collateral_usd = np.array([p.collateral_tokens * asset.last_price_usd for p in given])
+            return collateral_usd, np.array([p.debt_usd for p in given])
+        # No position data: a seeded population sized by the asset's share of borrowing power.
+        borrowed_against_usd = asset.supplied_tokens * asset.last_price_usd * threshold * 0.5
+        if borrowed_against_usd <= 0:
+            return np.zeros(0), np.zeros(0)
+        seed = self.seed + sum(asset.symbol.encode())
+        return synthetic_population(borrowed_against_usd, threshold, self.synthetic_positions, seed)
+
+    def _propose_asset(
+        self, asset: AssetHistory, history: MarketHistory, params: RiskParams, bounds: Bounds
+    ) -> AssetRecommendation:
+        returns = log_returns(np.asarray(asset.prices_usd, dtype=float))
+        forecast = select_and_forecast(returns)
+        sigma = forecast.hourly_sigma
+        price = asset.last_price_usd
+        threshold_now = params.liquidation_threshold_bps / 1e4
+        bonus_now = params.liquidation_bonus_bps / 1e4
+        collateral_usd, debt_usd = self._positions(asset, history, threshold_now)
+
+        # Horizon: how long the depth needs to absorb what a one-day 99% drop liquidates.
+        stress_drop_1d = collateral.drop_var(sigma, 24, self.confidence)
+        stress_share = caps.liquidated_share(collateral_usd, debt_usd, threshold_now, stress_drop_1d)
+        stress_liquidation_usd = stress_share * float(collateral_usd.sum()) * (1 - stress_drop_1d)
+        absorb_hours = stress_liquidation_usd / asset.liquidity_depth_usd if asset.liquidity_depth_usd > 0 else self.max_horizon_hours
+        horizon = float(np.clip(1 + absorb_hours, self.min_horizon_hours, self.max_horizon_hours))
+
+        var = collateral.drop_var(sigma, horizon, self.confidence)
+        es = collateral.drop_expected_shortfall(sigma, horizon, self.confidence)
+        hourly_liquidation_usd = min(stress_liquidation_usd / max(horizon, 1.0), asset.liquidity_depth_usd)
+        slippage = collateral.constant_product_slippage(hourly_liquidation_usd, asset.liquidity_depth_usd, self.depth_slippage)
+        bonus_target = int(np.clip(round(1e4 * (1 + slippage) + self.liquidator_cost_bps), self.min_bonus_bps, self.max_bonus_bps))
+        threshold_target = int(np.clip(np.floor(1e4 * (1 - es) / (bonus_target / 1e4)), self.min_threshold_bps, self.max_threshold_bps))
+        ltv_drop = collateral.drop_var(sigma, self.ltv_horizon_hours, self.ltv_confidence)
+        ltv_target = int(np.floor(threshold_target * (1 - ltv_drop)))
+
+        # Post-update check: a cut that liquidates too much at once is taken in smaller steps.
+        immediate = collateral.newly_liquidatable(collateral_usd, debt_usd, threshold_now, threshold_target / 1e4)
+        step_target = threshold_target
+        split = False
+        if threshold_target < params.liquidation_threshold_bps and immediate.share_of_debt > self.max_new_liquidation_share:
+            step_target = collateral.largest_safe_cut(
+                collateral_usd, debt_usd, params.liquidation_threshold_bps, threshold_target, self.max_new_liquidation_share
+            )
+            split = True
+
+        # Caps from liquidation capacity at the 99% stress drop over the horizon.
+        cap_share = caps.liquidated_share(collateral_usd, debt_usd, threshold_now, var)
+        supply_cap_usd = caps.supply_cap_usd(asset.liquidity_depth_usd, self.cap_liquidation_hours, cap_share, var)
+        supply_cap_tokens = max(int(supply_cap_usd / price), int(asset.supplied_tokens * 1.1), 1)
+        borrow_cap_tokens = max(int(supply_cap_tokens * params.optimal_usage_ratio_bps / 1e4), 1)
+
+        targets: dict[Param, int] = {
+            Param.LIQUIDATION_THRESHOLD: step_target,
+            Param.LTV: min(ltv_target, step_target),
+            Param.LIQUIDATION_BONUS: bonus_target,
+            Param.SUPPLY_CAP: supply_cap_tokens,
+            Param.BORROW_CAP: borrow_cap_tokens,
+        }
+        utilization = float(np.mean(asset.utilization_history[-24:])) if asset.utilization_history else None
+        if utilization is not None:
+            rate_at_target = (params.base_variable_borrow_rate_bps + params.variable_rate_slope1_bps) / 1e4
+            adapted = rates.adapted_rate_at_target(
+                max(rate_at_target, 0.001), utilization, params.optimal_usage_ratio_bps / 1e4,
+                self.decision_interval_s, self.rate_speed_per_year,
+            )
+            targets[Param.VARIABLE_RATE_SLOPE1] = max(int(round(adapted * 1e4)) - params.base_variable_borrow_rate_bps, 0)
+
+        current_values = params.by_param()
+        changes = project(current_values, targets, bounds, history.as_of_s, MIN_CHANGE)
+        paths = simulate_paths(sigma, int(np.ceil(horizon)), self.mc_paths, self.seed)
+        after = {**current_values, **changes}
+        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now)
+        debt_after = bad_debt(
+            paths, collateral_usd, debt_usd, after[Param.LIQUIDATION_THRESHOLD] / 1e4, after[Param.LIQUIDATION_BONUS] / 1e4
+        )
+        applied = collateral.newly_liquidatable(
+            collateral_usd, debt_usd, threshold_now, after[Param.LIQUIDATION_THRESHOLD] / 1e4
+        )
+        metrics = {
+            "hourly_volatility": sigma,
+            "volatility_model": forecast.model,
+            "horizon_hours": horizon,
+            "var_drop": var,
+            "expected_shortfall_drop": es,
+            "ltv_buffer_drop": ltv_drop,
+            "liquidation_slippage": slippage,
+            "liquidity_depth_usd": asset.liquidity_depth_usd,
+            "stress_liquidation_usd": stress_liquidation_usd,
+            "utilization": utilization if utilization is not None else asset.borrowed_tokens / asset.supplied_tokens if asset.supplied_tokens else 0.0,
+            "bad_debt_current_mean_usd": debt_now.mean_usd,
+            "bad_debt_current_var95_usd": debt_now.var95_usd,
+            "bad_debt_proposed_mean_usd": debt_after.mean_usd,
+            "bad_debt_proposed_var95_usd": debt_after.var95_usd,
+            "newly_liquidatable_positions": applied.positions,
+            "newly_liquidatable_debt_usd": applied.debt_usd,
+            "full_cut_newly_liquidatable_share": immediate.share_of_debt,
+            "cut_split_into_steps": split,
+            **{f"oos_rmse_{name}": value for name, value in forecast.oos_errors.items()},
+        }
+        target_names = {p.name: v for p, v in targets.items()}
+        if not changes:
+            return AssetRecommendation(asset.symbol, "hold", "targets within dead band, cooldown or bounds", (), target_names, metrics)
+        change_list = tuple(ParamChange(p, current_values[p], v) for p, v in sorted(changes.items()))
+        reason = "move toward risk targets" + ("; threshold cut split to limit immediate liquidations" if split else "")
+        return AssetRecommendation(asset.symbol, "update", reason, change_list, target_names, metrics)
