@@ -16,6 +16,7 @@ import typer
 
 from agent.errors import RiskAgentError
 from chain.errors import ChainError
+from enclave.errors import EnclaveError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.splitlines()[0])
 chain_app = typer.Typer(no_args_is_help=True, help="Local nodes, deployment and market reads.")
@@ -23,7 +24,7 @@ enclave_app = typer.Typer(no_args_is_help=True, help="Enclave image measurement,
 app.add_typer(chain_app, name="chain")
 app.add_typer(enclave_app, name="enclave")
 
-USER_ERRORS: tuple[type[Exception], ...] = (RiskAgentError, ChainError)
+USER_ERRORS: tuple[type[Exception], ...] = (RiskAgentError, ChainError, EnclaveError)
 
 
 def fail(message: str) -> typer.Exit:
@@ -82,9 +83,101 @@ def dashboard() -> None:
 
 
 @enclave_app.command("measure")
-def enclave_measure() -> None:
-    """Print the enclave image measurement (SHA-384, PCR0-style)."""
-    raise not_yet(3)
+def enclave_measure(
+    manifest: Annotated[bool, typer.Option(help="Also print the manifest (path, size, SHA-384).")] = False,
+) -> None:
+    """Print the enclave image measurement (SHA-384 over the sorted manifest, as PCR0)."""
+    from enclave.image import measure
+
+    measurement = measure()
+    if manifest:
+        typer.echo(measurement.manifest.decode(), nl=False)
+    typer.echo(measurement.hex)
+
+
+@enclave_app.command("verify")
+def enclave_verify(
+    document: Annotated[Path, typer.Argument(help="Attestation document (CBOR COSE_Sign1).")],
+    measurement: Annotated[str, typer.Option(help="Expected PCR0, hex.")],
+    nonce: Annotated[str | None, typer.Option(help="Expected nonce, hex.")] = None,
+    max_age: Annotated[float | None, typer.Option(help="Maximum age in seconds.")] = None,
+    at_document_time: Annotated[bool, typer.Option(help="Judge age at the document's own timestamp (archived documents).")] = False,
+    trust_dev_root: Annotated[Path | None, typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
+) -> None:
+    """Verify an attestation document; exit 0 only when every check holds."""
+    from enclave.attestation import TrustAnchors, verify_document
+
+    try:
+        raw = document.read_bytes()
+        expected = bytes.fromhex(measurement.removeprefix("0x"))
+        expected_nonce = bytes.fromhex(nonce.removeprefix("0x")) if nonce else None
+    except FileNotFoundError:
+        raise fail(f"document {document} not found") from None
+    except ValueError:
+        raise fail("--measurement and --nonce must be hex") from None
+    anchors = TrustAnchors()
+    if trust_dev_root:
+        anchors = anchors.with_root(trust_dev_root.read_bytes())
+    import cbor2
+
+    now_ms = None
+    if at_document_time:
+        try:
+            now_ms = cbor2.loads(cbor2.loads(raw)[2])["timestamp"]
+        except Exception:  # noqa: BLE001 - the verifier below gives the precise reason
+            now_ms = None
+    verified = verify_document(raw, expected_measurement=expected, anchors=anchors, expected_nonce=expected_nonce,
+                               max_age_s=max_age, now_ms=now_ms)
+    typer.echo(f"verified: module {verified.module_id}, PCR0 {verified.measurement.hex()[:24]}..., "
+               f"key {verified.enclave_address or 'none'}, chain {' <- '.join(verified.certificate_chain)}")
+
+
+@enclave_app.command("serve")
+def enclave_serve(
+    port: Annotated[int, typer.Option()] = 0,
+    backend: Annotated[str, typer.Option(help="local or nitro")] = "local",
+) -> None:
+    """Run the enclave process in the foreground (what the agent starts in local mode)."""
+    from enclave.server import main as serve
+
+    serve(["--port", str(port), "--backend", backend])
+
+
+@enclave_app.command("register")
+def enclave_register(
+    url: Annotated[str, typer.Option(help="Enclave endpoint.")],
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL.")],
+    deployment_file: Annotated[Path, typer.Option("--deployment")] = Path("var/deployment.json"),
+    governance_key_env: Annotated[str | None, typer.Option(help="Env var with the governance proposer's key.")] = None,
+    trust_dev_root: Annotated[Path | None, typer.Option(help="Trust this development root (PEM).")] = None,
+) -> None:
+    """Attest an enclave with a fresh nonce and schedule its registration in the timelock."""
+    from eth_account import Account
+
+    from agent.registration import schedule_registration
+    from chain.deployment import Deployment
+    from chain.node import ANVIL_CHAIN_ID, connect, dev_accounts
+    from chain.steward import StewardClient
+    from enclave.attestation import TrustAnchors
+    from enclave.client import EnclaveClient
+    from enclave.image import measure
+
+    deployment = Deployment.read(deployment_file)
+    w3 = connect(rpc)
+    if governance_key_env:
+        key = os.environ.get(governance_key_env)
+        if not key:
+            raise fail(f"environment variable {governance_key_env} is not set")
+        governance = Account.from_key(key)
+    elif w3.eth.chain_id == ANVIL_CHAIN_ID:
+        governance = dev_accounts(w3)[0]
+    else:
+        raise fail("not a local anvil chain: give --governance-key-env NAME")
+    anchors = TrustAnchors().with_root(trust_dev_root.read_bytes()) if trust_dev_root else TrustAnchors()
+    attested = EnclaveClient(url, measure().digest, anchors).attest()
+    operation_id = schedule_registration(StewardClient(w3, deployment, governance), attested)
+    typer.echo(f"enclave key {attested.enclave_address} attested; registration scheduled as operation 0x{operation_id.hex()} "
+               f"(executable after {deployment.min_delay_seconds} s unless the guardian cancels it)")
 
 
 @chain_app.command("deploy")

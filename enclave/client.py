@@ -1,0 +1,149 @@
+"""The agent's side of the enclave: start it (local mode), attest it with a fresh nonce
+before trusting it, and check that every `/decide` answer is signed by that attested key and
+commits to exactly the inputs sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from chain.update import ParameterUpdate, recover_signer
+from enclave.attestation import TrustAnchors, VerifiedAttestation, verify_document
+from enclave.decision import DecisionInputs
+from enclave.errors import EnclaveAnswerError, EnclaveUnavailableError
+
+
+@dataclass(frozen=True)
+class SignedUpdate:
+    update: ParameterUpdate
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Decision:
+    inputs_hash: bytes
+    recommendation_json: str
+    updates: tuple[SignedUpdate, ...]
+    enclave_address: str
+
+
+@dataclass
+class EnclaveProcess:
+    """A local enclave process started by `start_enclave`; `stop()` or `kill()` it."""
+
+    process: subprocess.Popen
+    url: str
+    address: str
+    measurement: bytes
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def __enter__(self) -> EnclaveProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_enclave(*, dev_ca_dir: Path | None = None, backend: str = "local", image_root: Path | None = None,
+                  timeout_s: float = 60) -> EnclaveProcess:
+    command = [sys.executable, "-m", "enclave.server", "--port", "0", "--backend", backend]
+    if dev_ca_dir:
+        command += ["--dev-ca-dir", str(dev_ca_dir)]
+    if image_root:
+        command += ["--image-root", str(image_root)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    line = process.stdout.readline()
+    if not line:
+        error = process.stderr.read().strip().splitlines()
+        raise EnclaveUnavailableError(f"enclave process exited at start: {error[-1] if error else 'no output'}")
+    ready = json.loads(line)
+    return EnclaveProcess(process, f"http://127.0.0.1:{ready['port']}", ready["address"], bytes.fromhex(ready["measurement"]))
+
+
+class EnclaveClient:
+    """Trusts an enclave only after `attest()`, and each answer only after checking it."""
+
+    def __init__(self, url: str, expected_measurement: bytes, anchors: TrustAnchors, max_age_s: float = 300,
+                 timeout_s: float = 120) -> None:
+        self.url = url.rstrip("/")
+        self.expected_measurement = expected_measurement
+        self.anchors = anchors
+        self.max_age_s = max_age_s
+        self.timeout_s = timeout_s
+        self.attested: VerifiedAttestation | None = None
+        self.document: bytes | None = None
+
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        try:
+            response = requests.request(method, self.url + path, timeout=self.timeout_s, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            kind = "timed out" if isinstance(error, requests.Timeout) else "is not answering"
+            raise EnclaveUnavailableError(f"enclave at {self.url} {kind} ({path})") from None
+        if response.status_code != 200:
+            try:
+                message = response.json().get("error", response.text)
+            except ValueError:
+                message = response.text[:200]
+            raise EnclaveAnswerError(f"enclave refused {path}: {message}")
+        return response
+
+    def attest(self) -> VerifiedAttestation:
+        nonce = os.urandom(32)
+        document = self._request("GET", f"/attestation?nonce={nonce.hex()}").content
+        verified = verify_document(document, expected_measurement=self.expected_measurement, anchors=self.anchors,
+                                   expected_nonce=nonce, max_age_s=self.max_age_s)
+        if verified.enclave_address is None:
+            raise EnclaveAnswerError("attestation document binds no secp256k1 public key")
+        self.attested, self.document = verified, document
+        return verified
+
+    def decide(self, inputs: DecisionInputs) -> Decision:
+        if self.attested is None:
+            raise EnclaveAnswerError("enclave not attested yet: call attest() first")
+        expected_hash = inputs.inputs_hash
+        answer = self._request("POST", "/decide", data=inputs.canonical_bytes(),
+                               headers={"Content-Type": "application/json"}).json()
+        return check_answer(answer, expected_hash, self.attested.enclave_address, self.expected_measurement,
+                            inputs.chain_id, inputs.steward)
+
+
+def check_answer(answer: dict, expected_inputs_hash: bytes, enclave_address: str, measurement: bytes,
+                 chain_id: int, steward: str) -> Decision:
+    """Every update: signed by the attested key, committing to our inputs and measurement."""
+    inputs_hash = bytes.fromhex(answer["inputs_hash"].removeprefix("0x"))
+    if inputs_hash != expected_inputs_hash:
+        raise EnclaveAnswerError("answer's inputsHash does not match the inputs sent")
+    updates = []
+    for entry in answer["updates"]:
+        update = ParameterUpdate.from_json(entry["update"])
+        signature = bytes.fromhex(entry["signature"].removeprefix("0x"))
+        if update.inputs_hash != expected_inputs_hash:
+            raise EnclaveAnswerError("an update's inputsHash does not match the inputs sent")
+        if update.enclave != enclave_address:
+            raise EnclaveAnswerError(f"an update names enclave {update.enclave}, not the attested {enclave_address}")
+        if update.measurement != measurement or update.chain_id != chain_id:
+            raise EnclaveAnswerError("an update carries another measurement or chain id")
+        signer = recover_signer(update, signature, steward)
+        if signer != enclave_address:
+            raise EnclaveAnswerError(f"an update is signed by {signer}, not the attested enclave key {enclave_address}")
+        updates.append(SignedUpdate(update, signature))
+    return Decision(inputs_hash, answer["recommendation"], tuple(updates), enclave_address)
