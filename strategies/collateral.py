@@ -17,6 +17,35 @@ from scipy import stats
 
 STUDENT_DOF = 4.0
 _T_SCALE = math.sqrt(STUDENT_DOF / (STUDENT_DOF - 2))
+TAIL_WINDOW_HOURS = 24 * 180
+
+
+@dataclass(frozen=True)
+class TailModel:
+    """Filtered historical simulation: the quantile and tail mean of past returns divided by
+    their EWMA volatility, in units of sigma (positive numbers for losses). Kupiec-tested on
+    the bundled history (see backtests.validation)."""
+
+    var_sigmas: float
+    es_sigmas: float
+
+    def drop_var(self, hourly_sigma: float, horizon_hours: float) -> float:
+        return float(-math.expm1(-self.var_sigmas * hourly_sigma * math.sqrt(horizon_hours)))
+
+    def drop_expected_shortfall(self, hourly_sigma: float, horizon_hours: float) -> float:
+        return float(-math.expm1(-self.es_sigmas * hourly_sigma * math.sqrt(horizon_hours)))
+
+
+def fit_tail(standardized_returns: np.ndarray, confidence: float) -> TailModel:
+    """Empirical tail of the last TAIL_WINDOW_HOURS standardized returns; falls back to the
+    scaled Student-t when there are too few to estimate a 1% tail."""
+    sample = standardized_returns[-TAIL_WINDOW_HOURS:]
+    if len(sample) < 24 * 30:
+        q = -stats.t.ppf(1 - confidence, STUDENT_DOF) / _T_SCALE
+        return TailModel(float(q), float(q * 1.3))
+    var = -float(np.quantile(sample, 1 - confidence))
+    tail = sample[sample <= -var]
+    return TailModel(var, -float(tail.mean()) if len(tail) else var)
 
 
 def drop_var(hourly_sigma: float, horizon_hours: float, confidence: float) -> float:

@@ -20,7 +20,7 @@ from strategies.types import (
     RiskParams,
     bounds_for,
 )
-from strategies.volatility import log_returns, select_and_forecast
+from strategies.volatility import ewma_sigma_series, log_returns, select_and_forecast, winsorize
 
 MIN_CHANGE = {
     Param.LTV: 5,
@@ -95,25 +95,30 @@ class RiskStrategy:
         returns = log_returns(np.asarray(asset.prices_usd, dtype=float))
         forecast = select_and_forecast(returns)
         sigma = forecast.hourly_sigma
+        # Standardized by the EWMA sigma, from winsorized returns: isolated aggregator spikes
+        # (seen on stablecoin prints) must not masquerade as a tail; a real depeg moves sigma.
+        standardized = winsorize(returns) / ewma_sigma_series(returns)
+        tail = collateral.fit_tail(standardized, self.confidence)
+        ltv_tail = collateral.fit_tail(standardized, self.ltv_confidence)
         price = asset.last_price_usd
         threshold_now = params.liquidation_threshold_bps / 1e4
         bonus_now = params.liquidation_bonus_bps / 1e4
         collateral_usd, debt_usd = self._positions(asset, history, threshold_now)
 
         # Horizon: how long the depth needs to absorb what a one-day 99% drop liquidates.
-        stress_drop_1d = collateral.drop_var(sigma, 24, self.confidence)
+        stress_drop_1d = tail.drop_var(sigma, 24)
         stress_share = caps.liquidated_share(collateral_usd, debt_usd, threshold_now, stress_drop_1d)
         stress_liquidation_usd = stress_share * float(collateral_usd.sum()) * (1 - stress_drop_1d)
         absorb_hours = stress_liquidation_usd / asset.liquidity_depth_usd if asset.liquidity_depth_usd > 0 else self.max_horizon_hours
         horizon = float(np.clip(1 + absorb_hours, self.min_horizon_hours, self.max_horizon_hours))
 
-        var = collateral.drop_var(sigma, horizon, self.confidence)
-        es = collateral.drop_expected_shortfall(sigma, horizon, self.confidence)
+        var = tail.drop_var(sigma, horizon)
+        es = tail.drop_expected_shortfall(sigma, horizon)
         hourly_liquidation_usd = min(stress_liquidation_usd / max(horizon, 1.0), asset.liquidity_depth_usd)
         slippage = collateral.constant_product_slippage(hourly_liquidation_usd, asset.liquidity_depth_usd, self.depth_slippage)
         bonus_target = int(np.clip(round(1e4 * (1 + slippage) + self.liquidator_cost_bps), self.min_bonus_bps, self.max_bonus_bps))
         threshold_target = int(np.clip(np.floor(1e4 * (1 - es) / (bonus_target / 1e4)), self.min_threshold_bps, self.max_threshold_bps))
-        ltv_drop = collateral.drop_var(sigma, self.ltv_horizon_hours, self.ltv_confidence)
+        ltv_drop = ltv_tail.drop_var(sigma, self.ltv_horizon_hours)
         ltv_target = int(np.floor(threshold_target * (1 - ltv_drop)))
 
         # Post-update check: a cut that liquidates too much at once is taken in smaller steps.
@@ -165,6 +170,8 @@ class RiskStrategy:
             "horizon_hours": horizon,
             "var_drop": var,
             "expected_shortfall_drop": es,
+            "tail_var_sigmas": tail.var_sigmas,
+            "tail_es_sigmas": tail.es_sigmas,
             "ltv_buffer_drop": ltv_drop,
             "liquidation_slippage": slippage,
             "liquidity_depth_usd": asset.liquidity_depth_usd,
@@ -181,6 +188,8 @@ class RiskStrategy:
             **{f"oos_rmse_{name}": value for name, value in forecast.oos_errors.items()},
         }
         target_names = {p.name: v for p, v in targets.items()}
+        target_names[Param.LIQUIDATION_THRESHOLD.name] = threshold_target
+        target_names["LIQUIDATION_THRESHOLD_STEP"] = step_target
         if not changes:
             return AssetRecommendation(asset.symbol, "hold", "targets within dead band, cooldown or bounds", (), target_names, metrics)
         change_list = tuple(ParamChange(p, current_values[p], v) for p, v in sorted(changes.items()))

@@ -27,6 +27,16 @@ def winsorize(returns: np.ndarray, k: float = 12.0) -> np.ndarray:
     return np.clip(returns, median - k * mad_sigma, median + k * mad_sigma)
 
 
+def ewma_sigma_series(returns: np.ndarray, decay: float = 0.9975, warmup: int = 24 * 30) -> np.ndarray:
+    """sigma[t] forecasts return t from returns[:t] only (no look-ahead); winsorized inputs."""
+    variance = np.empty(len(returns))
+    variance[0] = max(float(np.var(returns[:warmup])), 1e-12)
+    clipped = winsorize(returns)
+    for t in range(1, len(returns)):
+        variance[t] = decay * variance[t - 1] + (1 - decay) * clipped[t - 1] ** 2
+    return np.sqrt(variance)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EwmaVolatility:
     """RiskMetrics EWMA; `decay` 0.94 per day is about 0.9975 per hour."""
