@@ -43,7 +43,28 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the whole system on embedded defaults: in-process EVM, SQLite, local enclave."""
-    raise not_yet(5)
+    from dataclasses import asdict
+
+    from agent.demo import run_demo
+    from enclave.nsm import DEFAULT_HOME
+
+    typer.echo(f"demo: deploying to the in-process EVM, starting the enclave, replaying {cycles} days of prices...", err=True)
+    summary = run_demo(cycles, db, DEFAULT_HOME)
+    if as_json:
+        typer.echo(json.dumps(asdict(summary), indent=1))
+        return
+    typer.echo(f"prices: {summary.price_source}; {summary.hours_replayed} hours replayed, "
+               f"WETH ${summary.weth_price_start_usd:,.2f} -> ${summary.weth_price_end_usd:,.2f}")
+    typer.echo(f"enclave {summary.enclave_address} (measurement {summary.measurement[:16]}...) registered through the timelock")
+    typer.echo(f"decisions: {summary.decisions}; proposals by state: "
+               + ", ".join(f"{state} {count}" for state, count in summary.proposals_by_state.items()))
+    typer.echo(f"{'WETH':<28}{'before':>14}{'after':>14}")
+    for key, value in summary.weth_before.items():
+        typer.echo(f"  {key:<26}{value:>14,}{summary.weth_after[key]:>14,}")
+    typer.echo(f"liquidations: {summary.liquidations}; bad debt (USDC reserve deficit): ${summary.bad_debt_usd:,.2f}")
+    typer.echo(f"database: {summary.database}")
+    typer.echo(f"verify a proposal:  risk-agent verify 1 --db {summary.database}")
+    typer.echo(f"open the dashboard: risk-agent dashboard --db {summary.database}")
 
 
 @app.command()
@@ -59,9 +80,32 @@ def status() -> None:
 
 
 @app.command()
-def verify(proposal_id: int) -> None:
+def verify(
+    proposal_id: int,
+    db: Annotated[str, typer.Option(help="Database file or URL.")] = "var/demo.sqlite",
+    rpc: Annotated[str | None, typer.Option(help="Re-read the steward's record from this node.")] = None,
+    trust_dev_root: Annotated[bool, typer.Option(help="Trust the local development root (demo/local profiles).")] = True,
+) -> None:
     """Re-run a stored decision and check bytes, signature, attestation and the chain record."""
-    raise not_yet(5)
+    from agent.verify import verify_proposal
+    from enclave.attestation import TrustAnchors
+    from enclave.nsm import DEFAULT_HOME, DevCa
+
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"database {db} not found (run `make demo` first)")
+    anchors = TrustAnchors()
+    if trust_dev_root:
+        anchors = anchors.with_root(DevCa.load_or_create(DEFAULT_HOME / "dev-ca").root_pem)
+    w3 = None
+    if rpc:
+        from chain.node import connect
+
+        w3 = connect(rpc)
+    checks = verify_proposal(db, proposal_id, anchors, w3)
+    for check in checks:
+        typer.echo(f"{'ok  ' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+    if not all(check.passed for check in checks):
+        raise typer.Exit(code=1)
 
 
 @app.command()

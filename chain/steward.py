@@ -12,6 +12,7 @@ from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
+from web3.logs import DISCARD
 
 from chain.deploy import contract
 from chain.deployment import Deployment
@@ -130,6 +131,25 @@ class StewardClient:
                 )
             )
         return operations
+
+    def operation_from_transaction(self, transaction_hash: str) -> TimelockOperation:
+        """The batch a submit (or schedule) transaction put in the timelock, from its receipt:
+        no log scan, which on the in-process EVM grows with the chain."""
+        receipt = self.w3.eth.get_transaction_receipt(transaction_hash)
+        scheduled = self.timelock.events.CallScheduled().process_receipt(receipt, errors=DISCARD)
+        salts = self.timelock.events.CallSalt().process_receipt(receipt, errors=DISCARD)
+        if not scheduled:
+            raise ChainError(f"transaction {transaction_hash} scheduled nothing in the timelock")
+        entries = sorted((e["args"] for e in scheduled), key=lambda args: args["index"])
+        return TimelockOperation(
+            operation_id=bytes(entries[0]["id"]),
+            targets=tuple(Web3.to_checksum_address(a["target"]) for a in entries),
+            values=tuple(int(a["value"]) for a in entries),
+            payloads=tuple(bytes(a["data"]) for a in entries),
+            predecessor=bytes(entries[0]["predecessor"]),
+            salt=bytes(salts[0]["args"]["salt"]) if salts else ZERO_BYTES32,
+            scheduled_block=int(receipt["blockNumber"]),
+        )
 
     def execute(self, operation: TimelockOperation) -> str:
         """Executes one ready operation; returns the transaction hash."""

@@ -50,10 +50,18 @@ class EnclaveProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._close_pipes()
 
     def kill(self) -> None:
+        """SIGKILL, as a crash would: no chance to finish the request in flight."""
         self.process.kill()
         self.process.wait()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
     def __enter__(self) -> EnclaveProcess:
         return self
