@@ -112,6 +112,7 @@ def test_document_older_than_max_age(enclave_process, anchors):
              max_age_s=300, now_ms=timestamp + 301_000)
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("name", ["nitro_oyster_2024-12-13.bin", "nitro_oyster_pcr16_2025-04-29.bin",
                                   "nitro_oyster_verifier_2024-08-07.bin"])
 def test_real_aws_nitro_documents(name):

@@ -15,6 +15,8 @@ from enclave.client import EnclaveClient, check_answer, start_enclave
 from enclave.errors import EnclaveAnswerError, EnclaveUnavailableError
 from tests.enclave.conftest import eth_inputs
 
+pytestmark = pytest.mark.needs_data
+
 
 @pytest.fixture
 def client(enclave_process, anchors) -> EnclaveClient:

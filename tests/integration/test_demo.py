@@ -15,7 +15,7 @@ from agent.verify import verify_proposal
 from enclave.attestation import TrustAnchors
 from enclave.nsm import DevCa
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.needs_data]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from strategies.bounds import Bounds
 from strategies.types import RiskParams
 from tests.enclave.conftest import eth_inputs
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.needs_data]
 
 
 def test_enclave_update_accepted_after_registration(enclave_process, anchors, dev_ca_dir):

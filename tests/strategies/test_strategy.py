@@ -18,6 +18,8 @@ from tests.strategies.conftest import USDC_OCT_2023, WETH_OCT_2023, eth_history
 
 STRATEGIES = [RiskStrategy(), SmartLtvStrategy(), ChaosCapStrategy()]
 
+pytestmark = pytest.mark.needs_data
+
 
 def with_prices(history, prices=None, timestamps=None, **fields):
     asset = history.assets[0]
