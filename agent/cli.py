@@ -38,7 +38,7 @@ def not_yet(issue: int) -> typer.Exit:
 
 @app.command()
 def demo(
-    cycles: Annotated[int, typer.Option(help="Agent cycles to run.")] = 12,
+    cycles: Annotated[int, typer.Option(help="Days to replay (one decision per day).")] = 14,
     db: Annotated[Path, typer.Option(help="SQLite file the demo writes.")] = Path("var/demo.sqlite"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
