@@ -32,6 +32,22 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def signer_from_env(w3, key_env: str | None, option: str):
+    """The account whose hex key is in `key_env`; on a local anvil chain, its first dev account."""
+    from eth_account import Account
+
+    from chain.node import ANVIL_CHAIN_ID, dev_accounts
+
+    if key_env:
+        key = os.environ.get(key_env)
+        if not key:
+            raise fail(f"environment variable {key_env} is not set")
+        return Account.from_key(key)
+    if w3.eth.chain_id == ANVIL_CHAIN_ID:
+        return dev_accounts(w3)[0]
+    raise fail(f"not a local anvil chain: give {option} NAME")
+
+
 def not_yet(issue: int) -> typer.Exit:
     return fail(f"this command is not built yet (tracked in issue {issue})")
 
@@ -196,11 +212,10 @@ def enclave_register(
     trust_dev_root: Annotated[Path | None, typer.Option(help="Trust this development root (PEM).")] = None,
 ) -> None:
     """Attest an enclave with a fresh nonce and schedule its registration in the timelock."""
-    from eth_account import Account
 
     from agent.registration import schedule_registration
     from chain.deployment import Deployment
-    from chain.node import ANVIL_CHAIN_ID, connect, dev_accounts
+    from chain.node import connect
     from chain.steward import StewardClient
     from enclave.attestation import TrustAnchors
     from enclave.client import EnclaveClient
@@ -208,15 +223,7 @@ def enclave_register(
 
     deployment = Deployment.read(deployment_file)
     w3 = connect(rpc)
-    if governance_key_env:
-        key = os.environ.get(governance_key_env)
-        if not key:
-            raise fail(f"environment variable {governance_key_env} is not set")
-        governance = Account.from_key(key)
-    elif w3.eth.chain_id == ANVIL_CHAIN_ID:
-        governance = dev_accounts(w3)[0]
-    else:
-        raise fail("not a local anvil chain: give --governance-key-env NAME")
+    governance = signer_from_env(w3, governance_key_env, "--governance-key-env")
     anchors = TrustAnchors().with_root(trust_dev_root.read_bytes()) if trust_dev_root else TrustAnchors()
     attested = EnclaveClient(url, measure().digest, anchors).attest()
     operation_id = schedule_registration(StewardClient(w3, deployment, governance), attested)
@@ -235,21 +242,12 @@ def chain_deploy(
     guardian: Annotated[str | None, typer.Option(help="Guardian address (veto, pause).")] = None,
 ) -> None:
     """Deploy pool, oracle, feeds, timelock and steward to a node and print the addresses."""
-    from eth_account import Account
 
     from chain.deploy import SystemConfig, deploy_system
     from chain.node import ANVIL_CHAIN_ID, connect, dev_accounts
 
     w3 = connect(rpc)
-    if deployer_key_env:
-        key = os.environ.get(deployer_key_env)
-        if not key:
-            raise fail(f"environment variable {deployer_key_env} is not set")
-        deployer = Account.from_key(key)
-    elif w3.eth.chain_id == ANVIL_CHAIN_ID:
-        deployer = dev_accounts(w3)[0]
-    else:
-        raise fail("not a local anvil chain: give --deployer-key-env NAME")
+    deployer = signer_from_env(w3, deployer_key_env, "--deployer-key-env")
     guardian_address = guardian or (dev_accounts(w3)[1].address if w3.eth.chain_id == ANVIL_CHAIN_ID else deployer.address)
     deployment = deploy_system(w3, deployer, guardian_address, SystemConfig(min_delay_seconds=min_delay))
     deployment.write(out)

@@ -97,6 +97,17 @@ def revert_to(w3: Web3, snapshot_id: object) -> None:
         w3.provider.make_request("evm_revert", [snapshot_id])
 
 
+def stop_process(process: subprocess.Popen, timeout_s: float = 5) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within the timeout."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -119,13 +130,7 @@ class AnvilNode:
         return connect(self.rpc_url)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def __enter__(self) -> AnvilNode:
         return self

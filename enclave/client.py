@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from chain.node import stop_process
 from chain.update import ParameterUpdate, recover_signer
 from enclave.attestation import TrustAnchors, VerifiedAttestation, verify_document
 from enclave.decision import DecisionInputs
@@ -43,13 +44,7 @@ class EnclaveProcess:
     measurement: bytes
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._close_pipes()
 
     def kill(self) -> None:

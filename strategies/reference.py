@@ -17,7 +17,7 @@ import numpy as np
 from strategies import caps
 from strategies.anomaly import AnomalyGuard
 from strategies.bounds import Bounds, Param, project
-from strategies.types import AssetRecommendation, MarketHistory, ParamChange, Recommendation, RiskParams, bounds_for
+from strategies.types import AssetHistory, AssetRecommendation, MarketHistory, ParamChange, Recommendation, RiskParams, bounds_for
 from strategies.volatility import EwmaVolatility, log_returns
 
 
@@ -32,6 +32,22 @@ def _recommend(symbol: str, current: RiskParams, targets: dict[Param, int], boun
                                tuple(ParamChange(p, values[p], v) for p, v in sorted(changes.items())), names, metrics)
 
 
+def _propose_each(strategy, history: MarketHistory, current: dict[str, RiskParams], bounds) -> Recommendation:
+    """The loop both reference methods share: guard each asset, then ask the method for
+    targets and project them into the steward's bounds."""
+    per_asset = bounds_for(history, bounds)
+    out = []
+    for asset in sorted(history.assets, key=lambda a: a.symbol):
+        reason = strategy.guard.check(asset, history.as_of_s) if asset.symbol in current else "no current parameters"
+        if reason:
+            out.append(AssetRecommendation(asset.symbol, "hold", reason))
+            continue
+        params = current[asset.symbol]
+        targets, metrics = strategy.targets(asset, params)
+        out.append(_recommend(asset.symbol, params, targets, per_asset[asset.symbol], history.as_of_s, metrics))
+    return Recommendation(strategy.name, history.as_of_s, tuple(out))
+
+
 @dataclass(frozen=True, kw_only=True)
 class SmartLtvStrategy:
     name: str = "smart-ltv"
@@ -39,25 +55,18 @@ class SmartLtvStrategy:
     guard: AnomalyGuard = field(default_factory=AnomalyGuard)
 
     def propose(self, history: MarketHistory, current: dict[str, RiskParams], bounds=None) -> Recommendation:
-        per_asset = bounds_for(history, bounds)
-        out = []
-        for asset in sorted(history.assets, key=lambda a: a.symbol):
-            reason = self.guard.check(asset, history.as_of_s) if asset.symbol in current else "no current parameters"
-            if reason:
-                out.append(AssetRecommendation(asset.symbol, "hold", reason))
-                continue
-            params = current[asset.symbol]
-            sigma_daily = EwmaVolatility().forecast_hourly(log_returns(np.asarray(asset.prices_usd))) * math.sqrt(24)
-            debt_usd = max(asset.borrowed_tokens * asset.last_price_usd, 1.0)
-            ratio = max(asset.liquidity_depth_usd / debt_usd, 1e-9)
-            beta = params.liquidation_bonus_bps / 1e4 - 1
-            ltv = math.exp(-self.confidence_c * sigma_daily / math.sqrt(ratio)) - beta
-            ltv_bps = int(np.clip(ltv * 1e4, 100, 9_500))
-            gap = params.liquidation_threshold_bps - params.ltv_bps
-            targets = {Param.LTV: ltv_bps, Param.LIQUIDATION_THRESHOLD: min(ltv_bps + gap, 9_500)}
-            out.append(_recommend(asset.symbol, params, targets, per_asset[asset.symbol], history.as_of_s,
-                                  {"daily_volatility": sigma_daily, "liquidity_to_debt": ratio}))
-        return Recommendation(self.name, history.as_of_s, tuple(out))
+        return _propose_each(self, history, current, bounds)
+
+    def targets(self, asset: AssetHistory, params: RiskParams) -> tuple[dict[Param, int], dict]:
+        sigma_daily = EwmaVolatility().forecast_hourly(log_returns(np.asarray(asset.prices_usd))) * math.sqrt(24)
+        debt_usd = max(asset.borrowed_tokens * asset.last_price_usd, 1.0)
+        ratio = max(asset.liquidity_depth_usd / debt_usd, 1e-9)
+        beta = params.liquidation_bonus_bps / 1e4 - 1
+        ltv = math.exp(-self.confidence_c * sigma_daily / math.sqrt(ratio)) - beta
+        ltv_bps = int(np.clip(ltv * 1e4, 100, 9_500))
+        gap = params.liquidation_threshold_bps - params.ltv_bps
+        targets = {Param.LTV: ltv_bps, Param.LIQUIDATION_THRESHOLD: min(ltv_bps + gap, 9_500)}
+        return targets, {"daily_volatility": sigma_daily, "liquidity_to_debt": ratio}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,19 +76,13 @@ class ChaosCapStrategy:
     guard: AnomalyGuard = field(default_factory=AnomalyGuard)
 
     def propose(self, history: MarketHistory, current: dict[str, RiskParams], bounds=None) -> Recommendation:
-        per_asset = bounds_for(history, bounds)
-        out = []
-        for asset in sorted(history.assets, key=lambda a: a.symbol):
-            reason = self.guard.check(asset, history.as_of_s) if asset.symbol in current else "no current parameters"
-            if reason:
-                out.append(AssetRecommendation(asset.symbol, "hold", reason))
-                continue
-            params = current[asset.symbol]
-            drop = caps.chaos_stress_drop(None, asset.is_stablecoin)
-            # Chaos assumes the positions at risk hold about half the supply in a stress drop.
-            cap_usd = caps.supply_cap_usd(asset.liquidity_depth_usd, self.max_liquidation_hours, 0.5, drop)
-            supply_cap = max(int(cap_usd / asset.last_price_usd), 1)
-            targets = {Param.SUPPLY_CAP: supply_cap,
-                       Param.BORROW_CAP: max(int(supply_cap * params.optimal_usage_ratio_bps / 1e4), 1)}
-            out.append(_recommend(asset.symbol, params, targets, per_asset[asset.symbol], history.as_of_s, {"stress_drop": drop}))
-        return Recommendation(self.name, history.as_of_s, tuple(out))
+        return _propose_each(self, history, current, bounds)
+
+    def targets(self, asset: AssetHistory, params: RiskParams) -> tuple[dict[Param, int], dict]:
+        drop = caps.chaos_stress_drop(None, asset.is_stablecoin)
+        # Chaos assumes the positions at risk hold about half the supply in a stress drop.
+        cap_usd = caps.supply_cap_usd(asset.liquidity_depth_usd, self.max_liquidation_hours, 0.5, drop)
+        supply_cap = max(int(cap_usd / asset.last_price_usd), 1)
+        targets = {Param.SUPPLY_CAP: supply_cap,
+                   Param.BORROW_CAP: max(int(supply_cap * params.optimal_usage_ratio_bps / 1e4), 1)}
+        return targets, {"stress_drop": drop}
