@@ -14,29 +14,19 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, select
 
-from agent.registration import schedule_registration
-from agent.store import (
-    AttestationRow,
-    DecisionRow,
-    MarketSnapshotRow,
-    ProposalRow,
-    ProposalState,
-    make_engine,
-    proposals_by_state,
-    transition,
-)
+from agent import jobs
+from agent.jobs import AgentContext, params_of
+from agent.store import ProposalRow, ProposalState, make_engine, proposals_by_state
 from backtests.data import DATA_DIR, DataError, load_bundled, load_dex_depth_usd
 from chain.deploy import AAVE_V3_OCT_2023, SystemConfig, contract, deploy_system
 from chain.node import advance_time, dev_accounts, in_process_web3, latest_timestamp
-from chain.reader import MarketReader, ReserveState
+from chain.reader import MarketReader
 from chain.steward import StewardClient
 from chain.transact import Transactor, call
 from enclave.attestation import TrustAnchors
 from enclave.client import EnclaveClient, start_enclave
-from enclave.decision import DecisionInputs
 from enclave.nsm import DevCa
-from strategies.bounds import Bound, Bounds, Param
-from strategies.types import AssetHistory, BorrowerPosition, MarketHistory, RiskParams, canonical_json
+from strategies.types import BorrowerPosition
 
 DEMO_DELAY_SECONDS = 600
 REPLAY_START = pd.Timestamp("2020-02-28", tz="UTC")
@@ -61,13 +51,6 @@ class DemoSummary:
     enclave_address: str
     measurement: str
     proposals: list[dict] = field(default_factory=list)
-
-
-def params_of(reserve: ReserveState) -> RiskParams:
-    return RiskParams(reserve.ltv_bps, reserve.liquidation_threshold_bps, reserve.liquidation_bonus_bps,
-                      reserve.supply_cap_tokens, reserve.borrow_cap_tokens, reserve.reserve_factor_bps,
-                      reserve.optimal_usage_ratio_bps, reserve.base_variable_borrow_rate_bps,
-                      reserve.variable_rate_slope1_bps, reserve.variable_rate_slope2_bps)
 
 
 def price_path(hours: int, seed: int = 7) -> tuple[pd.Series, pd.Series, str]:
@@ -146,23 +129,19 @@ class Demo:
         gov.send(self.usdc.functions.mint(self.keeper.address, 10**9 * 10**6))
         keeper.send(self.usdc.functions.approve(self.pool.address, 2**256 - 1))
 
-    def register_enclave(self, client: EnclaveClient) -> AttestationRow:
-        attested = client.attest()
-        operation_id = schedule_registration(self.gov, attested)
-        advance_time(self.w3, DEMO_DELAY_SECONDS + 1)
-        self.gov.execute_ready()
-        row = AttestationRow(document=client.document, document_sha256=attested.document_sha256.hex(),
-                             enclave_address=attested.enclave_address, measurement=attested.measurement.hex(),
-                             registration_operation_id="0x" + operation_id.hex(), registration_state="executed")
-        with Session(self.engine) as session:
-            session.add(row)
-            session.commit()
-            session.refresh(row)
-        return row
-
-    # --- each replayed hour
+    def positions(self) -> tuple[BorrowerPosition, ...]:
+        """The demo knows its borrowers; a live service would index them from pool events."""
+        weth = self.deployment.asset("WETH").token
+        found = []
+        for borrower in self.borrowers:
+            debt = call(self.pool.functions.debtBalanceOf(self.usdc.address, borrower.address)) / 1e6
+            if debt > 0:
+                collateral = call(self.pool.functions.supplyBalanceOf(weth, borrower.address)) / 1e18
+                found.append(BorrowerPosition("WETH", collateral, debt))
+        return tuple(found)
 
     def replay_hour(self, price_usd: float) -> None:
+        """One hour of market: the feed moves, the keeper liquidates what fell under HF 1."""
         advance_time(self.w3, 3_600)
         Transactor(self.w3, self.governance).send(self.feed.functions.pushAnswer(int(price_usd * 1e8)))
         keeper = Transactor(self.w3, self.keeper)
@@ -171,97 +150,18 @@ class Demo:
             if health < 10**18:
                 keeper.send(self.pool.functions.liquidationCall(self.weth.address, self.usdc.address, borrower.address, 2**256 - 1, False))
                 self.liquidations += 1
-        self.ingest()
-        self.execute_ready()
 
-    def ingest(self) -> None:
-        snapshot = self.reader.read()
+    def guardian_veto(self, ctx: AgentContext) -> None:
+        """The guardian (a DAO multisig) vetoes the second proposal during its delay; the agent
+        learns it from the chain (reconcile), as it would in production."""
+        if self.vetoed:
+            return
         with Session(self.engine) as session:
-            exists = session.exec(select(MarketSnapshotRow).where(MarketSnapshotRow.block_number == snapshot.block_number)).first()
-            if exists is None:
-                session.add(MarketSnapshotRow(chain_id=snapshot.chain_id, block_number=snapshot.block_number,
-                                              block_timestamp=snapshot.block_timestamp,
-                                              reserves_json=json.dumps([asdict(r) for r in snapshot.reserves])))
-                session.commit()
-
-    # --- each decision
-
-    def decision_inputs(self, first_nonce: int) -> DecisionInputs:
-        with Session(self.engine) as session:
-            rows = session.exec(select(MarketSnapshotRow).order_by(MarketSnapshotRow.block_number)).all()
-        times = [int(t.timestamp()) + self.time_shift for t in self.backfill.index]
-        prices = [float(p) for p in self.backfill.to_numpy()]
-        for row in rows:
-            weth = next(r for r in json.loads(row.reserves_json) if r["symbol"] == "WETH")
-            if row.block_timestamp > times[-1]:
-                times.append(row.block_timestamp)
-                prices.append(weth["price_usd_e8"] / 1e8)
-        snapshot = self.reader.read()
-        weth = snapshot.reserve("WETH")
-        positions = []
-        for borrower in self.borrowers:
-            collateral = call(self.pool.functions.supplyBalanceOf(weth.asset, borrower.address)) / 1e18
-            debt = call(self.pool.functions.debtBalanceOf(self.usdc.address, borrower.address)) / 1e6
-            if debt > 0:
-                positions.append(BorrowerPosition("WETH", collateral, debt))
-        as_of = snapshot.block_timestamp
-        history = MarketHistory(
-            as_of_s=as_of,
-            assets=(AssetHistory("WETH", tuple(times), tuple(prices), dex_depth_usd(self.replay.index[0]),
-                                 weth.supplied_tokens, weth.borrowed_tokens),),
-            positions=tuple(positions),
-        )
-        steward = self.relay.steward
-        limits = {p: Bound(*call(steward.functions.getBound(int(p)))) for p in Param}
-        last = {p: int(call(steward.functions.lastUpdatedAt(weth.asset, int(p)))) for p in Param}
-        bounds = Bounds(limits, {p: t for p, t in last.items() if t})
-        return DecisionInputs(self.w3.eth.chain_id, self.deployment.steward, first_nonce, {"WETH": weth.asset},
-                              history, {"WETH": params_of(weth)}, {"WETH": bounds})
-
-    def decide_and_submit(self, client: EnclaveClient, attestation: AttestationRow) -> None:
-        with Session(self.engine) as session:
-            nonce = 1 + len(session.exec(select(ProposalRow)).all())
-        inputs = self.decision_inputs(nonce)
-        decision = client.decide(inputs)
-        current = asdict(inputs.current["WETH"])
-        with Session(self.engine) as session:
-            row = DecisionRow(inputs_hash=decision.inputs_hash.hex(), inputs_canonical=inputs.canonical_bytes(),
-                              recommendation_json=decision.recommendation_json, enclave_address=decision.enclave_address,
-                              measurement=client.expected_measurement.hex(), attestation_id=attestation.id)
-            session.add(row)
-            session.commit()
-            session.refresh(row)
-            for signed in decision.updates:
-                after = {**current}
-                names = {p: n for p, n in zip(Param, current)}
-                for param, value in zip(signed.update.params, signed.update.values, strict=True):
-                    after[names[Param(param)]] = value
-                proposal = ProposalRow(decision_id=row.id, asset_symbol="WETH", asset_address=signed.update.asset,
-                                       update_json=canonical_json(signed.update.as_json()).decode(),
-                                       params_before_json=json.dumps(current), params_after_json=json.dumps(after))
-                session.add(proposal)
-                session.commit()
-                transition(session, proposal, ProposalState.SIGNED, signature="0x" + signed.signature.hex())
-                result = self.relay.submit(signed.update, signed.signature)
-                transition(session, proposal, ProposalState.QUEUED, update_hash="0x" + result.update_hash.hex(),
-                           operation_id="0x" + result.operation_id.hex(), submit_tx=result.transaction_hash,
-                           eta=self.relay.operation_eta(result.operation_id))
-                if not self.vetoed and proposal.id >= 2:
-                    # The guardian (a DAO multisig) vetoes the second proposal in its delay window.
-                    tx = self.veto.cancel(result.operation_id)
-                    transition(session, proposal, ProposalState.CANCELLED, cancel_tx=tx)
-                    self.vetoed = True
-
-    def execute_ready(self) -> None:
-        """Executes queued proposals whose delay has passed (anyone may; the agent does)."""
-        now = latest_timestamp(self.w3)
-        with Session(self.engine) as session:
-            queued = session.exec(select(ProposalRow).where(ProposalRow.state == ProposalState.QUEUED)).all()
-            for proposal in queued:
-                if proposal.eta is None or proposal.eta > now:
-                    continue
-                operation = self.relay.operation_from_transaction(proposal.submit_tx)
-                transition(session, proposal, ProposalState.EXECUTED, execute_tx=self.relay.execute(operation))
+            target = session.exec(select(ProposalRow).where(ProposalRow.state == ProposalState.QUEUED, ProposalRow.id >= 2)).first()
+        if target is not None:
+            self.veto.cancel(bytes.fromhex(target.operation_id.removeprefix("0x")))
+            self.vetoed = True
+            jobs.reconcile(ctx)
 
     def run(self) -> DemoSummary:
         self.open_positions()
@@ -269,15 +169,28 @@ class Demo:
         anchors = TrustAnchors().with_root(DevCa.load_or_create(self.home / "dev-ca").root_pem)
         with start_enclave(dev_ca_dir=self.home / "dev-ca") as process:
             client = EnclaveClient(process.url, process.measurement, anchors)
-            attestation = self.register_enclave(client)
+            ctx = AgentContext(self.engine, self.w3, self.deployment, self.relay, client, ["WETH"], governance=self.gov,
+                               liquidity_depth_usd={"WETH": dex_depth_usd(self.replay.index[0])},
+                               positions=self.positions, reader=self.reader)
+            jobs.backfill(ctx, "WETH", [(int(t.timestamp()) + self.time_shift, float(p)) for t, p in self.backfill.items()],
+                          "backfill")
+            jobs.ensure_enclave(ctx)  # attests and schedules the key's registration in the timelock
+            advance_time(self.w3, DEMO_DELAY_SECONDS + 1)
+            jobs.execute(ctx)
+            attestation = jobs.ensure_enclave(ctx)
             decisions = 0
             for hour, price in enumerate(self.replay.to_numpy()):
                 self.replay_hour(float(price))
+                jobs.ingest(ctx)
+                jobs.execute(ctx)
                 if hour % 24 == 23:
-                    self.decide_and_submit(client, attestation)
+                    jobs.decide(ctx)
+                    jobs.submit(ctx)
+                    self.guardian_veto(ctx)
                     decisions += 1
             advance_time(self.w3, DEMO_DELAY_SECONDS + 1)
-            self.execute_ready()
+            jobs.execute(ctx)
+            jobs.reconcile(ctx)
         after = params_of(self.reader.read().reserve("WETH"))
         deficit = call(self.pool.functions.getReserveDeficit(self.usdc.address)) / 1e6
         with Session(self.engine) as session:

@@ -85,6 +85,9 @@ class ProposalRow(SQLModel, table=True):
     asset_address: str
     state: str = Field(default=ProposalState.DRAFTED, index=True)
     update_json: str = Field(sa_column=Column(Text, nullable=False))
+    nonce: int = Field(default=0, index=True)
+    deadline: int = 0
+    enclave_address: str = ""
     signature: str = ""
     update_hash: str = Field(default="", index=True)
     params_before_json: str = Field(sa_column=Column(Text, nullable=False))
@@ -97,12 +100,78 @@ class ProposalRow(SQLModel, table=True):
     error: str | None = None
 
 
-def make_engine(url: str):
+class PricePointRow(SQLModel, table=True):
+    """One observed price (and utilization) of an asset: from chain ingest or a backfill."""
+
+    __tablename__ = "price_point"
+    id: int | None = Field(default=None, primary_key=True)
+    asset_symbol: str = Field(index=True)
+    timestamp_s: int = Field(index=True)
+    price_usd: float
+    utilization: float | None = None
+    source: str
+
+
+class CursorRow(SQLModel, table=True):
+    """How far a job has read the chain (e.g. reconcile's last block)."""
+
+    __tablename__ = "cursor"
+    name: str = Field(primary_key=True)
+    block_number: int
+
+
+class JobStatusRow(SQLModel, table=True):
+    __tablename__ = "job_status"
+    name: str = Field(primary_key=True)
+    runs: int = 0
+    errors: int = 0
+    last_success_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+
+
+class BacktestRunRow(SQLModel, table=True):
+    __tablename__ = "backtest_run"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    strategy: str
+    assets: str
+    period_start: str
+    period_end: str
+    seed: int
+    metrics_json: str = Field(sa_column=Column(Text, nullable=False))
+    report_path: str | None = None
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def database_url(url: str) -> str:
+    """A bare path means a SQLite file; PostgreSQL URLs use the psycopg 3 driver."""
     if "://" not in url:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{url}"
-    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
-    SQLModel.metadata.create_all(engine)
+        return f"sqlite:///{url}"
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def migrate(url: str) -> None:
+    """Brings the schema to the latest Alembic revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def make_engine(url: str, *, upgrade: bool = True):
+    full = database_url(url)
+    engine = create_engine(full, connect_args={"timeout": 30} if full.startswith("sqlite") else {})
+    if upgrade:
+        migrate(url)
     return engine
 
 

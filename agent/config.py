@@ -1,0 +1,144 @@
+"""Service configuration: a TOML file plus `RISK_AGENT_*` environment variables (nested with
+`__`, e.g. `RISK_AGENT_ENCLAVE__URL`), environment winning. Profiles `demo`, `local` and
+`production`; production refuses the development enclave root and plain-text keys. A wrong
+or missing setting raises `ConfigError` with one line naming it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from agent.errors import RiskAgentError
+
+
+class ConfigError(RiskAgentError):
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"config: {setting}: {problem}")
+        self.setting = setting
+
+
+class EnclaveSettings(BaseModel):
+    url: str | None = None  # None: the service starts a local enclave process itself
+    backend: Literal["local", "nitro"] = "local"
+    trust_dev_root: bool = False
+    dev_ca_dir: Path | None = None
+    max_attestation_age_s: float = Field(300, gt=0)
+    auto_register: bool = False  # schedule registration of a new key (the operator must be a proposer)
+
+
+class OperatorSettings(BaseModel):
+    """The account that relays and executes. Never logged."""
+
+    keystore_file: Path | None = None
+    keystore_password_env: str | None = None
+    private_key_env: str | None = None  # plain text in the environment: refused in production
+    use_dev_account: int | None = None  # index of a local node's dev account (demo and local only)
+
+
+class Schedules(BaseModel):
+    """Seconds between runs of each job."""
+
+    ingest_s: float = Field(60, gt=0)
+    decide_s: float = Field(3_600, gt=0)
+    submit_s: float = Field(30, gt=0)
+    execute_s: float = Field(60, gt=0)
+    reconcile_s: float = Field(60, gt=0)
+    health_s: float = Field(30, gt=0)
+
+
+class AgentConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RISK_AGENT_", env_nested_delimiter="__", extra="forbid")
+
+    profile: Literal["demo", "local", "production"] = "local"
+    rpc_url: str
+    chain_id: int
+    deployment_file: Path
+    database_url: str = "var/agent.sqlite"
+    assets: list[str] = Field(min_length=1)
+    enclave: EnclaveSettings = EnclaveSettings()
+    operator: OperatorSettings = OperatorSettings()
+    schedules: Schedules = Schedules()
+    liquidity_depth_usd: dict[str, float] = {}
+    history_window_hours: int = Field(24 * 120, gt=0)
+    backfill_csv: dict[str, Path] = {}  # asset -> CSV/Parquet of timestamp, price (read once)
+    metrics_port: int | None = None
+    max_backoff_s: float = Field(300, gt=0)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("_RISK_AGENT_CONFIG_FILE")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _profile_rules(self) -> AgentConfig:
+        if self.profile == "production":
+            if self.enclave.trust_dev_root:
+                raise ValueError("enclave.trust_dev_root: the production profile refuses the development enclave root")
+            if self.enclave.backend != "nitro":
+                raise ValueError("enclave.backend: the production profile needs the nitro back end")
+            if self.operator.private_key_env or self.operator.use_dev_account is not None:
+                raise ValueError("operator: the production profile refuses plain-text keys; use operator.keystore_file")
+        if not (self.operator.keystore_file or self.operator.private_key_env or self.operator.use_dev_account is not None):
+            raise ValueError("operator: set keystore_file, private_key_env or (demo/local) use_dev_account")
+        return self
+
+    @classmethod
+    def load(cls, path: Path | None = None, **overrides) -> AgentConfig:
+        if path is not None and not Path(path).exists():
+            raise ConfigError(str(path), "config file not found")
+        previous = os.environ.get("_RISK_AGENT_CONFIG_FILE")
+        try:
+            if path is not None:
+                os.environ["_RISK_AGENT_CONFIG_FILE"] = str(path)
+            return cls(**overrides)
+        except ValidationError as error:
+            first = error.errors()[0]
+            location = ".".join(str(part) for part in first["loc"]) or "config"
+            message = first["msg"].removeprefix("Value error, ")
+            if ": " in message and location == "config":
+                location, message = message.split(": ", 1)
+            raise ConfigError(location, message) from None
+        except Exception as error:  # noqa: BLE001 - TOML syntax errors arrive as several types
+            raise ConfigError(str(path), f"unreadable ({type(error).__name__}: {str(error).splitlines()[0]})") from None
+        finally:
+            if path is not None:
+                if previous is None:
+                    os.environ.pop("_RISK_AGENT_CONFIG_FILE", None)
+                else:
+                    os.environ["_RISK_AGENT_CONFIG_FILE"] = previous
+
+    def operator_account(self, dev_accounts: list[LocalAccount] | None = None) -> LocalAccount:
+        settings = self.operator
+        if settings.keystore_file:
+            if not settings.keystore_password_env or settings.keystore_password_env not in os.environ:
+                raise ConfigError("operator.keystore_password_env", "names no environment variable that is set")
+            try:
+                keystore = json.loads(Path(settings.keystore_file).read_text())
+                key = Account.decrypt(keystore, os.environ[settings.keystore_password_env])
+            except FileNotFoundError:
+                raise ConfigError("operator.keystore_file", f"{settings.keystore_file} not found") from None
+            except (ValueError, KeyError):
+                raise ConfigError("operator.keystore_file", "cannot be decrypted with the given password") from None
+            return Account.from_key(key)
+        if settings.private_key_env:
+            key = os.environ.get(settings.private_key_env)
+            if not key:
+                raise ConfigError("operator.private_key_env", f"environment variable {settings.private_key_env} is not set")
+            try:
+                return Account.from_key(key)
+            except (ValueError, TypeError):
+                raise ConfigError("operator.private_key_env", "is not a hex private key") from None
+        if not dev_accounts or settings.use_dev_account >= len(dev_accounts):
+            raise ConfigError("operator.use_dev_account", "the node has no such development account")
+        return dev_accounts[settings.use_dev_account]
