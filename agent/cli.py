@@ -85,14 +85,43 @@ def demo(
 
 @app.command()
 def run(config: Annotated[Path, typer.Option(help="TOML config file.")]) -> None:
-    """Run the agent service on its schedule."""
-    raise not_yet(5)
+    """Run the agent service on its schedule (SIGTERM or Ctrl-C stops it cleanly)."""
+    from agent.config import AgentConfig
+    from agent.service import run_service
+
+    run_service(AgentConfig.load(config))
 
 
 @app.command()
-def status() -> None:
-    """Show proposals by state and the service's health."""
-    raise not_yet(5)
+def status(
+    db: Annotated[str, typer.Option(help="Database file or URL.")] = "var/agent.sqlite",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show proposals by state, each job's last success and error, and the last snapshot."""
+    from sqlmodel import Session, col, select
+
+    from agent.store import JobStatusRow, MarketSnapshotRow, make_engine, proposals_by_state
+
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"database {db} not found")
+    with Session(make_engine(db)) as session:
+        counts = proposals_by_state(session)
+        job_rows = session.exec(select(JobStatusRow).order_by(JobStatusRow.name)).all()
+        last = session.exec(select(MarketSnapshotRow).order_by(col(MarketSnapshotRow.block_number).desc())).first()
+    report = {
+        "proposals": counts,
+        "last_snapshot": {"block": last.block_number, "timestamp": last.block_timestamp} if last else None,
+        "jobs": {j.name: {"runs": j.runs, "errors": j.errors, "last_success_at": str(j.last_success_at),
+                          "last_error": j.last_error} for j in job_rows},
+    }
+    if as_json:
+        typer.echo(json.dumps(report, indent=1))
+        return
+    typer.echo("proposals: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
+    typer.echo(f"last snapshot: {report['last_snapshot'] or 'none'}")
+    for name, job in report["jobs"].items():
+        error = f"; last error: {job['last_error']}" if job["last_error"] else ""
+        typer.echo(f"  {name:<10} runs {job['runs']:>5}  errors {job['errors']:>4}  last ok {job['last_success_at']}{error}")
 
 
 @app.command()
