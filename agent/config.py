@@ -12,7 +12,7 @@ from typing import Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from agent.errors import RiskAgentError
@@ -24,7 +24,13 @@ class ConfigError(RiskAgentError):
         self.setting = setting
 
 
-class EnclaveSettings(BaseModel):
+class Strict(BaseModel):
+    """A misspelt setting is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnclaveSettings(Strict):
     url: str | None = None  # None: the service starts a local enclave process itself
     backend: Literal["local", "nitro"] = "local"
     trust_dev_root: bool = False
@@ -33,7 +39,7 @@ class EnclaveSettings(BaseModel):
     auto_register: bool = False  # schedule registration of a new key (the operator must be a proposer)
 
 
-class OperatorSettings(BaseModel):
+class OperatorSettings(Strict):
     """The account that relays and executes. Never logged."""
 
     keystore_file: Path | None = None
@@ -42,7 +48,7 @@ class OperatorSettings(BaseModel):
     use_dev_account: int | None = None  # index of a local node's dev account (demo and local only)
 
 
-class Schedules(BaseModel):
+class Schedules(Strict):
     """Seconds between runs of each job."""
 
     ingest_s: float = Field(60, gt=0)

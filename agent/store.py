@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import Column, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 
@@ -45,9 +45,9 @@ def utcnow() -> datetime:
 class MarketSnapshotRow(SQLModel, table=True):
     __tablename__ = "market_snapshot"
     id: int | None = Field(default=None, primary_key=True)
-    chain_id: int
-    block_number: int = Field(index=True, unique=True)
-    block_timestamp: int
+    chain_id: int = Field(sa_type=BigInteger)
+    block_number: int = Field(index=True, unique=True, sa_type=BigInteger)
+    block_timestamp: int = Field(sa_type=BigInteger)
     reserves_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
@@ -85,8 +85,8 @@ class ProposalRow(SQLModel, table=True):
     asset_address: str
     state: str = Field(default=ProposalState.DRAFTED, index=True)
     update_json: str = Field(sa_column=Column(Text, nullable=False))
-    nonce: int = Field(default=0, index=True)
-    deadline: int = 0
+    nonce: int = Field(default=0, index=True, sa_type=BigInteger)
+    deadline: int = Field(default=0, sa_type=BigInteger)
     enclave_address: str = ""
     signature: str = ""
     update_hash: str = Field(default="", index=True)
@@ -96,7 +96,7 @@ class ProposalRow(SQLModel, table=True):
     submit_tx: str | None = None
     execute_tx: str | None = None
     cancel_tx: str | None = None
-    eta: int | None = None
+    eta: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = None
 
 
@@ -106,7 +106,7 @@ class PricePointRow(SQLModel, table=True):
     __tablename__ = "price_point"
     id: int | None = Field(default=None, primary_key=True)
     asset_symbol: str = Field(index=True)
-    timestamp_s: int = Field(index=True)
+    timestamp_s: int = Field(index=True, sa_type=BigInteger)
     price_usd: float
     utilization: float | None = None
     source: str
@@ -117,7 +117,7 @@ class CursorRow(SQLModel, table=True):
 
     __tablename__ = "cursor"
     name: str = Field(primary_key=True)
-    block_number: int
+    block_number: int = Field(sa_type=BigInteger)
 
 
 class JobStatusRow(SQLModel, table=True):

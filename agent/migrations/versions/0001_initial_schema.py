@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 13:45:36.360958
+Create Date: 2026-11-28 13:54:14.065974
 """
 from alembic import op
 import sqlalchemy as sa
@@ -45,7 +45,7 @@ def upgrade() -> None:
     )
     op.create_table('cursor',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('block_number', sa.Integer(), nullable=False),
+    sa.Column('block_number', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('job_status',
@@ -59,9 +59,9 @@ def upgrade() -> None:
     )
     op.create_table('market_snapshot',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('chain_id', sa.Integer(), nullable=False),
-    sa.Column('block_number', sa.Integer(), nullable=False),
-    sa.Column('block_timestamp', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.BigInteger(), nullable=False),
+    sa.Column('block_number', sa.BigInteger(), nullable=False),
+    sa.Column('block_timestamp', sa.BigInteger(), nullable=False),
     sa.Column('reserves_json', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -71,7 +71,7 @@ def upgrade() -> None:
     op.create_table('price_point',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('asset_symbol', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('timestamp_s', sa.Integer(), nullable=False),
+    sa.Column('timestamp_s', sa.BigInteger(), nullable=False),
     sa.Column('price_usd', sa.Float(), nullable=False),
     sa.Column('utilization', sa.Float(), nullable=True),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -105,8 +105,8 @@ def upgrade() -> None:
     sa.Column('asset_address', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('update_json', sa.Text(), nullable=False),
-    sa.Column('nonce', sa.Integer(), nullable=False),
-    sa.Column('deadline', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.BigInteger(), nullable=False),
+    sa.Column('deadline', sa.BigInteger(), nullable=False),
     sa.Column('enclave_address', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('signature', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('update_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -116,7 +116,7 @@ def upgrade() -> None:
     sa.Column('submit_tx', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('execute_tx', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('cancel_tx', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('eta', sa.Integer(), nullable=True),
+    sa.Column('eta', sa.BigInteger(), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.ForeignKeyConstraint(['decision_id'], ['decision.id'], ),
     sa.PrimaryKeyConstraint('id')
