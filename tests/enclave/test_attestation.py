@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import cbor2
 import pytest

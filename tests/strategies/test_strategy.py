@@ -115,6 +115,7 @@ def test_threshold_falls_when_volatility_rises_before_the_crashes(eth_series):
     for calm, eve in (("2020-02-05", "2020-03-11 12:00"), ("2021-05-01", "2021-05-18 12:00")):
         calm_target = strategy.propose(eth_history(eth_series, calm), {"ETH": WETH_OCT_2023}).asset("ETH").targets
         eve_rec = strategy.propose(eth_history(eth_series, eve), {"ETH": WETH_OCT_2023}).asset("ETH")
+        assert eve_rec.targets["LIQUIDATION_THRESHOLD"] < calm_target["LIQUIDATION_THRESHOLD"] - 500
         assert eve_rec.targets["LIQUIDATION_THRESHOLD"] < WETH_OCT_2023.liquidation_threshold_bps
         assert eve_rec.changes_by_param()[Param.LIQUIDATION_THRESHOLD] == WETH_OCT_2023.liquidation_threshold_bps - 25
 
