@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 
 from backtests.data import load_bundled
 from chain.deploy import SystemConfig, deploy_system
-from chain.node import advance_time, dev_accounts, start_anvil
+from chain.node import advance_time, dev_accounts, free_loopback_port, start_anvil
 from chain.steward import StewardClient
 from enclave.client import start_enclave
 
@@ -100,6 +101,7 @@ def setup(tmp_path):
     pd.DataFrame({"timestamp": [int(t.timestamp()) + shift for t in eth.index], "price": eth.to_numpy()}).to_csv(
         tmp_path / "weth.csv", index=False)
     proxy = ToggleProxy(node.port)
+    metrics_port = free_loopback_port()
     config = tmp_path / "agent.toml"
     config.write_text(f"""
 profile = "local"
@@ -109,6 +111,7 @@ deployment_file = "{tmp_path / 'deployment.json'}"
 database_url = "{tmp_path / 'agent.sqlite'}"
 assets = ["WETH"]
 max_backoff_s = 4
+metrics_port = {metrics_port}
 [backfill_csv]
 WETH = "{tmp_path / 'weth.csv'}"
 [enclave]
@@ -127,7 +130,7 @@ reconcile_s = 1
 health_s = 2
 """)
     context = {"node": node, "w3": w3, "deployment": deployment, "config": config, "db": tmp_path / "agent.sqlite",
-               "tmp": tmp_path, "proxy": proxy, "guardian": StewardClient(w3, deployment, accounts[1]), "services": []}
+               "tmp": tmp_path, "proxy": proxy, "metrics_port": metrics_port, "guardian": StewardClient(w3, deployment, accounts[1]), "services": []}
     yield context
     for service in context["services"]:
         kill(service)
@@ -205,6 +208,10 @@ def test_service_end_to_end_through_an_rpc_outage(setup):
     wait_for(lambda: rows(db, f"select 1 from proposal where id = {proposal[0]} and state = 'executed'"),
              what="execution after the outage", process=service)
     assert rows(db, "select max(block_number) from market_snapshot")[0][0] > blocks_before
+    metrics = requests.get(f"http://127.0.0.1:{setup['metrics_port']}/metrics", timeout=5).text
+    assert 'risk_agent_job_errors_total{job="ingest"}' in metrics
+    assert 'risk_agent_proposals{state="executed"}' in metrics or "risk_agent_job_runs_total" in metrics
+    assert "risk_agent_last_successful_ingest_timestamp_seconds" in metrics
     log = Path(service.log_path).read_text()
     assert '"event": "job failed"' in log and "ingest" in log
     events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
