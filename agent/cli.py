@@ -154,15 +154,97 @@ def verify(
 
 
 @app.command()
-def backtest() -> None:
-    """Replay market history through a strategy against a baseline."""
-    raise not_yet(6)
+def backtest(
+    assets: Annotated[str, typer.Option(help="Comma-separated assets, e.g. ETH or WETH,WBTC.")] = "ETH",
+    start: Annotated[str, typer.Option("--from", help="First day (UTC).")] = "2020-03-01",
+    end: Annotated[str, typer.Option("--to", help="Last day (UTC).")] = "2020-03-31",
+    strategy: Annotated[str, typer.Option(help="agent, agent-no-delay, static-v3, static-v2, smart-ltv, chaos-caps.")] = "agent",
+    baseline: Annotated[str, typer.Option(help="Strategy to compare against ('' for none).")] = "static-v3",
+    data: Annotated[Path | None, typer.Option(help="A price file for the one asset (Binance, CoinGecko or timestamp,price).")] = None,
+    seed: Annotated[int, typer.Option()] = 1,
+    positions: Annotated[int, typer.Option(help="Borrower positions per asset.")] = 1_000,
+    report: Annotated[Path, typer.Option(help="Directory for report.html and backtest.png.")] = Path("var/backtest"),
+    db: Annotated[str | None, typer.Option(help="Save the run in this database (for the dashboard).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Replay market history through a strategy against a baseline; writes a report."""
+    from tqdm import tqdm
+
+    from backtests.data import DataError
+    from backtests.report import metrics_table, write_html
+    from backtests.run import BacktestSpec, load_paths, run_backtest, with_strategy
+
+    spec = BacktestSpec(tuple(a.strip() for a in assets.split(",") if a.strip()), start, end, strategy, seed, data,
+                        positions_per_asset=positions)
+    try:
+        paths, start_hour = load_paths(spec)
+        results = []
+        for name in [strategy] + ([baseline] if baseline and baseline != strategy else []):
+            with tqdm(total=len(paths[0].prices_usd) - start_hour, desc=name, unit="h", disable=as_json,
+                      file=sys.stderr) as bar:
+                results.append(run_backtest(with_strategy(spec, name), progress=lambda _t: bar.update(1)))
+    except DataError as error:
+        raise fail(str(error)) from None
+    page = write_html(results, report, f"{','.join(spec.assets)} {start} to {end}: {' vs '.join(r.strategy for r in results)}")
+    if db:
+        save_runs(db, spec, results, str(page))
+    if as_json:
+        typer.echo(json.dumps({"report": str(page), "metrics": {r.strategy: r.metrics() for r in results}}, indent=1))
+        return
+    typer.echo(metrics_table(results).to_string(float_format=lambda v: f"{v:,.2f}"))
+    typer.echo(f"report: {page}")
+
+
+def save_runs(db: str, spec, results, report_path: str) -> None:
+    from sqlmodel import Session
+
+    from agent.store import BacktestRunRow, make_engine
+
+    with Session(make_engine(db)) as session:
+        for result in results:
+            session.add(BacktestRunRow(strategy=result.strategy, assets=",".join(spec.assets), period_start=spec.start,
+                                       period_end=spec.end, seed=spec.seed, metrics_json=json.dumps(result.metrics()),
+                                       report_path=report_path))
+        session.commit()
 
 
 @app.command()
-def sweep() -> None:
-    """Run a grid of backtests on Dask."""
-    raise not_yet(6)
+def sweep(
+    assets: Annotated[str, typer.Option()] = "ETH",
+    strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "agent,static-v3",
+    periods: Annotated[str, typer.Option(help="Comma-separated FROM:TO periods.")] = "2020-03-01:2020-03-31,2021-05-01:2021-05-31",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "1,2",
+    depth_scales: Annotated[str, typer.Option(help="Comma-separated multipliers of the default DEX depth.")] = "1",
+    workers: Annotated[int, typer.Option(help="Local Dask workers.")] = 2,
+    scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
+    out: Annotated[Path, typer.Option(help="CSV of the results table.")] = Path("var/sweep.csv"),
+) -> None:
+    """Run a grid of backtests (strategies x settings x periods x seeds) on Dask."""
+    from tqdm import tqdm
+
+    from backtests.baselines import strategy_for
+    from backtests.data import DataError
+    from backtests.run import BacktestSpec, load_paths
+    from backtests.sweep import grid, run_sweep
+
+    base = BacktestSpec(tuple(a.strip() for a in assets.split(",")), "", "")
+    try:
+        period_list = [tuple(p.split(":")) for p in periods.split(",")]
+        specs = grid(base, strategies.split(","), period_list, [int(s) for s in seeds.split(",")],
+                     [{"depth_scale": float(d)} for d in depth_scales.split(",")])
+        for name in set(strategies.split(",")):
+            strategy_for(name)
+        for spec in {(s.start, s.end): s for s in specs}.values():
+            load_paths(spec)  # bad input fails here, in one line, before any worker starts
+    except (DataError, ValueError) as error:
+        raise fail(str(error)) from None
+    with tqdm(total=len(specs), desc="sweep", unit="run", file=sys.stderr) as bar:
+        table = run_sweep(specs, workers=workers, scheduler=scheduler, progress=lambda _done: bar.update(1))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    columns = ["strategy", "start", "seed", "depth_scale", "bad_debt_usd", "liquidated_debt_usd", "updates", "seconds"]
+    typer.echo(table[columns].to_string(float_format=lambda v: f"{v:,.1f}"))
+    typer.echo(f"table: {out}")
 
 
 @app.command()

@@ -125,3 +125,80 @@ def load_bundled(symbol: str, data_dir: Path = DATA_DIR) -> PriceSeries:
         return load_coingecko_hourly(data_dir / f"prices/coingecko_hourly/{symbol}_usd_coingecko_1h_2021-2023.csv", symbol)
     known = ", ".join([*BINANCE, *COINGECKO])
     raise DataError(f"no bundled history for asset {symbol!r} (known: {known})")
+
+
+def hourly(series: PriceSeries) -> pd.Series:
+    """Onto the hour (last print of each hour). Missing hours are carried forward for the
+    simulator, which needs a price every hour; how many were carried is in `series.gaps`."""
+    return series.prices_usd.resample("1h").last().ffill()
+
+
+def load_aave_hourly(path: Path) -> pd.DataFrame:
+    """Aave v2 hourly market snapshots (Messari schema); forward-filled hours repeat their
+    `timestamp`, which is kept so users can tell them apart. Adds `utilization`."""
+    frame = pd.read_parquet(_require(path))
+    frame["utilization"] = (frame["borrowed_USD"] / frame["supplied_USD"]).where(frame["supplied_USD"] > 0)
+    return frame
+
+
+def load_any(path: Path, symbol: str) -> PriceSeries:
+    """Detects the format from the columns: Binance, CoinGecko, or generic timestamp/price."""
+    _require(path)
+    if path.suffix not in (".csv", ".parquet"):
+        raise DataError(f"{path}: unknown format {path.suffix!r} (expected .csv or .parquet)")
+    columns = set(pd.read_csv(path, nrows=0).columns) if path.suffix == ".csv" else set(pd.read_parquet(path).columns)
+    if {"unix", "close"} <= columns:
+        return load_binance_hourly(path, symbol)
+    if {"timestamp", "USD_price"} <= columns:
+        return load_coingecko_hourly(path, symbol)
+    if {"timestamp", "price"} <= columns:
+        return load_generic(path, symbol)
+    raise DataError(f"{path}: unknown format (columns {sorted(columns)[:6]}...; expected Binance, CoinGecko or timestamp,price)")
+
+
+def synthetic_gbm_with_jumps(hours: int, *, start_price: float = 2_000.0, annual_volatility: float = 0.8,
+                             jumps_per_year: float = 6.0, jump_mean: float = -0.08, jump_std: float = 0.06,
+                             seed: int = 0, start: str = "2024-01-01") -> PriceSeries:
+    """Geometric Brownian motion with Poisson jumps (Merton), hourly, seeded."""
+    rng = np.random.default_rng(seed)
+    sigma = annual_volatility / np.sqrt(8_760)
+    jumps = rng.poisson(jumps_per_year / 8_760, hours) * rng.normal(jump_mean, jump_std, hours)
+    log_returns = rng.normal(-0.5 * sigma**2, sigma, hours) + jumps
+    prices = start_price * np.exp(np.cumsum(log_returns))
+    index = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+    return PriceSeries("SYN", pd.Series(prices, index=index), f"gbm+jumps seed={seed}", 0, ())
+
+
+def synthetic_garch(hours: int, *, start_price: float = 2_000.0, omega: float = 2e-7, alpha: float = 0.08,
+                    beta: float = 0.9, seed: int = 0, start: str = "2024-01-01") -> PriceSeries:
+    """GARCH(1,1) returns with Student-t(4) shocks: volatility clusters, as in real hourly data."""
+    rng = np.random.default_rng(seed)
+    variance = omega / (1 - alpha - beta)
+    returns = np.empty(hours)
+    for t in range(hours):
+        shock = rng.standard_t(4) / np.sqrt(2)
+        returns[t] = np.sqrt(variance) * shock
+        variance = omega + alpha * returns[t] ** 2 + beta * variance
+    index = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+    return PriceSeries("SYN", pd.Series(start_price * np.exp(np.cumsum(returns)), index=index), f"garch seed={seed}", 0, ())
+
+
+def load_chainlink_rounds(w3, aggregator_address: str, symbol: str, max_rounds: int = 10_000) -> PriceSeries:
+    """Historical rounds of a Chainlink-style feed, read on chain by `getRoundData` walking back
+    from `latestRoundData` (answers scaled by the feed's decimals)."""
+    from chain.deploy import contract
+    from chain.transact import call
+
+    feed = contract(w3, "PushableAggregator", aggregator_address)
+    decimals = call(feed.functions.decimals())
+    latest_round = call(feed.functions.latestRoundData())[0]
+    times, prices = [], []
+    for round_id in range(latest_round, max(latest_round - max_rounds, 0), -1):
+        _, answer, _, updated_at, _ = call(feed.functions.getRoundData(round_id))
+        times.append(int(updated_at))
+        prices.append(answer / 10**decimals)
+    index = pd.to_datetime(times[::-1], unit="s", utc=True)
+    series = pd.Series(prices[::-1], index=index)
+    duplicated = series.index.duplicated(keep="last")
+    series = series[~duplicated]
+    return PriceSeries(symbol, series, f"chainlink:{aggregator_address}", int(duplicated.sum()), _find_gaps(series.index, 3 * HOUR))

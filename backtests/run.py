@@ -1,0 +1,70 @@
+"""One backtest from a spec: load the data, cut the period (plus the strategy's first window
+before it), build the paths, simulate. Shared by the CLI, sweeps and the benchmark."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtests.baselines import strategy_for
+from backtests.data import STABLECOINS, DataError, hourly, load_any, load_bundled
+from backtests.simulator import BacktestResult, MarketPath, SimulationConfig, simulate
+
+DEFAULT_DEPTH_USD = {"ETH": 20e6, "WETH": 20e6, "BTC": 15e6, "WBTC": 15e6, "USDC": 50e6, "LINK": 3e6, "CRV": 2e6}
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    assets: tuple[str, ...]
+    start: str
+    end: str
+    strategy: str = "agent"
+    seed: int = 1
+    data_file: Path | None = None  # one asset from a file of any supported format
+    depth_scale: float = 1.0
+    positions_per_asset: int = 1_000
+    decision_interval_hours: int = 24
+    delay_hours: int = 24
+    history_window_hours: int = 24 * 60
+
+
+def load_paths(spec: BacktestSpec) -> tuple[list[MarketPath], int]:
+    if spec.data_file is not None and len(spec.assets) != 1:
+        raise DataError("--data takes one file for exactly one asset")
+    start, end = pd.Timestamp(spec.start, tz="UTC"), pd.Timestamp(spec.end, tz="UTC")
+    if end <= start:
+        raise DataError(f"empty range: --to {spec.end} is not after --from {spec.start}")
+    frames = {}
+    for symbol in spec.assets:
+        series = load_any(spec.data_file, symbol) if spec.data_file else load_bundled(symbol)
+        prices = hourly(series).loc[start - pd.Timedelta(hours=spec.history_window_hours): end]
+        if prices.loc[start:end].empty:
+            first, last = series.prices_usd.index[0], series.prices_usd.index[-1]
+            raise DataError(f"no {symbol} data between {spec.start} and {spec.end} (the data covers {first:%Y-%m-%d} to {last:%Y-%m-%d})")
+        frames[symbol] = prices
+    aligned = pd.concat(frames, axis=1, join="inner").dropna()
+    start_hour = int(np.searchsorted(aligned.index, start))
+    timestamps = np.array([int(t.timestamp()) for t in aligned.index])
+    paths = [MarketPath(symbol, timestamps, aligned[symbol].to_numpy(dtype=float),
+                        DEFAULT_DEPTH_USD.get(symbol, 5e6) * spec.depth_scale, symbol in STABLECOINS)
+             for symbol in spec.assets]
+    return paths, start_hour
+
+
+def run_backtest(spec: BacktestSpec, progress: Callable[[int], None] | None = None) -> BacktestResult:
+    strategy, initial_params, delayed = strategy_for(spec.strategy)
+    paths, start_hour = load_paths(spec)
+    initial = {p.symbol: initial_params(p.symbol) for p in paths}
+    config = SimulationConfig(decision_interval_hours=spec.decision_interval_hours,
+                              delay_hours=spec.delay_hours if delayed else 0,
+                              history_window_hours=spec.history_window_hours, warmup_hours=0,
+                              positions_per_asset=spec.positions_per_asset, seed=spec.seed, start_hour=start_hour)
+    return simulate(paths, initial, strategy, config, progress, name=spec.strategy)
+
+
+def with_strategy(spec: BacktestSpec, name: str) -> BacktestSpec:
+    return replace(spec, strategy=name)
