@@ -248,9 +248,20 @@ def sweep(
 
 
 @app.command()
-def dashboard() -> None:
-    """Open the read-only Streamlit dashboard."""
-    raise not_yet(7)
+def dashboard(
+    db: Annotated[str, typer.Option(help="Database file or URL (SQLite or PostgreSQL).")] = "var/demo.sqlite",
+    port: Annotated[int, typer.Option()] = 8501,
+) -> None:
+    """Open the read-only Streamlit dashboard on a database."""
+    import subprocess
+
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"database {db} not found (run `make demo` first, or pass --db)")
+    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    typer.echo(f"dashboard on http://127.0.0.1:{port} (database {db}); Ctrl-C to stop")
+    command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(command, env={**os.environ, "RISK_AGENT_DASHBOARD_DB": db}))
 
 
 @enclave_app.command("measure")
