@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-slow bench contracts dashboard clean
+.PHONY: browser setup demo test test-slow bench contracts dashboard clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -27,7 +27,12 @@ $(NODE_STAMP): package.json package-lock.json
 demo: setup
 	$(BIN)/risk-agent demo
 
-test: setup
+# The dashboard's browser test drives Debian's chromium; install it when missing (CI runs as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q chromium) >/dev/null 2>&1 || \
+		echo "chromium not installed: the browser test will be skipped"
+
+test: setup browser
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow" --dist loadgroup
 
 test-slow: setup

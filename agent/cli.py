@@ -260,7 +260,7 @@ def dashboard(
     app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     typer.echo(f"dashboard on http://127.0.0.1:{port} (database {db}); Ctrl-C to stop")
     command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
     raise typer.Exit(subprocess.call(command, env={**os.environ, "RISK_AGENT_DASHBOARD_DB": db}))
 
 

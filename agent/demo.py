@@ -71,11 +71,14 @@ def price_path(hours: int, seed: int = 7) -> tuple[pd.Series, pd.Series, str]:
 
 
 def dex_depth_usd(at: pd.Timestamp) -> float:
+    """USD sellable within 2% on Uniswap v2 USDC-WETH at `at`; before the pair existed (May
+    2020) or without the data, a stated $20M (the backtests' default for ETH)."""
     try:
         depth = load_dex_depth_usd(DATA_DIR / "dex/uniswapv2_USDC-WETH_reserves_2020-05_2022-01.csv")
-        return float(depth.iloc[0]) if at < depth.index[0] else float(depth.loc[:at].iloc[-1])
     except DataError:
-        return 5e6
+        return 20e6
+    earlier = depth.loc[:at]
+    return float(earlier.iloc[-1]) if len(earlier) and earlier.iloc[-1] > 1e6 else 20e6
 
 
 class Demo:
