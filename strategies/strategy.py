@@ -51,6 +51,10 @@ class RiskStrategy:
     cap_liquidation_hours: float = 24.0
     rate_speed_per_year: float = 50.0
     decision_interval_s: int = 86_400
+    # Risk gate (REDUCING): in stress, only tightening changes. Stress is a 7-day drawdown
+    # beyond `stress_drawdown` or a 24 h volatility above `stress_volatility_ratio` x its 30-day median.
+    stress_drawdown: float = 0.15
+    stress_volatility_ratio: float = 2.0
     mc_paths: int = 2_000
     synthetic_positions: int = 400
     guard: AnomalyGuard = field(default_factory=AnomalyGuard)
@@ -88,6 +92,17 @@ class RiskStrategy:
             return np.zeros(0), np.zeros(0)
         seed = self.seed + sum(asset.symbol.encode())
         return synthetic_population(borrowed_against_usd, threshold, self.synthetic_positions, seed)
+
+    def _risk_gate(self, prices: np.ndarray, returns: np.ndarray) -> str:
+        """ACTIVE, or REDUCING when the market is in stress (then nothing is loosened)."""
+        week = prices[-24 * 7:]
+        drawdown = 1 - week[-1] / week.max()
+        recent = returns[-24:].std()
+        daily = [returns[i - 24:i].std() for i in range(len(returns), max(len(returns) - 24 * 30, 24), -24)]
+        baseline = float(np.median(daily)) if daily else recent
+        if drawdown > self.stress_drawdown or (baseline > 0 and recent > self.stress_volatility_ratio * baseline):
+            return "reducing"
+        return "active"
 
     def _propose_asset(
         self, asset: AssetHistory, history: MarketHistory, params: RiskParams, bounds: Bounds
@@ -154,6 +169,11 @@ class RiskStrategy:
             targets[Param.VARIABLE_RATE_SLOPE1] = max(int(round(adapted * 1e4)) - params.base_variable_borrow_rate_bps, 0)
 
         current_values = params.by_param()
+        gate = self._risk_gate(np.asarray(asset.prices_usd, dtype=float), returns)
+        if gate == "reducing":
+            for param in (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.SUPPLY_CAP, Param.BORROW_CAP):
+                if param in targets:
+                    targets[param] = min(targets[param], current_values[param])
         changes = project(current_values, targets, bounds, history.as_of_s, MIN_CHANGE)
         paths = simulate_paths(sigma, int(np.ceil(horizon)), self.mc_paths, self.seed)
         after = {**current_values, **changes}
@@ -185,6 +205,7 @@ class RiskStrategy:
             "newly_liquidatable_debt_usd": applied.debt_usd,
             "full_cut_newly_liquidatable_share": immediate.share_of_debt,
             "cut_split_into_steps": split,
+            "risk_gate": gate,
             **{f"oos_rmse_{name}": value for name, value in forecast.oos_errors.items()},
         }
         target_names = {p.name: v for p, v in targets.items()}

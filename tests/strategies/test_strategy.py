@@ -149,3 +149,15 @@ def test_threshold_cut_is_split_when_it_would_liquidate_too_much(eth_series):
     assert asset.metrics["full_cut_newly_liquidatable_share"] > 0.01
     assert asset.targets["LIQUIDATION_THRESHOLD_STEP"] == 8_295  # HF exactly 1 at 82.95%: not liquidatable
     assert asset.changes_by_param()[Param.LIQUIDATION_THRESHOLD] == 8_295
+
+
+def test_risk_gate_only_tightens_in_stress(eth_series):
+    """On 2020-03-13 (ETH -40% in a week) nothing may be loosened: no cap, LT or LTV goes up."""
+    calm = RiskStrategy().propose(eth_history(eth_series, "2020-03-06"), {"ETH": WETH_OCT_2023}).asset("ETH")
+    assert calm.metrics["risk_gate"] == "active"
+    assert calm.changes_by_param()[Param.SUPPLY_CAP] > WETH_OCT_2023.supply_cap_tokens
+    stressed = RiskStrategy().propose(eth_history(eth_series, "2020-03-13"), {"ETH": WETH_OCT_2023}).asset("ETH")
+    assert stressed.metrics["risk_gate"] == "reducing"
+    current = WETH_OCT_2023.by_param()
+    for param in (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.SUPPLY_CAP, Param.BORROW_CAP):
+        assert stressed.changes_by_param().get(param, current[param]) <= current[param]
