@@ -36,7 +36,7 @@ from chain.transact import call
 from chain.update import ParameterUpdate, update_hash
 from enclave.client import EnclaveClient
 from enclave.decision import DecisionInputs
-from strategies.bounds import Bound, Bounds, Param
+from strategies.bounds import Bound, Bounds, Param, ParamState
 from strategies.types import AssetHistory, BorrowerPosition, MarketHistory, RiskParams, canonical_json
 
 log = logging.getLogger("risk_agent")
@@ -156,7 +156,7 @@ def _bounds(ctx: AgentContext, asset: str) -> Bounds:
     steward = ctx.relay.steward
     limits = {p: Bound(*call(steward.functions.getBound(int(p)))) for p in Param}
     last = {p: int(call(steward.functions.lastUpdatedAt(asset, int(p)))) for p in Param}
-    return Bounds(limits, {p: t for p, t in last.items() if t})
+    return Bounds(limits, {p: ParamState(last_executed_at=t) for p, t in last.items() if t})
 
 
 def decision_inputs(ctx: AgentContext, session: Session, first_nonce: int) -> DecisionInputs | None:

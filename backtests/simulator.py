@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from strategies.bounds import BoundViolation, Bounds, Param, check_update
+from strategies.bounds import BoundViolation, Bounds, Param, ParamState, check_update
 from strategies.types import AssetHistory, BorrowerPosition, MarketHistory, RiskParams
 
 HOUR_S = 3_600
@@ -241,7 +241,7 @@ def _decide(strategy, paths, books, params, last_updated, pending, t, now_s, deb
         positions += [BorrowerPosition(path.symbol, float(book.tokens[i]), float(book.debt_usd[i] * debt_index))
                       for i in largest if book.debt_usd[i] > 0]
     history = MarketHistory(now_s, tuple(assets), tuple(positions))
-    bounds = {p.symbol: Bounds(last_updated_at=dict(last_updated[p.symbol])) for p in paths}
+    bounds = {p.symbol: Bounds(state={k: ParamState(last_executed_at=v) for k, v in last_updated[p.symbol].items()}) for p in paths}
     recommendation = strategy.propose(history, params, bounds)
     for asset in recommendation.assets:
         changes = asset.changes_by_param()

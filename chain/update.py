@@ -7,30 +7,16 @@ contract's, so `update_hash` here equals `RiskSteward.hashUpdate` on chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 from eth_utils import keccak
 
+from strategies.params import Param  # noqa: F401 - re-exported: the ids the struct carries
+
 DOMAIN_NAME = "RiskSteward"
 DOMAIN_VERSION = "1"
 MAX_UPDATE_VALIDITY_SECONDS = 6 * 3600
-
-
-class Param(IntEnum):
-    """Parameter ids, as `RiskSteward.Param`; units in the comment."""
-
-    LTV = 0  # bps
-    LIQUIDATION_THRESHOLD = 1  # bps
-    LIQUIDATION_BONUS = 2  # bps, 10000 + bonus
-    SUPPLY_CAP = 3  # whole tokens
-    BORROW_CAP = 4  # whole tokens
-    RESERVE_FACTOR = 5  # bps
-    OPTIMAL_USAGE_RATIO = 6  # bps
-    BASE_VARIABLE_BORROW_RATE = 7  # bps per year
-    VARIABLE_RATE_SLOPE1 = 8  # bps per year
-    VARIABLE_RATE_SLOPE2 = 9  # bps per year
 
 
 PARAMETER_UPDATE_TYPES = {
@@ -41,6 +27,9 @@ PARAMETER_UPDATE_TYPES = {
         {"name": "params", "type": "uint8[]"},
         {"name": "values", "type": "uint256[]"},
         {"name": "nonce", "type": "uint256"},
+        {"name": "anchorBlock", "type": "uint256"},
+        {"name": "anchorBlockHash", "type": "bytes32"},
+        {"name": "anchorTimestamp", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
         {"name": "inputsHash", "type": "bytes32"},
         {"name": "measurement", "type": "bytes"},
@@ -56,6 +45,9 @@ class ParameterUpdate:
     params: tuple[int, ...]
     values: tuple[int, ...]
     nonce: int
+    anchor_block: int
+    anchor_block_hash: bytes
+    anchor_timestamp: int
     deadline: int
     inputs_hash: bytes
     measurement: bytes
@@ -69,6 +61,9 @@ class ParameterUpdate:
             list(self.params),
             list(self.values),
             self.nonce,
+            self.anchor_block,
+            self.anchor_block_hash,
+            self.anchor_timestamp,
             self.deadline,
             self.inputs_hash,
             self.measurement,
@@ -82,6 +77,9 @@ class ParameterUpdate:
             "params": list(self.params),
             "values": list(self.values),
             "nonce": self.nonce,
+            "anchorBlock": self.anchor_block,
+            "anchorBlockHash": self.anchor_block_hash,
+            "anchorTimestamp": self.anchor_timestamp,
             "deadline": self.deadline,
             "inputsHash": self.inputs_hash,
             "measurement": self.measurement,
@@ -96,6 +94,9 @@ class ParameterUpdate:
             "params": list(self.params),
             "values": list(self.values),
             "nonce": self.nonce,
+            "anchor_block": self.anchor_block,
+            "anchor_block_hash": "0x" + self.anchor_block_hash.hex(),
+            "anchor_timestamp": self.anchor_timestamp,
             "deadline": self.deadline,
             "inputs_hash": "0x" + self.inputs_hash.hex(),
             "measurement": "0x" + self.measurement.hex(),
@@ -110,6 +111,9 @@ class ParameterUpdate:
             params=tuple(int(p) for p in raw["params"]),
             values=tuple(int(v) for v in raw["values"]),
             nonce=int(raw["nonce"]),
+            anchor_block=int(raw["anchor_block"]),
+            anchor_block_hash=bytes.fromhex(raw["anchor_block_hash"].removeprefix("0x")),
+            anchor_timestamp=int(raw["anchor_timestamp"]),
             deadline=int(raw["deadline"]),
             inputs_hash=bytes.fromhex(raw["inputs_hash"].removeprefix("0x")),
             measurement=bytes.fromhex(raw["measurement"].removeprefix("0x")),

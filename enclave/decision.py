@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from eth_utils import keccak
 
 from chain.update import MAX_UPDATE_VALIDITY_SECONDS, ParameterUpdate
-from strategies.bounds import Bound, Bounds, Param
+from strategies.bounds import Bound, Bounds, Param, ParamState
 from strategies.strategy import RiskStrategy
 from strategies.types import AssetHistory, BorrowerPosition, MarketHistory, Recommendation, RiskParams, canonical_json
 
@@ -41,7 +41,7 @@ class DecisionInputs:
             "bounds": {
                 s: {
                     "limits": {p.name: asdict(b) for p, b in sorted(bounds.limits.items())},
-                    "last_updated_at": {p.name: t for p, t in sorted(bounds.last_updated_at.items())},
+                    "last_updated_at": {p.name: st.last_executed_at for p, st in sorted(bounds.state.items())},
                 }
                 for s, bounds in sorted(self.bounds.items())
             },
@@ -76,7 +76,7 @@ class DecisionInputs:
             bounds = {
                 symbol: Bounds(
                     limits={Param[name]: Bound(**b) for name, b in entry["limits"].items()},
-                    last_updated_at={Param[name]: int(t) for name, t in entry["last_updated_at"].items()},
+                    state={Param[name]: ParamState(last_executed_at=int(t)) for name, t in entry["last_updated_at"].items()},
                 )
                 for symbol, entry in raw["bounds"].items()
             }

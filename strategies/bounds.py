@@ -1,70 +1,48 @@
 """The steward's bounds, ported line for line from `RiskSteward` so every proposal can be
 checked (and projected) off chain exactly as the contract will check it.
 
-Units are the pool's: bps for LTV/LT/LB/RF/rates, whole tokens for caps. Parameter ids match
-`RiskSteward.Param`. This module is pure: no chain, no clock (time is passed in).
+The rules (the contract states them as invariants):
+- a change moves at most its bound from the value in force, stays in [floor, ceiling], and is
+  never zero for the non-zero parameters; after it LTV <= LT, LB > 100%, LT x LB <= 100%, and
+  the rate curve is valid;
+- a parameter moves at most once per cooldown, counted from its last *execution*;
+- at most one pending (scheduled, not executed, not expired, not vetoed) operation per
+  parameter; an operation executes only within `execution_window_s` after it became ready,
+  and is checked again at execution against the values then in force;
+- an update that only lowers LTV, LT or caps (the tightening-only fast path) applies at once;
+  anything else waits the timelock delay.
+
+Units are the pool's: bps, whole tokens. Pure: no chain, no clock (time is passed in).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
-BPS_MAX = 10_000
+from strategies.params import (
+    BPS_MAX,
+    DEFAULT_BOUNDS,
+    NON_ZERO_PARAMS,
+    TIGHTENS_DOWNWARD,
+    Bound,
+    Param,
+)
+
 MAX_BORROW_RATE_BPS = 100_000
 MIN_OPTIMAL_USAGE_RATIO_BPS = 100
 MAX_OPTIMAL_USAGE_RATIO_BPS = 9_900
-UINT256_MAX = 2**256 - 1
+DEFAULT_EXECUTION_WINDOW_S = 86_400
 
-
-class Param(IntEnum):
-    LTV = 0
-    LIQUIDATION_THRESHOLD = 1
-    LIQUIDATION_BONUS = 2
-    SUPPLY_CAP = 3
-    BORROW_CAP = 4
-    RESERVE_FACTOR = 5
-    OPTIMAL_USAGE_RATIO = 6
-    BASE_VARIABLE_BORROW_RATE = 7
-    VARIABLE_RATE_SLOPE1 = 8
-    VARIABLE_RATE_SLOPE2 = 9
-
-
-NON_ZERO_PARAMS = frozenset({Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.LIQUIDATION_BONUS, Param.SUPPLY_CAP, Param.BORROW_CAP})
-
-
-@dataclass(frozen=True)
-class Bound:
-    """`RiskSteward.Bound`: cooldown in seconds; max step in bps (of current value if relative)."""
-
-    cooldown_seconds: int
-    max_change: int
-    is_relative: bool
-    floor: int
-    ceiling: int
-
-    def max_difference(self, current: int) -> int:
-        return self.max_change * current // BPS_MAX if self.is_relative else self.max_change
-
-
-# RiskSteward.defaultBounds(): Aave steward values (see the contract for sources).
-DEFAULT_BOUNDS: dict[Param, Bound] = {
-    Param.LTV: Bound(86_400, 25, False, 1, 9_900),
-    Param.LIQUIDATION_THRESHOLD: Bound(86_400, 25, False, 1, 9_900),
-    Param.LIQUIDATION_BONUS: Bound(86_400, 50, False, 10_001, 15_000),
-    Param.SUPPLY_CAP: Bound(3 * 86_400, 3_000, True, 1, UINT256_MAX),
-    Param.BORROW_CAP: Bound(3 * 86_400, 3_000, True, 1, UINT256_MAX),
-    Param.RESERVE_FACTOR: Bound(3 * 86_400, 500, False, 0, 9_900),
-    Param.OPTIMAL_USAGE_RATIO: Bound(3 * 86_400, 300, False, 100, 9_900),
-    Param.BASE_VARIABLE_BORROW_RATE: Bound(86_400, 50, False, 0, 100_000),
-    Param.VARIABLE_RATE_SLOPE1: Bound(86_400, 50, False, 0, 100_000),
-    Param.VARIABLE_RATE_SLOPE2: Bound(8 * 3_600, 400, False, 0, 100_000),
-}
+__all__ = [
+    "Bound", "BoundViolation", "Bounds", "DEFAULT_BOUNDS", "DEFAULT_EXECUTION_WINDOW_S", "Param", "ParamState",
+    "Projection", "check_apply", "check_consistency", "check_step", "check_submit", "is_tightening_only", "project",
+    "split_fast_and_slow",
+]
 
 
 class BoundViolation(Exception):
     """A change the steward would refuse; `name` is the contract's custom error name and
-    `args` its arguments, so an off-chain refusal reads the same as the on-chain revert."""
+    `error_args` its arguments, so an off-chain refusal reads the same as the on-chain revert."""
 
     def __init__(self, name: str, *args: int) -> None:
         super().__init__(f"{name}({', '.join(str(a) for a in args)})")
@@ -73,11 +51,36 @@ class BoundViolation(Exception):
 
 
 @dataclass(frozen=True)
+class ParamState:
+    """`RiskSteward.paramState(asset, param)`: when the parameter last changed through the
+    steward (0: never) and when its pending operation becomes ready (0: none)."""
+
+    last_executed_at: int = 0
+    pending_ready_at: int = 0
+
+
+@dataclass(frozen=True)
 class Bounds:
-    """Bounds per parameter plus when each parameter of the asset last changed (seconds)."""
+    """Bounds per parameter, each parameter's state, and the execution window of the slow path."""
 
     limits: dict[Param, Bound] = field(default_factory=lambda: dict(DEFAULT_BOUNDS))
-    last_updated_at: dict[Param, int] = field(default_factory=dict)
+    state: dict[Param, ParamState] = field(default_factory=dict)
+    execution_window_s: int = DEFAULT_EXECUTION_WINDOW_S
+
+    def state_of(self, param: Param) -> ParamState:
+        return self.state.get(param, ParamState())
+
+    def cooldown_ready_at(self, param: Param) -> int:
+        """First second at which `param` may move again (0 when it never moved)."""
+        last = self.state_of(param).last_executed_at
+        return last + self.limits[param].cooldown_seconds if last != 0 else 0
+
+    def pending_until(self, param: Param, now_seconds: int) -> int | None:
+        """When `param`'s pending operation stops blocking (ready + window), or None."""
+        ready = self.state_of(param).pending_ready_at
+        if ready == 0 or now_seconds > ready + self.execution_window_s:
+            return None
+        return ready + self.execution_window_s
 
 
 def check_step(param: Param, current: int, proposed: int, bound: Bound) -> None:
@@ -117,24 +120,56 @@ def check_consistency(values: dict[Param, int]) -> None:
         raise BoundViolation("InvalidRateCurve")
 
 
-def check_update(
-    current: dict[Param, int], changes: dict[Param, int], bounds: Bounds, now_seconds: int
-) -> dict[Param, int]:
-    """RiskSteward._checkAndBuildCalls: raises `BoundViolation` as the contract would revert,
-    else returns the full post-update parameter set."""
+def _check_changes(current: dict[Param, int], changes: dict[Param, int], bounds: Bounds, now_seconds: int,
+                   *, check_pending: bool) -> dict[Param, int]:
     if not changes:
         raise BoundViolation("MalformedUpdate")
     after = dict(current)
     for param, proposed in changes.items():
-        bound = bounds.limits[param]
-        check_step(param, current[param], proposed, bound)
-        last = bounds.last_updated_at.get(param, 0)
-        ready_at = last + bound.cooldown_seconds
-        if last != 0 and now_seconds < ready_at:
+        check_step(param, current[param], proposed, bounds.limits[param])
+        ready_at = bounds.cooldown_ready_at(param)
+        if ready_at != 0 and now_seconds < ready_at:
             raise BoundViolation("UpdateInCooldown", param, ready_at)
+        if check_pending:
+            until = bounds.pending_until(param, now_seconds)
+            if until is not None:
+                raise BoundViolation("ParamPending", param, bounds.state_of(param).pending_ready_at)
         after[param] = proposed
     check_consistency(after)
     return after
+
+
+def is_tightening_only(current: dict[Param, int], changes: dict[Param, int]) -> bool:
+    """True when every change lowers a parameter whose decrease only reduces risk."""
+    return bool(changes) and all(p in TIGHTENS_DOWNWARD and v < current[p] for p, v in changes.items())
+
+
+def check_submit(current: dict[Param, int], changes: dict[Param, int], bounds: Bounds, now_seconds: int) -> dict[Param, int]:
+    """RiskSteward.submit's parameter checks: raises `BoundViolation` as the contract would
+    revert, else returns the full post-update parameter set. A tightening-only update takes
+    the fast path and is not blocked by a pending operation (it still honours the cooldown)."""
+    return _check_changes(current, changes, bounds, now_seconds, check_pending=not is_tightening_only(current, changes))
+
+
+def check_apply(current: dict[Param, int], changes: dict[Param, int], bounds: Bounds, now_seconds: int,
+                ready_at: int) -> dict[Param, int]:
+    """RiskSteward.apply (the timelock executing a scheduled update): within the execution
+    window, and every check again against the values in force now."""
+    if now_seconds > ready_at + bounds.execution_window_s:
+        raise BoundViolation("OperationExpired", ready_at + bounds.execution_window_s)
+    return _check_changes(current, changes, bounds, now_seconds, check_pending=False)
+
+
+# Backwards-compatible name: the slow path's submit check.
+check_update = check_submit
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What `project` kept, and for every target it did not keep, why (never a silent `{}`)."""
+
+    changes: dict[Param, int]
+    dropped: dict[Param, str]
 
 
 def project(
@@ -143,47 +178,81 @@ def project(
     bounds: Bounds,
     now_seconds: int,
     min_change: dict[Param, int] | None = None,
-) -> dict[Param, int]:
-    """Moves each parameter toward its target as far as the steward allows now, and returns
-    only the changes that pass `check_update` as a whole (the contract's exact checks).
+    max_step_share: dict[Param, float] | None = None,
+) -> Projection:
+    """Moves each parameter toward its target as far as the steward allows now.
 
-    Parameters in cooldown stay; steps are clamped to the bound and floor/ceiling; a change
-    smaller than `min_change` is dropped (no churn). Linked fields are kept consistent: LTV
-    follows LT down, and a change that would break LTV <= LT or LT x LB <= 100% is dropped."""
+    Parameters in cooldown or with a pending operation stay; steps are clamped to the bound
+    (times `max_step_share`, for slow loosening) and floor/ceiling; a change smaller than
+    `min_change` is dropped (no churn). Linked fields are kept consistent: LTV follows LT down,
+    and a change that would break LTV <= LT or LT x LB <= 100% is dropped. Each parameter is
+    judged on its own, so one in cooldown never costs another its change. The result passes
+    `check_submit` for each part `split_fast_and_slow` makes of it."""
     changes: dict[Param, int] = {}
+    dropped: dict[Param, str] = {}
     for param, target in targets.items():
         bound = bounds.limits[param]
-        last = bounds.last_updated_at.get(param, 0)
-        if last != 0 and now_seconds < last + bound.cooldown_seconds:
-            continue
         now_value = current[param]
+        if target == now_value:
+            continue
+        ready_at = bounds.cooldown_ready_at(param)
+        if ready_at != 0 and now_seconds < ready_at:
+            dropped[param] = f"in cooldown until {ready_at}"
+            continue
+        tightening = param in TIGHTENS_DOWNWARD and target < now_value
+        if not tightening and bounds.pending_until(param, now_seconds) is not None:
+            dropped[param] = f"an operation is pending (ready at {bounds.state_of(param).pending_ready_at})"
+            continue
         step = bound.max_difference(now_value)
+        if max_step_share and param in max_step_share:
+            step = int(step * max_step_share[param])
         value = min(max(target, now_value - step, bound.floor), now_value + step, bound.ceiling)
         if value == 0 and param in NON_ZERO_PARAMS:
+            dropped[param] = "would be zero"
             continue
-        threshold = (min_change or {}).get(param, 1)
-        if abs(value - now_value) < threshold:
+        if abs(value - now_value) < (min_change or {}).get(param, 1):
+            dropped[param] = f"step {value - now_value:+d} below the dead band"
             continue
         changes[param] = value
 
     def merged() -> dict[Param, int]:
         return {**current, **changes}
 
-    # Keep LTV <= LT: move LTV down with LT if LTV may move; otherwise give up the LT cut.
+    def drop(param: Param, reason: str) -> None:
+        if param in changes:
+            del changes[param]
+            dropped[param] = reason
+
+    # Keep LTV <= LT: LTV follows LT down when it may move; otherwise give up the LT cut.
     if merged()[Param.LTV] > merged()[Param.LIQUIDATION_THRESHOLD]:
-        changes.pop(Param.LIQUIDATION_THRESHOLD, None)
+        drop(Param.LIQUIDATION_THRESHOLD, "would put LT under the LTV in force")
         if merged()[Param.LTV] > merged()[Param.LIQUIDATION_THRESHOLD]:
-            changes.pop(Param.LTV, None)
+            drop(Param.LTV, "would put LTV above LT")
     values = merged()
     if values[Param.LIQUIDATION_THRESHOLD] * values[Param.LIQUIDATION_BONUS] > BPS_MAX * BPS_MAX:
-        changes.pop(Param.LIQUIDATION_BONUS, None)
+        drop(Param.LIQUIDATION_BONUS, "LT x LB would exceed 100%")
     values = merged()
     if values[Param.VARIABLE_RATE_SLOPE1] > values[Param.VARIABLE_RATE_SLOPE2]:
-        changes.pop(Param.VARIABLE_RATE_SLOPE1, None)
-    if not changes:
-        return {}
-    try:
-        check_update(current, changes, bounds, now_seconds)
-    except BoundViolation:
-        return {}
-    return changes
+        drop(Param.VARIABLE_RATE_SLOPE1, "slope1 would exceed slope2")
+    # Whatever is left must pass the contract's own checks, part by part, in submit order.
+    fast, slow = split_fast_and_slow(current, changes)
+    state = dict(current)
+    for part in (fast, slow):
+        if not part:
+            continue
+        try:
+            check_submit(state, part, bounds, now_seconds)
+        except BoundViolation as violation:
+            for param in part:
+                drop(param, f"refused by the steward's check: {violation}")
+            continue
+        state.update(part)
+    return Projection(dict(changes), dropped)
+
+
+def split_fast_and_slow(current: dict[Param, int], changes: dict[Param, int]) -> tuple[dict[Param, int], dict[Param, int]]:
+    """(tightening-only part, the rest): the first applies at once, the second waits the delay.
+    Submitted in that order, each is checked against the values the previous one left."""
+    fast = {p: v for p, v in changes.items() if is_tightening_only(current, {p: v})}
+    slow = {p: v for p, v in changes.items() if p not in fast}
+    return fast, slow

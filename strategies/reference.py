@@ -24,7 +24,7 @@ from strategies.volatility import EwmaVolatility, log_returns
 def _recommend(symbol: str, current: RiskParams, targets: dict[Param, int], bounds: Bounds, now_s: int,
                metrics: dict) -> AssetRecommendation:
     values = current.by_param()
-    changes = project(values, targets, bounds, now_s)
+    changes = project(values, targets, bounds, now_s).changes
     names = {p.name: v for p, v in targets.items()}
     if not changes:
         return AssetRecommendation(symbol, "hold", "targets within cooldown or bounds", (), names, metrics)

@@ -174,7 +174,7 @@ class RiskStrategy:
             for param in (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.SUPPLY_CAP, Param.BORROW_CAP):
                 if param in targets:
                     targets[param] = min(targets[param], current_values[param])
-        changes = project(current_values, targets, bounds, history.as_of_s, MIN_CHANGE)
+        changes = project(current_values, targets, bounds, history.as_of_s, MIN_CHANGE).changes
         paths = simulate_paths(sigma, int(np.ceil(horizon)), self.mc_paths, self.seed)
         after = {**current_values, **changes}
         debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now)

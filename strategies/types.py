@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from strategies.bounds import Bounds, Param
+from strategies.params import RiskParams
 
 
 @dataclass(frozen=True)
@@ -56,40 +57,6 @@ class MarketHistory:
             if asset.symbol == symbol:
                 return asset
         raise KeyError(symbol)
-
-
-@dataclass(frozen=True)
-class RiskParams:
-    """The current parameters of one reserve, in the pool's units."""
-
-    ltv_bps: int
-    liquidation_threshold_bps: int
-    liquidation_bonus_bps: int
-    supply_cap_tokens: int
-    borrow_cap_tokens: int
-    reserve_factor_bps: int
-    optimal_usage_ratio_bps: int
-    base_variable_borrow_rate_bps: int
-    variable_rate_slope1_bps: int
-    variable_rate_slope2_bps: int
-
-    def by_param(self) -> dict[Param, int]:
-        return {
-            Param.LTV: self.ltv_bps,
-            Param.LIQUIDATION_THRESHOLD: self.liquidation_threshold_bps,
-            Param.LIQUIDATION_BONUS: self.liquidation_bonus_bps,
-            Param.SUPPLY_CAP: self.supply_cap_tokens,
-            Param.BORROW_CAP: self.borrow_cap_tokens,
-            Param.RESERVE_FACTOR: self.reserve_factor_bps,
-            Param.OPTIMAL_USAGE_RATIO: self.optimal_usage_ratio_bps,
-            Param.BASE_VARIABLE_BORROW_RATE: self.base_variable_borrow_rate_bps,
-            Param.VARIABLE_RATE_SLOPE1: self.variable_rate_slope1_bps,
-            Param.VARIABLE_RATE_SLOPE2: self.variable_rate_slope2_bps,
-        }
-
-    @classmethod
-    def from_params(cls, values: dict[Param, int]) -> RiskParams:
-        return cls(*(int(values[p]) for p in Param))
 
 
 @dataclass(frozen=True)

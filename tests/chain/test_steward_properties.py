@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from chain.errors import ContractRevert
 from chain.node import advance_time, latest_timestamp, revert_to, snapshot
-from strategies.bounds import Bounds, BoundViolation, Param, check_update
+from strategies.bounds import Bounds, BoundViolation, Param, ParamState, check_update
 from tests.chain.conftest import System
 
 SYMBOLS = ("WETH", "USDC", "CRV", "wstETH")
@@ -71,7 +71,7 @@ def test_steward_accepts_exactly_what_the_bounds_allow(deployed: System, case):
         last = {p: int(steward.functions.lastUpdatedAt(asset, p).call()) for p in Param}
         now = latest_timestamp(system.w3) + 1  # the submit lands in the next block
         try:
-            check_update(current, changes, Bounds(last_updated_at={p: t for p, t in last.items() if t}), now)
+            check_update(current, changes, Bounds(state={p: ParamState(last_executed_at=t) for p, t in last.items() if t}), now)
             expected = None
         except BoundViolation as violation:
             expected = violation.name
