@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from strategies.config import TailConfig
+
 STUDENT_DOF = 4.0
 _T_SCALE = math.sqrt(STUDENT_DOF / (STUDENT_DOF - 2))
 TAIL_WINDOW_HOURS = 24 * 180
@@ -36,12 +38,15 @@ class TailModel:
         return float(-math.expm1(-self.es_sigmas * hourly_sigma * math.sqrt(horizon_hours)))
 
 
-def fit_tail(standardized_returns: np.ndarray, confidence: float) -> TailModel:
-    """Empirical tail of the last TAIL_WINDOW_HOURS standardized returns; falls back to the
-    scaled Student-t when there are too few to estimate a 1% tail."""
-    sample = standardized_returns[-TAIL_WINDOW_HOURS:]
-    if len(sample) < 24 * 30:
-        q = -stats.t.ppf(1 - confidence, STUDENT_DOF) / _T_SCALE
+def fit_tail(standardized_returns: np.ndarray, confidence: float, config: TailConfig | None = None) -> TailModel:
+    """Empirical tail of the last `window_hours` standardized returns; falls back to the
+    scaled Student-t when there are fewer than `min_sample_hours` to estimate a 1% tail."""
+    window = config.window_hours if config else TAIL_WINDOW_HOURS
+    min_sample = config.min_sample_hours if config else 24 * 30
+    dof = config.student_dof if config else STUDENT_DOF
+    sample = standardized_returns[-window:]
+    if len(sample) < min_sample:
+        q = -stats.t.ppf(1 - confidence, dof) / math.sqrt(dof / (dof - 2))
         return TailModel(float(q), float(q * 1.3))
     var = -float(np.quantile(sample, 1 - confidence))
     tail = sample[sample <= -var]
