@@ -1,0 +1,378 @@
+"""Price-file formats: reading a file's bytes into a table (CSV, JSON or Parquet, chosen from
+the content) and recognising which export it is from its columns and the shape of its values.
+
+Only layout lives here (which column is the time, the price, the symbol); turning values into
+checked numbers is `backtests.loaders`. Every refusal is a `DataError` whose text is one line
+naming the file and, where there is one, the row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+KNOWN_EXTENSIONS = (".csv", ".txt", ".json", ".parquet")
+PARQUET_MAGIC = b"PAR1"
+# Column names that may hold the time, most specific first (the first one present is used).
+TIME_COLUMNS = ("timestamp", "unix", "time", "datetime", "date", "open_time", "opentime", "ts")
+PREAMBLE = re.compile(r"^\s*(#|https?://|www\.)", re.IGNORECASE)
+PREAMBLE_DECIMALS = re.compile(r"decimals\W{0,3}(\d+)", re.IGNORECASE)
+NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+ISO_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+
+
+class DataError(Exception):
+    """A data file that cannot be used as given. `str(error)` is one line: the file, the row
+    when there is one, and what is wrong."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, where: str | None = None):
+        self.path, self.where, self.reason = path, where, message
+        super().__init__(": ".join(str(part) for part in (path, where, message) if part is not None))
+
+
+@dataclass(frozen=True)
+class Table:
+    """A file's rows as columns of raw values (strings from text, typed values from Parquet).
+
+    `columns` are the file's own names (positions "0", "1", ... when it has no header);
+    `labels[i]` is where row i is in the file, for messages ("line 12", "element [3]")."""
+
+    path: Path
+    container: str  # "csv", "json" or "parquet"
+    has_header: bool
+    columns: tuple[str, ...]
+    values: dict[str, np.ndarray]
+    labels: tuple[str, ...]
+    preamble: tuple[str, ...] = ()
+
+    @property
+    def row_count(self) -> int:
+        return len(self.labels)
+
+    def normalised(self) -> dict[str, str]:
+        """normalised name -> the file's own name ("Volume USDT" -> "volume_usdt")."""
+        return {normalise(c): c for c in self.columns}
+
+    def error(self, message: str, row: int | None = None) -> DataError:
+        return DataError(message, path=self.path, where=None if row is None else self.labels[row])
+
+    def select(self, rows: np.ndarray) -> Table:
+        """The table restricted to some rows (by position), labels kept."""
+        return Table(self.path, self.container, self.has_header, self.columns,
+                     {name: column[rows] for name, column in self.values.items()},
+                     tuple(self.labels[i] for i in rows), self.preamble)
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
+def is_number(text: str) -> bool:
+    return bool(NUMBER.match(text))
+
+
+# -- containers -------------------------------------------------------------------------------
+
+def read_table(path: Path, data: bytes) -> Table:
+    """The file's content as a table; the container is chosen from the bytes, not the name."""
+    if data.startswith(PARQUET_MAGIC):
+        return _parquet_table(path, data)
+    if path.suffix.lower() == ".parquet":
+        raise DataError("not a Parquet file (it does not start with the PAR1 magic bytes)", path=path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataError(f"not UTF-8 text (byte {error.start} cannot be decoded)", path=path) from None
+    if not text.strip():
+        raise DataError("file is empty", path=path)
+    if text.lstrip()[0] in "[{":
+        return _json_table(path, text)
+    return _csv_table(path, text)
+
+
+def _csv_table(path: Path, text: str) -> Table:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    preamble: list[str] = []
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if not any(field.strip() for field in row):
+                continue  # blank line
+            if header is None and not rows and PREAMBLE.match(row[0]) and len(preamble) < 10:
+                preamble.append(",".join(row))
+                continue
+            if header is None and not rows and not _looks_like_data(row):
+                header = [field.strip() for field in row]
+                header_line = reader.line_num
+                continue
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as error:
+        raise DataError(f"not a readable CSV file ({error})", path=path, where=f"line {reader.line_num}") from None
+    if header is None and not rows:
+        raise DataError("file is empty (no header and no rows)", path=path)
+    width = len(header) if header is not None else len(rows[0])
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) != width:
+            what = "the header has" if header is not None else "the first row has"
+            raise DataError(f"{len(row)} fields where {what} {width}", path=path, where=f"line {line}")
+    if header is not None:
+        if len(set(map(normalise, header))) != len(header):
+            raise DataError(f"repeated column names in the header (line {header_line}): {', '.join(header)}", path=path)
+        columns = tuple(header)
+    else:
+        columns = tuple(str(i) for i in range(width))
+    transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    values = {name: np.array(column, dtype=object) for name, column in zip(columns, transposed, strict=True)}
+    return Table(path, "csv", header is not None, columns, values, tuple(f"line {n}" for n in lines), tuple(preamble))
+
+
+def _looks_like_data(row: list[str]) -> bool:
+    """A first row of numbers (or a date, then numbers) is data: the file has no header."""
+    first, rest = row[0], row[1:]
+    return (is_number(first) or bool(ISO_DATE.match(first))) and all(is_number(f) for f in rest)
+
+
+def _json_table(path: Path, text: str) -> Table:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataError(f"not valid JSON ({error.msg})", path=path, where=f"line {error.lineno}") from None
+    if isinstance(document, dict):
+        keys = ", ".join(list(document)[:6])
+        raise DataError(f"unknown format: a JSON object (keys {keys}); expected a JSON array of candles", path=path)
+    if not isinstance(document, list):
+        raise DataError(f"unknown format: JSON {type(document).__name__}; expected a JSON array of candles", path=path)
+    if not document:
+        raise DataError("file is empty (a JSON array with no elements)", path=path)
+    labels = tuple(f"element [{i}]" for i in range(len(document)))
+    first = document[0]
+    if isinstance(first, dict):
+        columns = tuple(str(key) for key in first)
+        for i, item in enumerate(document):
+            if not isinstance(item, dict):
+                raise DataError(f"expected an object like element [0], found {type(item).__name__}", path=path,
+                                where=labels[i])
+        values = {name: np.array([item.get(name) for item in document], dtype=object) for name in columns}
+        return Table(path, "json", True, columns, values, labels)
+    if isinstance(first, list):
+        width = len(first)
+        for i, item in enumerate(document):
+            if not isinstance(item, list) or len(item) != width:
+                size = f"{len(item)} values" if isinstance(item, list) else type(item).__name__
+                raise DataError(f"{size} where element [0] has {width}", path=path, where=labels[i])
+        columns = tuple(str(i) for i in range(width))
+        values = {name: np.array([item[i] for item in document], dtype=object) for i, name in enumerate(columns)}
+        return Table(path, "json", False, columns, values, labels)
+    raise DataError(f"unknown format: a JSON array of {type(first).__name__}; expected candles (arrays or objects)",
+                    path=path)
+
+
+def _parquet_table(path: Path, data: bytes) -> Table:
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as error:  # pyarrow raises several types for a damaged file
+        raise DataError(f"not a readable Parquet file ({type(error).__name__}: {str(error).splitlines()[0]})",
+                        path=path) from None
+    if not isinstance(frame.index, pd.RangeIndex) and frame.index.name and frame.index.name not in frame.columns:
+        frame = frame.reset_index()
+    if frame.empty:
+        raise DataError("no data rows (the Parquet file has columns but no rows)", path=path)
+    columns = tuple(str(c) for c in frame.columns)
+    values = {str(c): frame[c].to_numpy() for c in frame.columns}
+    return Table(path, "parquet", True, columns, values, tuple(f"row {i + 1}" for i in range(len(frame))))
+
+
+# -- formats ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Layout:
+    """Which of a table's columns hold what. `price_scale_decimals_column` is Chainlink's
+    optional per-row `decimals`; `integer_prices` marks answers that still need scaling."""
+
+    time: str
+    price: str
+    symbol: str | None = None
+    decimals_column: str | None = None
+    integer_prices: bool = False
+
+
+@dataclass(frozen=True)
+class Format:
+    """One export family: its name (for --format), what it looks like, and how to lay it out.
+    `match` returns the layout, or a string saying why the table is not this format."""
+
+    name: str
+    looks_like: str
+    candles: bool  # the price is a candle's close, stamped at the candle's open time
+    match: Callable[[Table], Layout | str]
+
+
+def _require(table: Table, *names: str) -> dict[str, str] | str:
+    columns = table.normalised()
+    missing = [n for n in names if n not in columns]
+    if not table.has_header:
+        return "the file has no header row"
+    if missing:
+        return f"no column {', '.join(missing)}"
+    return columns
+
+
+def _time_column(columns: dict[str, str]) -> str | None:
+    return next((columns[n] for n in TIME_COLUMNS if n in columns), None)
+
+
+def _price_column(columns: dict[str, str], used: set[str]) -> str:
+    """The one column left once time and symbol are taken, else the one whose name says price."""
+    rest = [own for norm, own in columns.items() if own not in used and norm not in TIME_COLUMNS]
+    if len(rest) == 1:
+        return rest[0]
+    priced = [own for own in rest if "price" in normalise(own)]
+    if len(priced) == 1:
+        return priced[0]
+    return ""
+
+
+def _cryptodatadownload(table: Table) -> Layout | str:
+    columns = _require(table, "unix", "date", "symbol", "open", "high", "low", "close")
+    if isinstance(columns, str):
+        return columns
+    if not any(n.startswith("volume_") for n in columns):
+        return "no 'Volume <asset>' column"
+    return Layout(time=columns["unix"], price=columns["close"], symbol=columns["symbol"])
+
+
+def _chainlink(table: Table) -> Layout | str:
+    columns = _require(table, "roundid", "answer", "updatedat")
+    if isinstance(columns, str):
+        return columns
+    return Layout(time=columns["updatedat"], price=columns["answer"], decimals_column=columns.get("decimals"),
+                  integer_prices=True)
+
+
+def _coingecko_daily(table: Table) -> Layout | str:
+    columns = _require(table, "snapped_at", "price")
+    if isinstance(columns, str):
+        return columns
+    return Layout(time=columns["snapped_at"], price=columns["price"])
+
+
+def _coingecko_hourly(table: Table) -> Layout | str:
+    columns = _require(table, "symbol", "timestamp", "usd_price")
+    if isinstance(columns, str):
+        return columns
+    return Layout(time=columns["timestamp"], price=columns["usd_price"], symbol=columns["symbol"])
+
+
+def _ohlcv(table: Table) -> Layout | str:
+    columns = _require(table, "open", "high", "low", "close")
+    if isinstance(columns, str):
+        return columns
+    time = _time_column(columns)
+    if time is None:
+        return f"no time column (one of {', '.join(TIME_COLUMNS)})"
+    return Layout(time=time, price=columns["close"], symbol=columns.get("symbol"))
+
+
+def _ohlcv_array(table: Table) -> Layout | str:
+    if table.has_header:
+        return "the file has a header row (arrays have none)"
+    if len(table.columns) < 5:
+        return f"{len(table.columns)} values per candle, expected [time, open, high, low, close, volume]"
+    return Layout(time="0", price="4")
+
+
+def _symbol_price(table: Table) -> Layout | str:
+    columns = _require(table, "symbol")
+    if isinstance(columns, str):
+        return columns
+    time = _time_column(columns)
+    if time is None:
+        return f"no time column (one of {', '.join(TIME_COLUMNS)})"
+    price = _price_column(columns, {time, columns["symbol"]})
+    if not price:
+        return f"cannot tell the price column among {', '.join(table.columns)}"
+    return Layout(time=time, price=price, symbol=columns["symbol"])
+
+
+def _timestamp_price(table: Table) -> Layout | str:
+    if not table.has_header:
+        if len(table.columns) == 2:
+            return Layout(time="0", price="1")
+        return f"{len(table.columns)} values per row without a header, expected [time, price]"
+    columns = table.normalised()
+    time = _time_column(columns)
+    if time is None:
+        return f"no time column (one of {', '.join(TIME_COLUMNS)})"
+    if "symbol" in columns:
+        return "it has a symbol column (that is symbol-price)"
+    price = _price_column(columns, {time})
+    if not price:
+        return f"cannot tell the price column among {', '.join(table.columns)}"
+    return Layout(time=time, price=price)
+
+
+# Detection tries these in order; the first that matches names the format.
+FORMATS: tuple[Format, ...] = (
+    Format("cryptodatadownload", "unix,date,symbol,open,high,low,close,Volume X,Volume USDT,tradecount", True,
+           _cryptodatadownload),
+    Format("chainlink-rounds", "roundId,answer,startedAt,updatedAt (answer scaled by the feed's decimals)", False,
+           _chainlink),
+    Format("coingecko-daily", "snapped_at,price,market_cap,total_volume", False, _coingecko_daily),
+    Format("coingecko-hourly", "symbol,timestamp,USD_price", False, _coingecko_hourly),
+    Format("ohlcv", "timestamp,open,high,low,close,volume (ccxt/Binance; CSV or JSON objects)", True, _ohlcv),
+    Format("ohlcv-array", "[timestamp, open, high, low, close, volume] rows with no header (ccxt)", True,
+           _ohlcv_array),
+    Format("symbol-price", "symbol,timestamp,<price>", False, _symbol_price),
+    Format("timestamp-price", "timestamp,price (or [timestamp, price] rows)", False, _timestamp_price),
+)
+FORMAT_NAMES = tuple(f.name for f in FORMATS)
+
+
+def format_named(name: str) -> Format:
+    for candidate in FORMATS:
+        if candidate.name == name:
+            return candidate
+    raise DataError(f"unknown --format {name!r} (known: {', '.join(FORMAT_NAMES)})")
+
+
+def detect(table: Table) -> tuple[Format, Layout] | None:
+    for candidate in FORMATS:
+        layout = candidate.match(table)
+        if isinstance(layout, Layout):
+            return candidate, layout
+    return None
+
+
+def choose_format(table: Table, name: str | None) -> tuple[Format, Layout]:
+    """The format `name` says (refused if the file is not that), else the one detected."""
+    detected = detect(table)
+    if name is None:
+        if detected is None:
+            shown = ", ".join(table.columns[:8]) if table.has_header else f"{len(table.columns)} unnamed columns"
+            raise table.error(f"unknown format (columns {shown}); known formats: {', '.join(FORMAT_NAMES)}")
+        return detected
+    wanted = format_named(name)
+    layout = wanted.match(table)
+    if isinstance(layout, str):
+        looks = f"it looks like {detected[0].name}" if detected else "it matches no known format"
+        raise table.error(f"not a {wanted.name} file: {layout}; {looks}")
+    return wanted, layout
+
+
+def preamble_decimals(table: Table) -> int | None:
+    """`decimals 8` (or `decimals: 8`) in a leading comment line of a Chainlink dump."""
+    for line in table.preamble:
+        found = PREAMBLE_DECIMALS.search(line)
+        if found:
+            return int(found.group(1))
+    return None
