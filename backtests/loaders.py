@@ -127,7 +127,14 @@ class Findings:
 
     @property
     def gap_total_s(self) -> int:
+        """Sum of the gaps' step lengths."""
         return sum(g.length_s for g in self.gaps)
+
+    @property
+    def gap_missing_s(self) -> int:
+        """Time the gaps leave uncovered beyond one normal step each (16 h for 16 missing hourly
+        candles), the figure to compare with a source's 'hours missing'."""
+        return sum(g.length_s - (self.native_cadence_s or 0) for g in self.gaps)
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,7 @@ class PriceFile:
             "gap_threshold_s": found.gap_threshold_s,
             "gap_count": len(found.gaps),
             "gap_total_s": found.gap_total_s,
+            "gap_missing_s": found.gap_missing_s,
             "gaps": [{"after": _iso(g.after_s), "before": _iso(g.before_s), "after_s": g.after_s,
                       "before_s": g.before_s, "length_s": g.length_s} for g in found.gaps],
         }
@@ -267,7 +275,7 @@ def parse_timestamps(table: Table, column: str) -> tuple[np.ndarray, tuple[str, 
     if np.issubdtype(values.dtype, np.datetime64) or isinstance(values.dtype, pd.DatetimeTZDtype):
         times = pd.Series(values)
         if times.isna().any():
-            raise table.error(f"timestamp is missing ({column})", int(np.flatnonzero(times.isna())[0]))
+            raise table.error(f"timestamp is missing (column {column})", int(np.flatnonzero(times.isna())[0]))
         seconds = _datetimes_to_seconds(pd.to_datetime(times, utc=True))
         _check_window(table, seconds, values, column)
         return seconds, ("datetime",)
@@ -275,7 +283,7 @@ def parse_timestamps(table: Table, column: str) -> tuple[np.ndarray, tuple[str, 
     missing = raw.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or
                       (isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
     if missing.any():
-        raise table.error(f"timestamp is missing ({column})", int(np.flatnonzero(missing)[0]))
+        raise table.error(f"timestamp is missing (column {column})", int(np.flatnonzero(missing)[0]))
     numbers = pd.to_numeric(raw.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
     numbers = numbers.to_numpy(dtype=np.float64)
     is_number = np.isfinite(numbers) & ~raw.map(lambda v: isinstance(v, bool)).to_numpy(dtype=bool)
@@ -292,7 +300,7 @@ def parse_timestamps(table: Table, column: str) -> tuple[np.ndarray, tuple[str, 
         bad = parsed.isna().to_numpy()
         if bad.any():
             row = int(np.flatnonzero(text)[np.flatnonzero(bad)[0]])
-            raise table.error(f"malformed date {raw[row]!r} in {column} (expected ISO 8601 or unix s/ms)", row)
+            raise table.error(f"malformed date {raw[row]!r} (column {column}; expected ISO 8601 or unix s/ms)", row)
         seconds[text] = _datetimes_to_seconds(parsed)
         _check_window(table, seconds, values, column)
         units.append("iso")
@@ -327,7 +335,7 @@ def _check_window(table: Table, seconds: np.ndarray, values, column: str) -> Non
     outside = (seconds < EARLIEST_S) | (seconds >= LATEST_S)
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
-        raise table.error(f"timestamp {values[row]!r} in {column} is outside 2000..2100", row)
+        raise table.error(f"timestamp {values[row]!r} is outside 2000..2100 (column {column})", row)
 
 
 def parse_prices(table: Table, column: str) -> np.ndarray:
@@ -347,8 +355,8 @@ def parse_prices(table: Table, column: str) -> np.ndarray:
         row = int(rows[0])
         more = f" (first of {len(rows)} bad prices)" if len(rows) > 1 else ""
         raw = prices[row] if text is None else text[row]
-        raise table.error(f"price {_price_problem(prices[row], raw)} "
-                          f"in {column}; refusing the file{more}", row)
+        raise table.error(f"price {_price_problem(prices[row], raw)} (column {column}); "
+                          f"refusing the file{more}", row)
     return prices
 
 
