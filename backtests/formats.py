@@ -218,10 +218,12 @@ class Format:
 
 
 def _require(table: Table, *names: str) -> dict[str, str] | str:
-    columns = table.normalised()
-    missing = [n for n in names if n not in columns]
+    """normalised name -> own name, or why not: no header, or the columns missing (named as
+    the format spells them)."""
     if not table.has_header:
         return "the file has no header row"
+    columns = table.normalised()
+    missing = [n for n in names if normalise(n) not in columns]
     if missing:
         return f"no column {', '.join(missing)}"
     return columns
@@ -252,7 +254,7 @@ def _cryptodatadownload(table: Table) -> Layout | str:
 
 
 def _chainlink(table: Table) -> Layout | str:
-    columns = _require(table, "roundid", "answer", "updatedat")
+    columns = _require(table, "roundId", "answer", "updatedAt")
     if isinstance(columns, str):
         return columns
     return Layout(time=columns["updatedat"], price=columns["answer"], decimals_column=columns.get("decimals"),
@@ -267,7 +269,7 @@ def _coingecko_daily(table: Table) -> Layout | str:
 
 
 def _coingecko_hourly(table: Table) -> Layout | str:
-    columns = _require(table, "symbol", "timestamp", "usd_price")
+    columns = _require(table, "symbol", "timestamp", "USD_price")
     if isinstance(columns, str):
         return columns
     return Layout(time=columns["timestamp"], price=columns["usd_price"], symbol=columns["symbol"])
