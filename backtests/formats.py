@@ -22,6 +22,9 @@ KNOWN_EXTENSIONS = (".csv", ".txt", ".json", ".parquet")
 PARQUET_MAGIC = b"PAR1"
 # Column names that may hold the time, most specific first (the first one present is used).
 TIME_COLUMNS = ("timestamp", "unix", "time", "datetime", "date", "open_time", "opentime", "ts")
+# A unit in the name (timestamp_ms, time_s) marks a time column; the unit itself is still
+# decided by each value's magnitude, never by the name.
+TIME_COLUMN_WITH_UNIT = re.compile(r"^(" + "|".join(TIME_COLUMNS) + r")_(s|sec|seconds|ms|millis|us|ns|utc)$")
 PREAMBLE = re.compile(r"^\s*(#|https?://|www\.)", re.IGNORECASE)
 PREAMBLE_DECIMALS = re.compile(r"decimals\W{0,3}(\d+)", re.IGNORECASE)
 NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -229,13 +232,19 @@ def _require(table: Table, *names: str) -> dict[str, str] | str:
     return columns
 
 
+def _is_time_name(normalised_name: str) -> bool:
+    return normalised_name in TIME_COLUMNS or bool(TIME_COLUMN_WITH_UNIT.match(normalised_name))
+
+
 def _time_column(columns: dict[str, str]) -> str | None:
-    return next((columns[n] for n in TIME_COLUMNS if n in columns), None)
+    """The first of TIME_COLUMNS present, else the first name like timestamp_ms."""
+    named = next((columns[n] for n in TIME_COLUMNS if n in columns), None)
+    return named or next((own for norm, own in columns.items() if TIME_COLUMN_WITH_UNIT.match(norm)), None)
 
 
 def _price_column(columns: dict[str, str], used: set[str]) -> str:
     """The one column left once time and symbol are taken, else the one whose name says price."""
-    rest = [own for norm, own in columns.items() if own not in used and norm not in TIME_COLUMNS]
+    rest = [own for norm, own in columns.items() if own not in used and not _is_time_name(norm)]
     if len(rest) == 1:
         return rest[0]
     priced = [own for own in rest if "price" in normalise(own)]

@@ -261,7 +261,7 @@ def _pick_symbol(table: Table, layout: Layout, wanted: str | None) -> tuple[Tabl
         raise table.error(f"no rows for symbol {wanted!r} (the file has {', '.join(present[:8])})")
     picked = table.select(np.flatnonzero(keep))
     file_symbol = str(raw[keep][0])
-    return picked, wanted, file_symbol, "option", int((~keep).sum())
+    return picked, _base(file_symbol), file_symbol, "option", int((~keep).sum())
 
 
 def _base(pair: str) -> str:
