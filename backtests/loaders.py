@@ -227,9 +227,9 @@ def load_prices(path: Path | str, *, format_name: str | None = None, symbol: str
     chosen, layout = choose_format(table, format_name)
     if decimals is not None and not layout.integer_prices:
         raise table.error(f"--decimals applies to Chainlink round dumps only (this file is {chosen.name})")
-    table, symbol, file_symbol, symbol_from, other_rows = _pick_symbol(table, layout, symbol)
     if table.row_count == 0:
         raise table.error("no data rows (header only)")
+    table, symbol, file_symbol, symbol_from, other_rows = _pick_symbol(table, layout, symbol)
     times, units = parse_timestamps(table, layout.time)
     prices = parse_prices(table, layout.price)
     if layout.integer_prices:
@@ -239,8 +239,9 @@ def load_prices(path: Path | str, *, format_name: str | None = None, symbol: str
 
 
 def _pick_symbol(table: Table, layout: Layout, wanted: str | None) -> tuple[Table, str, str | None, str, int]:
-    """The asset's name: --symbol, else the file's symbol column (the base of a pair such as
-    ETH/USDT), else the file name's first word. A multi-symbol file needs --symbol to pick."""
+    """The asset's name. With a symbol column: the file's (the base of a pair such as
+    ETH/USDT); --symbol must agree with it, and picks the rows in a multi-symbol file.
+    Without one: --symbol, else the file name's first word (reported as such)."""
     if layout.symbol is None:
         if wanted:
             return table, wanted, None, "option", 0
@@ -252,7 +253,9 @@ def _pick_symbol(table: Table, layout: Layout, wanted: str | None) -> tuple[Tabl
         file_symbol = present[0]
         if not file_symbol:
             raise table.error(f"the {layout.symbol} column is empty", 0)
-        return table, wanted or _base(file_symbol), file_symbol, "option" if wanted else "file", 0
+        if wanted and wanted.upper() not in {file_symbol.upper(), _base(file_symbol).upper()}:
+            raise table.error(f"the file's symbol is {file_symbol}, not {wanted} (drop --symbol or pick the right file)")
+        return table, _base(file_symbol), file_symbol, "file", 0
     if not wanted:
         shown = ", ".join(s or "''" for s in present[:8]) + (", ..." if len(present) > 8 else "")
         raise table.error(f"the file holds {len(present)} symbols ({shown}); choose one with --symbol")
@@ -354,7 +357,8 @@ def parse_prices(table: Table, column: str) -> np.ndarray:
         rows = np.flatnonzero(bad)
         row = int(rows[0])
         more = f" (first of {len(rows)} bad prices)" if len(rows) > 1 else ""
-        raw = prices[row] if text is None else text[row]
+        raw = prices[row] if text is None else values[row]
+        raw = raw.strip() if isinstance(raw, str) else raw
         raise table.error(f"price {_price_problem(prices[row], raw)} (column {column}); "
                           f"refusing the file{more}", row)
     return prices
