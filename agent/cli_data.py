@@ -30,6 +30,17 @@ def parse_duration_s(text: str) -> int:
     return seconds
 
 
+def parse_decimals(text: str | None) -> int | None:
+    """--decimals as a whole number (typer's own type error would print a multi-line box)."""
+    from backtests.formats import DataError
+
+    if text is None:
+        return None
+    if not text.strip().isdigit():
+        raise DataError(f"--decimals {text!r} is not a whole number")
+    return int(text)
+
+
 def duration(seconds: int | None) -> str:
     """3602 -> '1 h 2 s'; 86400 -> '1 d'."""
     if seconds is None:
@@ -99,7 +110,7 @@ def inspect(
         "Read as this format instead of detecting it: cryptodatadownload, chainlink-rounds, coingecko-daily, "
         "coingecko-hourly, ohlcv, ohlcv-array, symbol-price, timestamp-price."))] = None,
     symbol: Annotated[str | None, typer.Option(help="Asset name; picks the rows of one symbol in a multi-symbol file.")] = None,
-    decimals: Annotated[int | None, typer.Option(help="Decimals of a Chainlink feed's answers (required when the "
+    decimals: Annotated[str | None, typer.Option(help="Decimals of a Chainlink feed's answers (required when the "
                                                       "dump does not state them).")] = None,
     gap_threshold: Annotated[str | None, typer.Option(help="Report steps longer than this (90m, 3h, 2d or seconds); "
                                                            "default 1.5x the native cadence.")] = None,
@@ -111,7 +122,7 @@ def inspect(
 
     try:
         threshold = parse_duration_s(gap_threshold) if gap_threshold is not None else None
-        loaded = load_prices(file, format_name=format_name, symbol=symbol, decimals=decimals,
+        loaded = load_prices(file, format_name=format_name, symbol=symbol, decimals=parse_decimals(decimals),
                              gap_threshold_s=threshold)
     except DataError as error:
         typer.echo(f"error: {error}", err=True)
