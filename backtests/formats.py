@@ -12,7 +12,7 @@ import io
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,35 +42,49 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class Table:
-    """A file's rows as columns of raw values (strings from text, typed values from Parquet).
+    """A file's rows as columns of raw values (text, or typed values where the parser already
+    knew them). `columns` are the file's own names ("0", "1", ... when it has no header);
+    `positions[i]` is where row i sits in the file (its line, JSON element or Parquet row).
 
-    `columns` are the file's own names (positions "0", "1", ... when it has no header);
-    `labels[i]` is where row i is in the file, for messages ("line 12", "element [3]")."""
+    A large plain CSV parses only the columns its format needs: `load(names)` fills them in."""
 
     path: Path
     container: str  # "csv", "json" or "parquet"
     has_header: bool
     columns: tuple[str, ...]
     values: dict[str, np.ndarray]
-    labels: tuple[str, ...]
+    positions: np.ndarray
     preamble: tuple[str, ...] = ()
+    loader: Callable[[list[str]], dict[str, np.ndarray]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def row_count(self) -> int:
-        return len(self.labels)
+        return len(self.positions)
 
     def normalised(self) -> dict[str, str]:
         """normalised name -> the file's own name ("Volume USDT" -> "volume_usdt")."""
         return {normalise(c): c for c in self.columns}
 
+    def where(self, row: int) -> str:
+        position = int(self.positions[row])
+        return {"csv": f"line {position}", "json": f"element [{position}]"}.get(self.container, f"row {position}")
+
     def error(self, message: str, row: int | None = None) -> DataError:
-        return DataError(message, path=self.path, where=None if row is None else self.labels[row])
+        return DataError(message, path=self.path, where=None if row is None else self.where(row))
+
+    def load(self, names: list[str]) -> Table:
+        """The table with these columns' values present."""
+        missing = [n for n in dict.fromkeys(names) if n not in self.values]
+        if not missing:
+            return self
+        if self.loader is None:
+            raise KeyError(missing)
+        return replace(self, values={**self.values, **self.loader(missing)})
 
     def select(self, rows: np.ndarray) -> Table:
-        """The table restricted to some rows (by position), labels kept."""
-        return Table(self.path, self.container, self.has_header, self.columns,
-                     {name: column[rows] for name, column in self.values.items()},
-                     tuple(self.labels[i] for i in rows), self.preamble)
+        """The table restricted to some rows (by position); only loaded columns are kept."""
+        return replace(self, values={name: column[rows] for name, column in self.values.items()},
+                       positions=self.positions[rows], loader=None)
 
 
 def normalise(name: str) -> str:
@@ -101,42 +115,86 @@ def read_table(path: Path, data: bytes) -> Table:
 
 
 def _csv_table(path: Path, text: str) -> Table:
+    fast = _plain_csv_table(path, text)
+    return fast if fast is not None else _exact_csv_table(path, text)
+
+
+def _plain_csv_table(path: Path, text: str) -> Table | None:
+    """The common case, read by pandas' C parser, one column at a time as needed: no quotes,
+    no blank line between rows, the same number of fields on every line. Anything else
+    (None) goes to the exact reader, which names the offending line."""
+    if '"' in text:
+        return None
+    lines = text.rstrip().split("\n")
+    start = 0
+    while start < len(lines) and start < 10 and PREAMBLE.match(lines[start]):
+        start += 1
+    if start == len(lines) or not lines[start].strip():
+        return None
+    first = [f.strip() for f in lines[start].split(",")]
+    has_header = not _looks_like_data(first)
+    body_start = start + 1 if has_header else start
+    width = len(first)
+    if any(line.count(",") != width - 1 for line in lines[body_start:]):
+        return None  # ragged or blank lines: the exact reader reports them
+    if has_header and len(set(map(normalise, first))) != len(first):
+        return None
+    columns = tuple(first) if has_header else tuple(str(i) for i in range(width))
+    body = "\n".join(lines[body_start:])
+    positions = np.arange(body_start + 1, len(lines) + 1)
+
+    def load(names: list[str]) -> dict[str, np.ndarray]:
+        if not body:
+            return {name: np.array([], dtype=object) for name in names}
+        frame = pd.read_csv(io.StringIO(body), header=None, names=list(range(width)),
+                            usecols=[columns.index(n) for n in names], na_filter=False)
+        return {name: frame[columns.index(name)].to_numpy() for name in names}
+
+    return Table(path, "csv", has_header, columns, {}, positions, tuple(lines[:start]), load)
+
+
+def _exact_csv_table(path: Path, text: str) -> Table:
+    """Python's csv module, line by line: quoted fields, blank lines, ragged rows named."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    preamble: list[str] = []
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
     try:
-        for row in reader:
-            if not any(field.strip() for field in row):
-                continue  # blank line
-            if header is None and not rows and PREAMBLE.match(row[0]) and len(preamble) < 10:
-                preamble.append(",".join(row))
-                continue
-            if header is None and not rows and not _looks_like_data(row):
-                header = [field.strip() for field in row]
-                header_line = reader.line_num
-                continue
-            rows.append(row)
-            lines.append(reader.line_num)
+        records = list(reader)
     except csv.Error as error:
         raise DataError(f"not a readable CSV file ({error})", path=path, where=f"line {reader.line_num}") from None
-    if header is None and not rows:
-        raise DataError("file is empty (no header and no rows)", path=path)
-    width = len(header) if header is not None else len(rows[0])
-    for row, line in zip(rows, lines, strict=True):
-        if len(row) != width:
-            what = "the header has" if header is not None else "the first row has"
-            raise DataError(f"{len(row)} fields where {what} {width}", path=path, where=f"line {line}")
-    if header is not None:
-        if len(set(map(normalise, header))) != len(header):
-            raise DataError(f"repeated column names in the header (line {header_line}): {', '.join(header)}", path=path)
-        columns = tuple(header)
+    if len(records) == text.count("\n") + (not text.endswith("\n")):
+        lines = range(1, len(records) + 1)  # one record per line: no quoted newlines
     else:
-        columns = tuple(str(i) for i in range(width))
+        lines = _record_lines(text)
+    kept = [(record, line) for record, line in zip(records, lines, strict=True)
+            if record and (len(record) > 1 or record[0].strip())]  # drop blank lines
+    preamble: list[str] = []
+    while kept and len(preamble) < 10 and PREAMBLE.match(kept[0][0][0]):
+        preamble.append(",".join(kept.pop(0)[0]))
+    if not kept:
+        raise DataError("file is empty (no header and no rows)", path=path)
+    header: list[str] | None = None
+    if not _looks_like_data(kept[0][0]):
+        first, header_line = kept.pop(0)
+        header = [field.strip() for field in first]
+        if len(set(map(normalise, header))) != len(header):
+            raise DataError(f"repeated column names in the header (line {header_line}): {', '.join(header)}",
+                            path=path)
+    width = len(header) if header is not None else len(kept[0][0])
+    for record, line in kept:
+        if len(record) != width:
+            what = "the header has" if header is not None else "the first row has"
+            raise DataError(f"{len(record)} fields where {what} {width}", path=path, where=f"line {line}")
+    columns = tuple(header) if header is not None else tuple(str(i) for i in range(width))
+    rows = [record for record, _ in kept]
     transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     values = {name: np.array(column, dtype=object) for name, column in zip(columns, transposed, strict=True)}
-    return Table(path, "csv", header is not None, columns, values, tuple(f"line {n}" for n in lines), tuple(preamble))
+    return Table(path, "csv", header is not None, columns, values, np.array([line for _, line in kept], dtype=np.int64),
+                 tuple(preamble))
+
+
+def _record_lines(text: str) -> list[int]:
+    """The line on which each CSV record ends, when quoted fields span lines."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    return [reader.line_num for _ in reader]
 
 
 def _looks_like_data(row: list[str]) -> bool:
@@ -157,25 +215,25 @@ def _json_table(path: Path, text: str) -> Table:
         raise DataError(f"unknown format: JSON {type(document).__name__}; expected a JSON array of candles", path=path)
     if not document:
         raise DataError("file is empty (a JSON array with no elements)", path=path)
-    labels = tuple(f"element [{i}]" for i in range(len(document)))
+    positions = np.arange(len(document))
     first = document[0]
     if isinstance(first, dict):
         columns = tuple(str(key) for key in first)
         for i, item in enumerate(document):
             if not isinstance(item, dict):
                 raise DataError(f"expected an object like element [0], found {type(item).__name__}", path=path,
-                                where=labels[i])
+                                where=f"element [{i}]")
         values = {name: np.array([item.get(name) for item in document], dtype=object) for name in columns}
-        return Table(path, "json", True, columns, values, labels)
+        return Table(path, "json", True, columns, values, positions)
     if isinstance(first, list):
         width = len(first)
         for i, item in enumerate(document):
             if not isinstance(item, list) or len(item) != width:
                 size = f"{len(item)} values" if isinstance(item, list) else type(item).__name__
-                raise DataError(f"{size} where element [0] has {width}", path=path, where=labels[i])
+                raise DataError(f"{size} where element [0] has {width}", path=path, where=f"element [{i}]")
         columns = tuple(str(i) for i in range(width))
         values = {name: np.array([item[i] for item in document], dtype=object) for i, name in enumerate(columns)}
-        return Table(path, "json", False, columns, values, labels)
+        return Table(path, "json", False, columns, values, positions)
     raise DataError(f"unknown format: a JSON array of {type(first).__name__}; expected candles (arrays or objects)",
                     path=path)
 
@@ -191,8 +249,15 @@ def _parquet_table(path: Path, data: bytes) -> Table:
     if frame.empty:
         raise DataError("no data rows (the Parquet file has columns but no rows)", path=path)
     columns = tuple(str(c) for c in frame.columns)
-    values = {str(c): frame[c].to_numpy() for c in frame.columns}
-    return Table(path, "parquet", True, columns, values, tuple(f"row {i + 1}" for i in range(len(frame))))
+    values = {str(c): _parquet_column(frame[c]) for c in frame.columns}
+    return Table(path, "parquet", True, columns, values, np.arange(1, len(frame) + 1))
+
+
+def _parquet_column(column: pd.Series) -> np.ndarray:
+    """Time zone-aware times as naive UTC datetime64 (numpy has no zones); the rest as stored."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    return column.to_numpy()
 
 
 # -- formats ----------------------------------------------------------------------------------

@@ -229,6 +229,7 @@ def load_prices(path: Path | str, *, format_name: str | None = None, symbol: str
         raise table.error(f"--decimals applies to Chainlink round dumps only (this file is {chosen.name})")
     if table.row_count == 0:
         raise table.error("no data rows (header only)")
+    table = table.load([c for c in (layout.time, layout.price, layout.symbol, layout.decimals_column) if c])
     table, symbol, file_symbol, symbol_from, other_rows = _pick_symbol(table, layout, symbol)
     times, units = parse_timestamps(table, layout.time)
     prices = parse_prices(table, layout.price)
@@ -247,8 +248,10 @@ def _pick_symbol(table: Table, layout: Layout, wanted: str | None) -> tuple[Tabl
             return table, wanted, None, "option", 0
         stem = re.split(r"[-_. ]", table.path.stem, maxsplit=1)[0]
         return table, stem.upper(), None, "file name", 0
-    raw = np.array([str(v).strip() if v is not None else "" for v in table.values[layout.symbol]], dtype=object)
-    present = list(dict.fromkeys(raw))
+    column = table.values[layout.symbol]
+    cleaned = {v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+               for v in pd.unique(column)}  # a handful of distinct values, however many rows
+    present = list(dict.fromkeys(cleaned.values()))
     if len(present) == 1:
         file_symbol = present[0]
         if not file_symbol:
@@ -257,14 +260,14 @@ def _pick_symbol(table: Table, layout: Layout, wanted: str | None) -> tuple[Tabl
             raise table.error(f"the file's symbol is {file_symbol}, not {wanted} (drop --symbol or pick the right file)")
         return table, _base(file_symbol), file_symbol, "file", 0
     if not wanted:
-        shown = ", ".join(s or "''" for s in present[:8]) + (", ..." if len(present) > 8 else "")
-        raise table.error(f"the file holds {len(present)} symbols ({shown}); choose one with --symbol")
-    keep = np.array([s.upper() == wanted.upper() or _base(s).upper() == wanted.upper() for s in raw])
-    if not keep.any():
+        shown_symbols = ", ".join(s or "''" for s in present[:8]) + (", ..." if len(present) > 8 else "")
+        raise table.error(f"the file holds {len(present)} symbols ({shown_symbols}); choose one with --symbol")
+    matching = [raw for raw, clean in cleaned.items() if wanted.upper() in {clean.upper(), _base(clean).upper()}]
+    if not matching:
         raise table.error(f"no rows for symbol {wanted!r} (the file has {', '.join(present[:8])})")
-    picked = table.select(np.flatnonzero(keep))
-    file_symbol = str(raw[keep][0])
-    return picked, _base(file_symbol), file_symbol, "option", int((~keep).sum())
+    keep = np.isin(column, np.array(matching, dtype=column.dtype))
+    file_symbol = cleaned[matching[0]]
+    return table.select(np.flatnonzero(keep)), _base(file_symbol), file_symbol, "option", int((~keep).sum())
 
 
 def _base(pair: str) -> str:
@@ -282,23 +285,19 @@ def parse_timestamps(table: Table, column: str) -> tuple[np.ndarray, tuple[str, 
         seconds = _datetimes_to_seconds(pd.to_datetime(times, utc=True))
         _check_window(table, seconds, values, column)
         return seconds, ("datetime",)
-    raw = pd.Series(values, dtype=object)
-    missing = raw.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or
-                      (isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
+    raw, missing, numbers = _cells(values)
     if missing.any():
         raise table.error(f"timestamp is missing (column {column})", int(np.flatnonzero(missing)[0]))
-    numbers = pd.to_numeric(raw.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
-    numbers = numbers.to_numpy(dtype=np.float64)
-    is_number = np.isfinite(numbers) & ~raw.map(lambda v: isinstance(v, bool)).to_numpy(dtype=bool)
+    is_number = np.isfinite(numbers)
     seconds = np.zeros(len(raw), dtype=np.int64)
     units: list[str] = []
     if is_number.any():
-        found = _unix_to_seconds(table, numbers, is_number, raw)
-        seconds[is_number], used = found
+        seconds[is_number], used = _unix_to_seconds(table, numbers, is_number, values)
         units += used
     text = ~is_number
     if text.any():
-        strings = raw[text].map(lambda v: UTC_SUFFIX.sub("+00:00", v.strip()) if isinstance(v, str) else "")
+        strings = pd.Series(raw[text], dtype=object).map(lambda v: UTC_SUFFIX.sub("+00:00", v) if isinstance(v, str)
+                                                         else "")
         parsed = pd.to_datetime(strings, format="ISO8601", utc=True, errors="coerce")
         bad = parsed.isna().to_numpy()
         if bad.any():
@@ -310,6 +309,26 @@ def parse_timestamps(table: Table, column: str) -> tuple[np.ndarray, tuple[str, 
     return seconds, tuple(units)
 
 
+def _cells(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cell as the file has it (text stripped), whether it is missing (empty, null), and
+    its number (NaN when it is not one; JSON booleans are not numbers). Text columns, i.e.
+    every CSV, take the vectorised path."""
+    if values.dtype.kind in "iuf":  # already numbers (pandas parsed a clean column)
+        return values, np.zeros(len(values), dtype=bool), values.astype(np.float64)
+    series = pd.Series(values, dtype=object)
+    if pd.api.types.infer_dtype(series, skipna=False) == "string":
+        stripped = series.str.strip()
+        missing = (stripped == "").to_numpy(dtype=bool)
+        numbers = pd.to_numeric(stripped, errors="coerce")
+        return stripped.to_numpy(dtype=object), missing, np.array(numbers, dtype=np.float64)
+    # JSON or Parquet objects: few enough rows for plain Python (pandas' map would turn None into NaN)
+    cells = np.array([v.strip() if isinstance(v, str) else v for v in values], dtype=object)
+    missing = np.array([v is None or (isinstance(v, str) and not v) for v in cells], dtype=bool)
+    numbers = pd.to_numeric(pd.Series([None if isinstance(v, bool) else v for v in cells], dtype=object),
+                            errors="coerce")
+    return cells, missing, np.array(numbers, dtype=np.float64)
+
+
 def _datetimes_to_seconds(times: pd.Series) -> np.ndarray:
     """Floored unix seconds. pandas 3 keeps the parsed resolution (s, ms, us or ns), so the
     integer view is never assumed to be nanoseconds."""
@@ -318,19 +337,21 @@ def _datetimes_to_seconds(times: pd.Series) -> np.ndarray:
 
 
 def _unix_to_seconds(table: Table, numbers: np.ndarray, is_number: np.ndarray,
-                     raw: pd.Series) -> tuple[np.ndarray, list[str]]:
+                     raw: np.ndarray) -> tuple[np.ndarray, list[str]]:
     values = numbers[is_number]
+    exact = raw[is_number] if raw.dtype.kind == "i" else None  # integers divide exactly (ns in float64 would not)
     seconds = np.full(len(values), -1, dtype=np.int64)
     used = []
     for unit, per_second in UNIX_UNITS:
         fits = (values >= EARLIEST_S * per_second) & (values < LATEST_S * per_second)
         if fits.any():
-            seconds[fits] = np.floor(values[fits] / per_second).astype(np.int64)
+            seconds[fits] = exact[fits] // per_second if exact is not None else np.floor(
+                values[fits] / per_second).astype(np.int64)
             used.append(unit)
     unfit = seconds < 0
     if unfit.any():
         row = int(np.flatnonzero(is_number)[np.flatnonzero(unfit)[0]])
-        raise table.error(f"timestamp {raw[row]!r} fits no unit (unix s, ms, us or ns between 2000 and 2100)", row)
+        raise table.error(f"timestamp '{shown(raw[row])}' fits no unit (unix s, ms, us or ns between 2000 and 2100)", row)
     return seconds, used
 
 
@@ -338,7 +359,7 @@ def _check_window(table: Table, seconds: np.ndarray, values, column: str) -> Non
     outside = (seconds < EARLIEST_S) | (seconds >= LATEST_S)
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
-        raise table.error(f"timestamp {values[row]!r} is outside 2000..2100 (column {column})", row)
+        raise table.error(f"timestamp '{shown(values[row])}' is outside 2000..2100 (column {column})", row)
 
 
 def parse_prices(table: Table, column: str) -> np.ndarray:
@@ -347,36 +368,40 @@ def parse_prices(table: Table, column: str) -> np.ndarray:
     values = table.values[column]
     if np.issubdtype(values.dtype, np.number) and values.dtype != np.bool_:
         prices = values.astype(np.float64)
-        text = None
     else:
-        text = pd.Series(values, dtype=object).map(lambda v: v.strip() if isinstance(v, str) else v)
-        prices = pd.to_numeric(text.map(lambda v: None if isinstance(v, bool) else v),
-                               errors="coerce").to_numpy(dtype=np.float64)
+        _, missing, prices = _cells(values)
+        prices[missing] = np.nan
     bad = ~(np.isfinite(prices) & (prices > 0))
     if bad.any():
         rows = np.flatnonzero(bad)
         row = int(rows[0])
         more = f" (first of {len(rows)} bad prices)" if len(rows) > 1 else ""
-        raw = prices[row] if text is None else values[row]
-        raw = raw.strip() if isinstance(raw, str) else raw
-        raise table.error(f"price {_price_problem(prices[row], raw)} (column {column}); "
+        raise table.error(f"price {_price_problem(prices[row], values[row])} (column {column}); "
                           f"refusing the file{more}", row)
     return prices
 
 
+def shown(value) -> str:
+    """A cell as the file writes it, for messages."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value.strip() if isinstance(value, str) else str(value)
+
+
 def _price_problem(value: float, raw) -> str:
-    """How a bad price reads in the message; `raw` is the file's value (text or number)."""
+    """How a bad price reads in the message; `raw` is the file's cell (text or number)."""
+    text = None if raw is None else shown(raw)
     if np.isnan(value):
-        if raw is None or (isinstance(raw, str) and raw.lower() in {"", "null", "none", "na", "n/a"}):
+        if text is None or text.lower() in {"", "null", "none", "na", "n/a"}:
             return "is missing"
-        if isinstance(raw, float) or str(raw).lower() == "nan":
+        if text.lower() == "nan":
             return "is NaN"
-        return f"{raw!r} is not a number"
+        return f"'{text}' is not a number"
     if np.isinf(value):
         return "is infinite"
     if value == 0:
         return "is zero"
-    return f"is negative ({raw})"
+    return f"is negative ({text})"
 
 
 def _scale_answers(table: Table, layout: Layout, answers: np.ndarray, option: int | None) -> np.ndarray:
@@ -385,7 +410,7 @@ def _scale_answers(table: Table, layout: Layout, answers: np.ndarray, option: in
     fractional = answers != np.floor(answers)
     if fractional.any():
         row = int(np.flatnonzero(fractional)[0])
-        raise table.error(f"answer {table.values[layout.price][row]!r} is not an integer (Chainlink answers are "
+        raise table.error(f"answer '{shown(table.values[layout.price][row])}' is not an integer (Chainlink answers are "
                           f"scaled integers; is this file already in USD?)", row)
     stated: dict[str, int] = {}
     if option is not None:

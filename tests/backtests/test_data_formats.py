@@ -249,3 +249,19 @@ def test_observations_are_read_only_and_cut_without_look_ahead(tmp_path):
     assert observations.until(T1 - 1).timestamps_s.tolist() == [T0]
     assert observations.between(T1, T1 + 3_600).prices_usd.tolist() == [2.0, 3.0]
     assert np.array_equal(observations.until(T0 + 10**6).timestamps_s, observations.timestamps_s)
+
+
+def test_quoted_or_spaced_csv_reads_the_same_as_plain(tmp_path):
+    """Quotes and blank lines send a file to the exact (csv module) reader; it must agree with
+    the fast one, and name lines by their number in the file."""
+    plain = tmp_path / "plain.csv"
+    plain.write_text("timestamp,price\n1609459200,1.5\n1609462800,2.25\n")
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"timestamp","price"\n\n"1609459200","1.5"\n1609462800,2.25\n')
+    a, b = load_prices(plain), load_prices(quoted)
+    assert np.array_equal(a.observations.timestamps_s, b.observations.timestamps_s)
+    assert np.array_equal(a.observations.prices_usd, b.observations.prices_usd)
+    bad = tmp_path / "bad.csv"
+    bad.write_text('timestamp,price\n\n"1609459200",1\n\n1609462800,-1\n')
+    with pytest.raises(DataError, match=r"bad.csv: line 5: price is negative \(-1\)"):
+        load_prices(bad)
