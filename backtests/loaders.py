@@ -209,8 +209,10 @@ def read_bytes(path: Path | str) -> tuple[Path, bytes]:
     if not path.exists():
         raise DataError("data file not found", path=path)
     if path.suffix.lower() not in KNOWN_EXTENSIONS:
-        shown = repr(path.suffix) if path.suffix else "none"
-        raise DataError(f"unknown extension {shown} (expected {', '.join(KNOWN_EXTENSIONS)})", path=path)
+        expected = ", ".join(KNOWN_EXTENSIONS)
+        if not path.suffix:
+            raise DataError(f"unknown format: the file name has no extension (expected {expected})", path=path)
+        raise DataError(f"unknown format {path.suffix!r}: the extension is not one of {expected}", path=path)
     try:
         return path.resolve(), path.read_bytes()
     except OSError as error:

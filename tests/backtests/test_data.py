@@ -81,3 +81,32 @@ def test_chainlink_rounds_read_on_chain_from_anvil(tmp_path):
         series = load_chainlink_rounds(w3, address, "ETH")
     assert list(series.prices_usd) == [2_000.0, 1_990.0, 1_950.0, 2_010.0]
     assert (series.prices_usd.index[1:] - series.prices_usd.index[:-1]).min() >= pd.Timedelta(hours=1)
+
+
+def test_load_any_reads_every_format_and_keeps_the_record(tmp_path):
+    """The pandas view callers use is built from the checked record: same times and prices."""
+    path = tmp_path / "feed.csv"
+    path.write_text("# decimals 8\nroundId,answer,startedAt,updatedAt\n1,200000000000,1700000000,1700000000\n"
+                    "2,199000000000,1700003600,1700003600\n")
+    series = load_any(path, "ETH")
+    assert list(series.prices_usd) == [2_000.0, 1_990.0]
+    assert [int(t.timestamp()) for t in series.prices_usd.index] == [1_700_000_000, 1_700_003_600]
+    assert series.loaded is not None and series.loaded.source.format == "chainlink-rounds"
+
+
+@pytest.mark.parametrize(("loader", "name", "content", "message"), [
+    (load_dex_depth_usd, "pair.csv", "datetime,reserve0\n2021-01-01,1\n", "missing columns reserveUSD"),
+    (load_dex_depth_usd, "pair.csv", None, "is a directory, not a file"),
+    (load_aave_hourly, "market.parquet", None, "is a directory, not a file"),
+    (load_aave_hourly, "market.parquet", "not parquet", "cannot read it"),
+    (load_aave_hourly, "absent.parquet", "absent", "data file not found"),
+])
+def test_dex_and_aave_loaders_refuse_bad_files_in_one_line(tmp_path, loader, name, content, message):
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    elif content != "absent":
+        path.write_text(content)
+    with pytest.raises(DataError) as caught:
+        loader(path)
+    assert str(caught.value).startswith(f"{path}: {message}") and "\n" not in str(caught.value)

@@ -77,7 +77,7 @@ BAD = [
      "line 2: price is NaN (column price); refusing the file"),
     ("directory as a file", "d.csv", None, [], "is a directory, not a file"),
     ("unknown extension", "p.xls", "timestamp,price\n1609459200,1\n", [],
-     "unknown extension '.xls' (expected .csv, .txt, .json, .parquet)"),
+     "unknown format '.xls': the extension is not one of .csv, .txt, .json, .parquet"),
     ("another format than --format", "p.csv", "timestamp,price\n1609459200,1\n", ["--format", "coingecko-daily"],
      "not a coingecko-daily file: no column snapped_at; it looks like timestamp-price"),
     ("Chainlink without decimals", "p.csv", CHAINLINK, [],
