@@ -62,10 +62,14 @@ def _when(seconds: int) -> str:
 def describe(summary: dict, format_given: bool) -> list[str]:
     """The human-readable report of `PriceFile.summary()`."""
     s = summary
-    symbol = s["symbol"] + (f" (file says {s['file_symbol']})" if s["file_symbol"] and s["file_symbol"] != s["symbol"]
-                            else "") + (" (from the file name; give --symbol)" if s["symbol_from"] == "file name" else "")
+    symbol = s["symbol"]
+    if s["file_symbol"] and s["file_symbol"] != s["symbol"]:
+        symbol += f" (file says {s['file_symbol']})"
+    if s["symbol_from"] == "file name":
+        symbol += " (from the file name; give --symbol)"
     units = " and ".join("ISO 8601" if u == "iso" else f"unix {u}" for u in s["timestamp_units"])
-    meaning = "candle close at the candle's open time" if s["timestamps_are"].startswith("candle") else "price at its time"
+    candles = s["timestamps_are"].startswith("candle")
+    meaning = "candle close at the candle's open time" if candles else "price at its time"
     rows = f"{s['rows_read']:,} read; {s['observations']:,} observations"
     if s["rows_other_symbols"]:
         rows += f"; {s['rows_other_symbols']:,} rows of other symbols skipped"
@@ -109,7 +113,8 @@ def inspect(
     format_name: Annotated[str | None, typer.Option("--format", help=(
         "Read as this format instead of detecting it: cryptodatadownload, chainlink-rounds, coingecko-daily, "
         "coingecko-hourly, ohlcv, ohlcv-array, symbol-price, timestamp-price."))] = None,
-    symbol: Annotated[str | None, typer.Option(help="Asset name; picks the rows of one symbol in a multi-symbol file.")] = None,
+    symbol: Annotated[str | None, typer.Option(
+        help="Asset name; must match the file's symbol, picks one symbol's rows in a multi-symbol file.")] = None,
     decimals: Annotated[str | None, typer.Option(help="Decimals of a Chainlink feed's answers (required when the "
                                                       "dump does not state them).")] = None,
     gap_threshold: Annotated[str | None, typer.Option(help="Report steps longer than this (90m, 3h, 2d or seconds); "

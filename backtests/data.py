@@ -120,7 +120,8 @@ def load_bundled(symbol: str, data_dir: Path = DATA_DIR) -> PriceSeries:
     if symbol in BINANCE:
         return load_binance_hourly(data_dir / BINANCE[symbol], symbol)
     if symbol in COINGECKO:
-        return load_coingecko_hourly(data_dir / f"prices/coingecko_hourly/{symbol}_usd_coingecko_1h_2021-2023.csv", symbol)
+        path = data_dir / f"prices/coingecko_hourly/{symbol}_usd_coingecko_1h_2021-2023.csv"
+        return load_coingecko_hourly(path, symbol)
     known = ", ".join([*BINANCE, *COINGECKO])
     raise DataError(f"no bundled history for asset {symbol!r} (known: {known})")
 
@@ -165,7 +166,8 @@ def synthetic_garch(hours: int, *, start_price: float = 2_000.0, omega: float = 
         returns[t] = np.sqrt(variance) * shock
         variance = omega + alpha * returns[t] ** 2 + beta * variance
     index = pd.date_range(start, periods=hours, freq="h", tz="UTC")
-    return PriceSeries("SYN", pd.Series(start_price * np.exp(np.cumsum(returns)), index=index), f"garch seed={seed}", 0, ())
+    prices = pd.Series(start_price * np.exp(np.cumsum(returns)), index=index)
+    return PriceSeries("SYN", prices, f"garch seed={seed}", 0, ())
 
 
 def load_chainlink_rounds(w3, aggregator_address: str, symbol: str, max_rounds: int = 10_000) -> PriceSeries:
@@ -186,4 +188,5 @@ def load_chainlink_rounds(w3, aggregator_address: str, symbol: str, max_rounds: 
     series = pd.Series(prices[::-1], index=index)
     duplicated = series.index.duplicated(keep="last")
     series = series[~duplicated]
-    return PriceSeries(symbol, series, f"chainlink:{aggregator_address}", int(duplicated.sum()), _find_gaps(series.index, 3 * HOUR))
+    return PriceSeries(symbol, series, f"chainlink:{aggregator_address}", int(duplicated.sum()),
+                       _find_gaps(series.index, 3 * HOUR))

@@ -65,6 +65,10 @@ class Table:
         """normalised name -> the file's own name ("Volume USDT" -> "volume_usdt")."""
         return {normalise(c): c for c in self.columns}
 
+    def name_of(self, column: str) -> str:
+        """How messages name a column: 'column close', or 'field 5' in a file without a header."""
+        return f"column {column}" if self.has_header else f"field {int(column) + 1}"
+
     def where(self, row: int) -> str:
         position = int(self.positions[row])
         return {"csv": f"line {position}", "json": f"element [{position}]"}.get(self.container, f"row {position}")
@@ -198,9 +202,10 @@ def _record_lines(text: str) -> list[int]:
 
 
 def _looks_like_data(row: list[str]) -> bool:
-    """A first row of numbers (or a date, then numbers) is data: the file has no header."""
-    first, rest = row[0], row[1:]
-    return (is_number(first) or bool(ISO_DATE.match(first))) and all(is_number(f) for f in rest)
+    """A first row that starts with a time (a number or a date) is data: the file has no
+    header. Only the first field decides, so a bad price in that row is still reported as a
+    bad price, not mistaken for column names."""
+    return is_number(row[0]) or bool(ISO_DATE.match(row[0]))
 
 
 def _json_table(path: Path, text: str) -> Table:

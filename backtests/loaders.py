@@ -224,6 +224,8 @@ def load_prices(path: Path | str, *, format_name: str | None = None, symbol: str
     """Load one price file of any supported format (detected from its content unless
     `format_name` is given). `symbol` names the asset (or picks it in a multi-symbol file);
     `decimals` scales Chainlink answers; `gap_threshold_s` defaults to 1.5x the native cadence."""
+    if gap_threshold_s is not None and gap_threshold_s <= 0:
+        raise DataError(f"the gap threshold must be positive, not {gap_threshold_s} s")
     path, data = read_bytes(path)
     table = read_table(path, data)
     chosen, layout = choose_format(table, format_name)
@@ -259,7 +261,8 @@ def _pick_symbol(table: Table, layout: Layout, wanted: str | None) -> tuple[Tabl
         if not file_symbol:
             raise table.error(f"the {layout.symbol} column is empty", 0)
         if wanted and wanted.upper() not in {file_symbol.upper(), _base(file_symbol).upper()}:
-            raise table.error(f"the file's symbol is {file_symbol}, not {wanted} (drop --symbol or pick the right file)")
+            raise table.error(f"the file's symbol is {file_symbol}, not {wanted} "
+                              f"(drop --symbol or pick the right file)")
         return table, _base(file_symbol), file_symbol, "file", 0
     if not wanted:
         shown_symbols = ", ".join(s or "''" for s in present[:8]) + (", ..." if len(present) > 8 else "")
@@ -283,13 +286,14 @@ def parse_timestamps(table: Table, column: str) -> tuple[np.ndarray, tuple[str, 
     if np.issubdtype(values.dtype, np.datetime64) or isinstance(values.dtype, pd.DatetimeTZDtype):
         times = pd.Series(values)
         if times.isna().any():
-            raise table.error(f"timestamp is missing (column {column})", int(np.flatnonzero(times.isna())[0]))
+            row = int(np.flatnonzero(times.isna())[0])
+            raise table.error(f"timestamp is missing ({table.name_of(column)})", row)
         seconds = _datetimes_to_seconds(pd.to_datetime(times, utc=True))
         _check_window(table, seconds, values, column)
         return seconds, ("datetime",)
     raw, missing, numbers = _cells(values)
     if missing.any():
-        raise table.error(f"timestamp is missing (column {column})", int(np.flatnonzero(missing)[0]))
+        raise table.error(f"timestamp is missing ({table.name_of(column)})", int(np.flatnonzero(missing)[0]))
     is_number = np.isfinite(numbers)
     seconds = np.zeros(len(raw), dtype=np.int64)
     units: list[str] = []
@@ -304,7 +308,8 @@ def parse_timestamps(table: Table, column: str) -> tuple[np.ndarray, tuple[str, 
         bad = parsed.isna().to_numpy()
         if bad.any():
             row = int(np.flatnonzero(text)[np.flatnonzero(bad)[0]])
-            raise table.error(f"malformed date {raw[row]!r} (column {column}; expected ISO 8601 or unix s/ms)", row)
+            raise table.error(f"malformed date {raw[row]!r} ({table.name_of(column)}; "
+                              f"expected ISO 8601 or unix s/ms)", row)
         seconds[text] = _datetimes_to_seconds(parsed)
         _check_window(table, seconds, values, column)
         units.append("iso")
@@ -353,7 +358,8 @@ def _unix_to_seconds(table: Table, numbers: np.ndarray, is_number: np.ndarray,
     unfit = seconds < 0
     if unfit.any():
         row = int(np.flatnonzero(is_number)[np.flatnonzero(unfit)[0]])
-        raise table.error(f"timestamp '{shown(raw[row])}' fits no unit (unix s, ms, us or ns between 2000 and 2100)", row)
+        raise table.error(f"timestamp '{shown(raw[row])}' fits no unit "
+                          f"(unix s, ms, us or ns between 2000 and 2100)", row)
     return seconds, used
 
 
@@ -361,7 +367,7 @@ def _check_window(table: Table, seconds: np.ndarray, values, column: str) -> Non
     outside = (seconds < EARLIEST_S) | (seconds >= LATEST_S)
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
-        raise table.error(f"timestamp '{shown(values[row])}' is outside 2000..2100 (column {column})", row)
+        raise table.error(f"timestamp '{shown(values[row])}' is outside 2000..2100 ({table.name_of(column)})", row)
 
 
 def parse_prices(table: Table, column: str) -> np.ndarray:
@@ -378,7 +384,7 @@ def parse_prices(table: Table, column: str) -> np.ndarray:
         rows = np.flatnonzero(bad)
         row = int(rows[0])
         more = f" (first of {len(rows)} bad prices)" if len(rows) > 1 else ""
-        raise table.error(f"price {_price_problem(prices[row], values[row])} (column {column}); "
+        raise table.error(f"price {_price_problem(prices[row], values[row])} ({table.name_of(column)}); "
                           f"refusing the file{more}", row)
     return prices
 
@@ -412,8 +418,8 @@ def _scale_answers(table: Table, layout: Layout, answers: np.ndarray, option: in
     fractional = answers != np.floor(answers)
     if fractional.any():
         row = int(np.flatnonzero(fractional)[0])
-        raise table.error(f"answer '{shown(table.values[layout.price][row])}' is not an integer (Chainlink answers are "
-                          f"scaled integers; is this file already in USD?)", row)
+        raise table.error(f"answer '{shown(table.values[layout.price][row])}' is not an integer "
+                          f"(Chainlink answers are scaled integers; is this file already in USD?)", row)
     stated: dict[str, int] = {}
     if option is not None:
         stated["--decimals"] = option
@@ -457,17 +463,17 @@ def _assemble(table: Table, chosen: Format, layout: Layout, times: np.ndarray, p
     last_of_run = np.r_[times[1:] != times[:-1], True]
     conflicts: list[ConflictingDuplicate] = []
     if not last_of_run.all():
-        group = np.cumsum(np.r_[True, times[1:] != times[:-1]]) - 1
-        kept = prices[last_of_run][group]
+        starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]])
+        ends = np.r_[starts[1:], len(times)]
+        group = np.repeat(np.arange(len(starts)), ends - starts)
+        kept = prices[ends - 1][group]
         for g in np.unique(group[prices != kept]):
-            members = prices[group == g]
-            conflicts.append(ConflictingDuplicate(int(times[group == g][0]), float(members[-1]),
+            members = prices[starts[g]:ends[g]]
+            conflicts.append(ConflictingDuplicate(int(times[starts[g]]), float(members[-1]),
                                                   tuple(float(p) for p in members[:-1] if p != members[-1])))
     unique_times, unique_prices = times[last_of_run], prices[last_of_run]
     unique_steps = np.diff(unique_times)
     cadence = int(round(float(np.median(unique_steps)))) if len(unique_steps) else None
-    if gap_threshold_s is not None and gap_threshold_s <= 0:
-        raise DataError(f"the gap threshold must be positive, not {gap_threshold_s} s")
     threshold = gap_threshold_s if gap_threshold_s is not None else (
         int(round(GAP_FACTOR * cadence)) if cadence else None)
     gap_at = np.flatnonzero(unique_steps > threshold) if threshold else np.array([], dtype=int)

@@ -41,7 +41,8 @@ def test_coingecko_aave_and_dex_sources():
 
 def test_generic_csv_and_unknown_formats(tmp_path):
     good = tmp_path / "prices.csv"
-    pd.DataFrame({"timestamp": [1_700_000_000, 1_700_003_600, 1_700_003_600, 1_700_014_400], "price": [1.0, 2.0, 2.5, 3.0]}).to_csv(good, index=False)
+    pd.DataFrame({"timestamp": [1_700_000_000, 1_700_003_600, 1_700_003_600, 1_700_014_400],
+                  "price": [1.0, 2.0, 2.5, 3.0]}).to_csv(good, index=False)
     series = load_any(good, "X")
     assert list(series.prices_usd) == [1.0, 2.5, 3.0] and series.duplicates_dropped == 1 and len(series.gaps) == 0
     (tmp_path / "prices.json").write_text("{}")

@@ -103,7 +103,8 @@ def test_binance_quirks_reported(symbol, sha256, kept, dropped):
     loaded = load_prices(PRICES / f"exchange/binance_{symbol}USDT_1h_2017-08_2021-06.csv")
     found = loaded.findings
     assert loaded.source.sha256 == sha256
-    assert (found.input_order, found.timestamp_units, found.file_symbol) == ("descending", ("s", "ms"), f"{symbol}/USDT")
+    assert (found.input_order, found.timestamp_units) == ("descending", ("s", "ms"))
+    assert found.file_symbol == f"{symbol}/USDT"
     assert [(c.timestamp_s, c.kept_price_usd, c.dropped_prices_usd) for c in found.conflicting_duplicates] == [
         (1_605_855_600, kept, (dropped,))]
     assert found.gap_threshold_s == 5_400 and found.gap_missing_s == 16 * HOUR

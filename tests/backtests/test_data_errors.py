@@ -49,6 +49,8 @@ CASES = [
      "line 2: price is infinite (column price); refusing the file"),
     ("negative candle close", "p.csv", "timestamp,open,high,low,close,volume\n1609459200,1,2,0.5,-1.5,3\n", {},
      "line 2: price is negative (-1.5) (column close); refusing the file"),
+    ("bad price in the first row of a headerless file", "p.csv", "1609459200000,1,2,0.5,NaN,10\n", {},
+     "line 1: price is NaN (field 5); refusing the file"),
     ("ragged CSV row", "p.csv", "timestamp,price\n1609459200,1\n1609462800,2,3\n", {},
      "line 3: 3 fields where the header has 2"),
     ("repeated column", "p.csv", "timestamp,timestamp,price\n1,2,3\n", {},

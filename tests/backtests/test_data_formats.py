@@ -20,7 +20,8 @@ T0, T1, D1 = 1_609_459_200, 1_609_462_800, 1_609_545_600
 CASES = [
     # id, file name, content, options, format, symbol, times, prices
     ("ccxt-iso", "eth-1h.csv",
-     "timestamp,open,high,low,close,volume\n2021-01-01T00:00:00Z,1,2,0.5,1.5,10\n2021-01-01T01:00:00Z,1.5,2.5,1.4,2.25,11\n",
+     "timestamp,open,high,low,close,volume\n2021-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
+     "2021-01-01T01:00:00Z,1.5,2.5,1.4,2.25,11\n",
      {}, "ohlcv", "ETH", [T0, T1], [1.5, 2.25]),
     ("ccxt-unix-ms", "eth.csv",
      "timestamp,open,high,low,close,volume\n1609459200000,1,2,0.5,1.5,10\n1609462800000,1.5,2.5,1.4,2.25,11\n",
