@@ -25,6 +25,7 @@ TIME_COLUMNS = ("timestamp", "unix", "time", "datetime", "date", "open_time", "o
 # A unit in the name (timestamp_ms, time_s) marks a time column; the unit itself is still
 # decided by each value's magnitude, never by the name.
 TIME_COLUMN_WITH_UNIT = re.compile(r"^(" + "|".join(TIME_COLUMNS) + r")_(s|sec|seconds|ms|millis|us|ns|utc)$")
+NOT_A_PRICE = re.compile(r"vol|amount|count|cap|supply|balance|size|qty|quantity|trades|reserve|liquidity")
 PREAMBLE = re.compile(r"^\s*(#|https?://|www\.)", re.IGNORECASE)
 PREAMBLE_DECIMALS = re.compile(r"decimals\W{0,3}(\d+)", re.IGNORECASE)
 NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -313,13 +314,18 @@ def _time_column(columns: dict[str, str]) -> str | None:
 
 
 def _price_column(columns: dict[str, str], used: set[str]) -> str:
-    """The one column left once time and symbol are taken, else the one whose name says price."""
+    """The one column whose name says price (else close); failing that, the only column left
+    once time and symbol are taken, unless its name says it is not a price (timestamp,volume
+    must not load volumes as prices). '' when it cannot be told."""
     rest = [own for norm, own in columns.items() if own not in used and not _is_time_name(norm)]
-    if len(rest) == 1:
+    for word in ("price", "close"):
+        named = [own for own in rest if word in normalise(own)]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            return ""
+    if len(rest) == 1 and not NOT_A_PRICE.search(normalise(rest[0])):
         return rest[0]
-    priced = [own for own in rest if "price" in normalise(own)]
-    if len(priced) == 1:
-        return priced[0]
     return ""
 
 

@@ -17,6 +17,7 @@ How the expected values were derived (shell and Python's standard library, no pa
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -72,7 +73,7 @@ def test_the_table_covers_every_bundled_price_file():
 
 @pytest.mark.needs_data
 @pytest.mark.parametrize(("name", "fmt", "symbol", "rows", "observations", "first", "last", "cadence_s",
-                          "duplicates", "gaps"), BUNDLED, ids=[row[0].split("/")[1].split("_")[0] for row in BUNDLED])
+                          "duplicates", "gaps"), BUNDLED, ids=[Path(row[0]).stem for row in BUNDLED])
 def test_bundled_file_loads_with_its_hand_derived_figures(name, fmt, symbol, rows, observations, first, last,
                                                           cadence_s, duplicates, gaps):
     path = PRICES / name

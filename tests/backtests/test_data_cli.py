@@ -25,7 +25,7 @@ def inspect(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.needs_data
 @pytest.mark.parametrize(("name", "fmt", "symbol", "rows", "observations", "first", "last", "cadence_s",
-                          "duplicates", "gaps"), BUNDLED, ids=[row[0].split("/")[1].split("_")[0] for row in BUNDLED])
+                          "duplicates", "gaps"), BUNDLED, ids=[Path(row[0]).stem for row in BUNDLED])
 def test_every_bundled_price_file_inspects_as_json(tmp_path, name, fmt, symbol, rows, observations, first, last,
                                                    cadence_s, duplicates, gaps):
     """Same hand-derived figures as test_data_bundled, through the console script."""

@@ -74,6 +74,12 @@ CASES = [
      {"format_name": "timestamp-price"},
      "not a timestamp-price file: cannot tell the price column among timestamp, bid, ask; "
      "it matches no known format"),
+    ("a volume is not a price", "p.csv", "timestamp,volume\n1609459200,5\n", {},
+     f"unknown format (columns timestamp, volume); known formats: {KNOWN}"),
+    ("two price columns", "p.csv", "timestamp,price_usd,price_eth\n1609459200,2000,1\n",
+     {"format_name": "timestamp-price"},
+     "not a timestamp-price file: cannot tell the price column among timestamp, price_usd, price_eth; "
+     "it matches no known format"),
     ("Chainlink dump without decimals", "p.csv", CHAINLINK, {},
      "Chainlink answers need the feed's decimals, which the file does not state: give --decimals N "
      "(8 for most USD feeds, 18 for ETH-quoted ones)"),
