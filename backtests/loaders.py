@@ -154,6 +154,19 @@ class PriceFile:
     def last_s(self) -> int:
         return int(self.observations.timestamps_s[-1])
 
+    def when_known(self) -> PriceObservations:
+        """The observations stamped when each price became known: a candle's close at the
+        candle's end (open time + the native cadence), any other price at its own time. A
+        builder taking "the last observation at or before each hour mark" needs this to avoid
+        reading an hourly candle's close an hour early."""
+        if not self.source.candles:
+            return self.observations
+        cadence = self.findings.native_cadence_s
+        if cadence is None:
+            raise DataError("one candle only: its length, hence when its close was known, cannot be told",
+                            path=self.source.path)
+        return PriceObservations(self.observations.timestamps_s + cadence, self.observations.prices_usd)
+
     def summary(self) -> dict:
         """Plain JSON-able summary (what `risk-agent data inspect --json` prints)."""
         found = self.findings

@@ -120,3 +120,10 @@ def test_usdt_daily_gaps_listed_and_not_filled():
     assert [g.length_s // DAY for g in loaded.findings.gaps] == [5, 4, 2, 2, 14, 2]
     assert loaded.findings.gap_missing_s == 23 * DAY
     assert loaded.findings.gaps[0].after_s == 1_424_822_400  # 2015-02-25, the first row
+
+
+@pytest.mark.needs_data
+def test_binance_closes_are_known_an_hour_after_their_open_stamp():
+    """The oldest ETH candle opens 2017-08-17 04:00 (1,502,942,400) and closes at 300.79 at 05:00."""
+    known = load_prices(PRICES / "exchange/binance_ETHUSDT_1h_2017-08_2021-06.csv").when_known()
+    assert (int(known.timestamps_s[0]), float(known.prices_usd[0])) == (1_502_946_000, 300.79)

@@ -266,3 +266,22 @@ def test_quoted_or_spaced_csv_reads_the_same_as_plain(tmp_path):
     bad.write_text('timestamp,price\n\n"1609459200",1\n\n1609462800,-1\n')
     with pytest.raises(DataError, match=r"bad.csv: line 5: price is negative \(-1\)"):
         load_prices(bad)
+
+
+def test_candle_closes_are_known_at_the_candle_end(tmp_path):
+    """Hourly candles opened at 00:00 and 01:00 close at 01:00 and 02:00: that is when a
+    decision may first use them. Point-in-time prices keep their own times."""
+    candles = tmp_path / "eth.csv"
+    candles.write_text("timestamp,open,high,low,close,volume\n"
+                       "1609459200,1,2,0.5,1.5,10\n1609462800,1.5,2.5,1.4,2.25,11\n")
+    loaded = load_prices(candles)
+    assert loaded.observations.timestamps_s.tolist() == [T0, T1]
+    assert loaded.when_known().timestamps_s.tolist() == [T1, T1 + 3_600]
+    assert loaded.when_known().prices_usd.tolist() == [1.5, 2.25]
+    prints = tmp_path / "p.csv"
+    prints.write_text("timestamp,price\n1609459200,1\n1609462800,2\n")
+    assert load_prices(prints).when_known().timestamps_s.tolist() == [T0, T1]
+    single = tmp_path / "one.csv"
+    single.write_text("timestamp,open,high,low,close,volume\n1609459200,1,2,0.5,1.5,10\n")
+    with pytest.raises(DataError, match="one candle only"):
+        load_prices(single).when_known()
