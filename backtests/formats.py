@@ -452,7 +452,7 @@ def choose_format(table: Table, name: str | None) -> tuple[Format, Layout]:
     layout = wanted.match(table)
     if isinstance(layout, str):
         looks = f"it looks like {detected[0].name}" if detected else "it matches no known format"
-        raise table.error(f"not a {wanted.name} file: {layout}; {looks}")
+        raise table.error(f"--format {wanted.name} does not fit: {layout}; {looks}")
     return wanted, layout
 
 

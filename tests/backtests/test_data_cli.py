@@ -79,7 +79,7 @@ BAD = [
     ("unknown extension", "p.xls", "timestamp,price\n1609459200,1\n", [],
      "unknown format '.xls': the extension is not one of .csv, .txt, .json, .parquet"),
     ("another format than --format", "p.csv", "timestamp,price\n1609459200,1\n", ["--format", "coingecko-daily"],
-     "not a coingecko-daily file: no column snapped_at; it looks like timestamp-price"),
+     "--format coingecko-daily does not fit: no column snapped_at; it looks like timestamp-price"),
     ("Chainlink without decimals", "p.csv", CHAINLINK, [],
      "Chainlink answers need the feed's decimals, which the file does not state: give --decimals N "
      "(8 for most USD feeds, 18 for ETH-quoted ones)"),

@@ -63,22 +63,22 @@ CASES = [
      "unknown format: the file name has no extension (expected .csv, .txt, .json, .parquet)"),
     ("unknown columns", "p.csv", "a,b\n1,2\n", {}, f"unknown format (columns a, b); known formats: {KNOWN}"),
     ("another format than --format says", "p.csv", COINGECKO_HOURLY, {"format_name": "chainlink-rounds"},
-     "not a chainlink-rounds file: no column roundId, answer, updatedAt; it looks like coingecko-hourly"),
+     "--format chainlink-rounds does not fit: no column roundId, answer, updatedAt; it looks like coingecko-hourly"),
     ("CDD read as CoinGecko daily", "p.csv",
      "unix,date,symbol,open,high,low,close,Volume ETH,Volume USDT,tradecount\n"
      "1609459200,2021-01-01 00:00:00,ETH/USDT,1,2,0.5,1.5,3,4,5\n", {"format_name": "coingecko-daily"},
-     "not a coingecko-daily file: no column snapped_at, price; it looks like cryptodatadownload"),
+     "--format coingecko-daily does not fit: no column snapped_at, price; it looks like cryptodatadownload"),
     ("headerless arrays read as OHLCV with header", "p.csv", "1609459200000,1,2,0.5,1.5,10\n",
-     {"format_name": "ohlcv"}, "not a ohlcv file: the file has no header row; it looks like ohlcv-array"),
+     {"format_name": "ohlcv"}, "--format ohlcv does not fit: the file has no header row; it looks like ohlcv-array"),
     ("price column cannot be told", "p.csv", "timestamp,bid,ask\n1609459200,1,2\n",
      {"format_name": "timestamp-price"},
-     "not a timestamp-price file: cannot tell the price column among timestamp, bid, ask; "
+     "--format timestamp-price does not fit: cannot tell the price column among timestamp, bid, ask; "
      "it matches no known format"),
     ("a volume is not a price", "p.csv", "timestamp,volume\n1609459200,5\n", {},
      f"unknown format (columns timestamp, volume); known formats: {KNOWN}"),
     ("two price columns", "p.csv", "timestamp,price_usd,price_eth\n1609459200,2000,1\n",
      {"format_name": "timestamp-price"},
-     "not a timestamp-price file: cannot tell the price column among timestamp, price_usd, price_eth; "
+     "--format timestamp-price does not fit: cannot tell the price column among timestamp, price_usd, price_eth; "
      "it matches no known format"),
     ("Chainlink dump without decimals", "p.csv", CHAINLINK, {},
      "Chainlink answers need the feed's decimals, which the file does not state: give --decimals N "
