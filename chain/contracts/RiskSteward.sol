@@ -68,8 +68,8 @@ interface IPoolConfigurator {
 ///        becomes ready, and every check is repeated then against the values in force.
 ///      - An update writes only the fields it changes (read-modify-write at execution); after it
 ///        LTV <= LT, LB > 100%, LT x LB <= 100%, and the rate curve is valid.
-///      - The timelock salt is the update hash, so relaying an update already scheduled changes
-///        nothing.
+///      - A slow update is one timelock operation, `schedule(this, 0, applyUpdate(...), 0, salt =
+///        update hash)`, so relaying an update already scheduled changes nothing.
 ///      - While paused nothing is applied or scheduled; the guardian can always veto and pause.
 ///      - Bounds, the execution window, enclave keys, measurements and the guardian change only
 ///        through governance (the timelock).
@@ -729,27 +729,13 @@ contract RiskSteward is EIP712 {
         return abi.encodeCall(this.applyUpdate, (asset, params, values, updateHash));
     }
 
-    /// @dev TimelockController.hashOperationBatch of the one-call batch [this.apply(...)].
+    /// @dev TimelockController.hashOperation of the one call this.applyUpdate(...).
     function _operationId(bytes memory payload, bytes32 salt) internal view returns (bytes32) {
-        (address[] memory targets, uint256[] memory amounts, bytes[] memory payloads) = _batch(payload);
-        return keccak256(abi.encode(targets, amounts, payloads, bytes32(0), salt));
+        return keccak256(abi.encode(address(this), uint256(0), payload, bytes32(0), salt));
     }
 
     function _schedule(bytes memory payload, bytes32 salt, uint256 delay) internal {
-        (address[] memory targets, uint256[] memory amounts, bytes[] memory payloads) = _batch(payload);
-        timelock.scheduleBatch(targets, amounts, payloads, bytes32(0), salt, delay);
-    }
-
-    function _batch(bytes memory payload)
-        internal
-        view
-        returns (address[] memory targets, uint256[] memory amounts, bytes[] memory payloads)
-    {
-        targets = new address[](1);
-        targets[0] = address(this);
-        amounts = new uint256[](1);
-        payloads = new bytes[](1);
-        payloads[0] = payload;
+        timelock.schedule(address(this), 0, payload, bytes32(0), salt, delay);
     }
 
     // ------------------------------------------------------------------ settings
