@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
 from chain.aave import aave_contract
+from chain.errors import ChainError
 from chain.listings import PRICE_DECIMALS
 from chain.market import Market
 from chain.multicall import Call, Multicall, encode
@@ -29,6 +30,8 @@ WAD = 10**18
 # Pool event -> index of the topic holding the position's account (onBehalfOf or user).
 _ACCOUNT_TOPIC = {"Supply": 2, "Borrow": 2, "Repay": 2, "Withdraw": 2, "LiquidationCall": 3}
 NO_DEBT_HEALTH_FACTOR = 2**256 - 1  # Aave's answer for an account without debt
+_UI_ROW_WORDS = 7  # UserReserveData: asset, scaled aToken, collateral flag, stable rate, scaled
+# variable debt, stable principal, stable timestamp: all static, one 32-byte word each.
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,13 @@ class PositionReader:
         # The pool's reserve order (its configuration bitmap indexes it) and each reserve's symbol.
         self._reserves_list = [Web3.to_checksum_address(a) for a in self._pool.functions.getReservesList().call()]
         self._by_underlying = {r.underlying: r for r in market.reserves}
+        # Bound once: building a web3 contract object costs more than encoding a call.
+        self._tokens = {
+            r.underlying: (aave_contract(w3, "AToken", r.a_token),
+                           aave_contract(w3, "VariableDebtToken", r.variable_debt_token),
+                           aave_contract(w3, "StableDebtToken", r.stable_debt_token))
+            for r in market.reserves
+        }
 
     def read(self, accounts: Iterable[str], block_identifier: int | str = "latest") -> PositionsSnapshot:
         block = self.w3.eth.get_block(block_identifier)
@@ -144,12 +154,13 @@ class PositionReader:
         for account in accounts:
             calls.append(encode(self._pool, "getUserAccountData", account))
             if self._ui is not None:
-                calls.append(encode(self._ui, "getUserReservesData", self.market.addresses_provider, account))
+                calls.append(replace(encode(self._ui, "getUserReservesData", self.market.addresses_provider, account),
+                                     decoder=_decode_user_reserves))
             else:
                 calls.append(encode(self._pool, "getUserConfiguration", account))
         values = self.multicall.read(calls, block)
         balances = (
-            {a: self._ui_balances(values[2 * i + 1][0]) for i, a in enumerate(accounts)}
+            {a: self._ui_balances(values[2 * i + 1][0], self._reserves_list) for i, a in enumerate(accounts)}
             if self._ui is not None
             else self._token_balances(accounts, [values[2 * i + 1][0][0] for i in range(len(accounts))], block)
         )
@@ -178,11 +189,14 @@ class PositionReader:
         return positions
 
     @staticmethod
-    def _ui_balances(rows) -> dict[str, tuple[int, bool, int, int]]:
-        """UiPoolDataProviderV3 rows -> asset -> (scaled aToken, collateral flag, scaled variable debt, stable principal)."""
+    def _ui_balances(rows, reserves_list: list[str]) -> dict[str, tuple[int, bool, int, int]]:
+        """UiPoolDataProviderV3 rows -> asset -> (scaled aToken, collateral flag, scaled variable
+        debt, stable principal); row i is the pool's reserve i."""
+        if len(rows) != len(reserves_list) or any(int(r[0]) != int(a, 16) for r, a in zip(rows, reserves_list)):
+            raise ChainError("UiPoolDataProviderV3 rows do not follow the pool's reserve list")
         return {
-            Web3.to_checksum_address(row[0]): (int(row[1]), bool(row[2]), int(row[4]), int(row[5]))
-            for row in rows
+            asset: (int(row[1]), bool(row[2]), int(row[4]), int(row[5]))
+            for asset, row in zip(reserves_list, rows, strict=True)
         }
 
     def _token_balances(self, accounts: list[str], bitmaps: list[int], block: int) -> dict[str, dict]:
@@ -196,16 +210,14 @@ class PositionReader:
                 reserve = self._by_underlying.get(asset)
                 if reserve is None:
                     continue
+                a_token, variable_debt, stable_debt = self._tokens[asset]
                 if collateral:
-                    token = aave_contract(self.w3, "AToken", reserve.a_token)
-                    calls.append(encode(token, "scaledBalanceOf", account))
+                    calls.append(encode(a_token, "scaledBalanceOf", account))
                     wanted.append((account, asset, True, "supply"))
                 if borrowing:
-                    calls.append(encode(aave_contract(self.w3, "VariableDebtToken", reserve.variable_debt_token),
-                                        "scaledBalanceOf", account))
+                    calls.append(encode(variable_debt, "scaledBalanceOf", account))
                     wanted.append((account, asset, collateral, "variable"))
-                    calls.append(encode(aave_contract(self.w3, "StableDebtToken", reserve.stable_debt_token),
-                                        "principalBalanceOf", account))
+                    calls.append(encode(stable_debt, "principalBalanceOf", account))
                     wanted.append((account, asset, collateral, "stable"))
         values = self.multicall.read(calls, block) if calls else []
         balances: dict[str, dict[str, list]] = {a: {} for a in accounts}
@@ -213,6 +225,20 @@ class PositionReader:
             entry = balances[account].setdefault(asset, [0, collateral, 0, 0])
             entry[{"supply": 0, "variable": 2, "stable": 3}[kind]] = int(value[0])
         return {a: {asset: tuple(v) for asset, v in b.items()} for a, b in balances.items()}
+
+
+def _decode_user_reserves(data: bytes) -> tuple:
+    """getUserReservesData's (UserReserveData[], uint8) for a hot loop: the rows are static
+    tuples laid out word after word behind the array's offset and length (ABI encoding), read
+    as integers (the asset too: checksumming 20 addresses per account dominated the read)."""
+    offset = int.from_bytes(data[0:32], "big")
+    count = int.from_bytes(data[offset : offset + 32], "big")
+    start = offset + 32
+    if len(data) < start + 32 * _UI_ROW_WORDS * count:
+        raise ValueError("getUserReservesData returned fewer bytes than its rows need")
+    words = [int.from_bytes(data[i : i + 32], "big") for i in range(start, start + 32 * _UI_ROW_WORDS * count, 32)]
+    rows = tuple(tuple(words[r * _UI_ROW_WORDS : (r + 1) * _UI_ROW_WORDS]) for r in range(count))
+    return (rows, int.from_bytes(data[32:64], "big"))
 
 
 def _ray_mul(a: int, b: int) -> int:
