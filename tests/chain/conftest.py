@@ -24,11 +24,21 @@ from chain.deploy import SystemConfig, SystemDeployment, deploy_system
 from chain.errors import ContractRevert
 from chain.listings import ReserveListing, oct_2023_listings
 from chain.multicall import encode
-from chain.node import advance_time, dev_accounts, in_process_web3, is_in_process, revert_to, snapshot, start_anvil
+from chain.node import (
+    advance_time,
+    dev_accounts,
+    in_process_web3,
+    is_in_process,
+    latest_timestamp,
+    revert_to,
+    snapshot,
+    start_anvil,
+)
 from chain.steward import RegistrarClient, StewardClient, SubmitResult
 from chain.transact import Transactor, call
 from chain.update import ParameterUpdate, sign_update
 from strategies.params import AAVE_V3_OCT_2023, RAY_PER_BPS, Param, RiskParams
+from tests.chain.aave_fixtures import aave, aave_deployed  # noqa: F401 - the bare-market fixtures of test_pool*.py
 
 MIN_DELAY_SECONDS = 60
 # A tight reserve: LT x LB is 99.7%, so +50 bps of bonus crosses 100%, and LTV sits 20 bps
@@ -212,6 +222,27 @@ def mine_block(w3: Web3) -> None:
         w3.provider.ethereum_tester.mine_blocks(1)
     else:
         w3.provider.make_request("evm_mine", [])
+
+
+def earliest_second(system: System) -> int:
+    """The earliest second a new block can have: the in-process EVM never mines before the wall
+    clock (its pending block), anvil after the latest block."""
+    if is_in_process(system.w3):
+        return int(system.w3.eth.get_block("pending")["timestamp"])
+    return latest_timestamp(system.w3) + 1
+
+
+def mine_at(w3: Web3, timestamp: int) -> None:
+    """One empty block at exactly `timestamp` (unless the latest block is already there), on
+    either backend, so an eth_call at "latest" then runs at that second."""
+    if latest_timestamp(w3) == timestamp:
+        return
+    if is_in_process(w3):
+        advance_time(w3, timestamp - latest_timestamp(w3))
+    else:
+        w3.provider.make_request("evm_mine", [timestamp])
+    if latest_timestamp(w3) != timestamp:
+        pytest.fail(f"could not mine at {timestamp}: latest block is at {latest_timestamp(w3)}")
 
 
 def mine_blocks(w3: Web3, count: int) -> None:
