@@ -245,7 +245,7 @@ def test_small_position_has_no_2000_dollar_rule(aave: AaveSystem):
     borrower = open_position(aave, weth_tokens=0.1, usdc_debt=120)
     _, debt_before, event = liquidate_all_you_can(aave, borrower, 1_440 * E8)
     assert debt_before < 2_000
-    book, result = engine_liquidate(0.1, debt_before, 1_440)
+    _, result = engine_liquidate(0.1, debt_before, 1_440)
     assert event["debtToCover"] / USDC == pytest.approx(result.liquidated_debt_usd, rel=PARITY)
     assert result.liquidated_debt_usd == pytest.approx(60, rel=1e-6)
 
@@ -264,7 +264,7 @@ def test_bad_debt_appears_where_the_model_says(aave: AaveSystem, side: str):
     assert boundary == pytest.approx(1_260, rel=1e-6)
     price = (price_e8(boundary * (1 + PARITY), rounding=math.ceil) if side == "above"
              else price_e8(boundary * (1 - PARITY), rounding=math.floor))
-    _, debt_before, event = liquidate_all_you_can(aave, borrower, price)
+    _, debt_before, _ = liquidate_all_you_can(aave, borrower, price)
     book, result = engine_liquidate(10, debt_before, price / E8)
     collateral_left, debt_left = borrower_balances(aave, borrower)
     if side == "above":
@@ -284,7 +284,7 @@ def test_bad_debt_after_a_crash(aave: AaveSystem):
     12,000 - 9,523.81 = 2,476.19 USDC, left on an account with no collateral."""
     borrower = open_position(aave)
     _, debt_before, event = liquidate_all_you_can(aave, borrower, 1_000 * E8)
-    book, result = engine_liquidate(10, debt_before, 1_000)
+    _, result = engine_liquidate(10, debt_before, 1_000)
     assert event["debtToCover"] / USDC == pytest.approx(10_000 / 1.05, rel=1e-6)
     collateral_left, debt_left = borrower_balances(aave, borrower)
     assert collateral_left == 0

@@ -88,7 +88,7 @@ def test_positions_are_aaves_numbers(aave: AaveSystem):
     """Only accounts with debt are positions; collateral lists the reserves used as collateral
     (not LINK, switched off), debt and HF are getUserAccountData's: $43,000 collateral, $12,000
     debt, HF 2.86165 (see make_book). Both read paths give the same positions."""
-    lender, borrower = make_book(aave)
+    _, borrower = make_book(aave)
     accounts = discover_accounts(aave.w3, aave.resolved, DiscoveryCursor(aave.market.deployed_at_block)).accounts
     for reader in both_readers(aave):
         snapshot = reader.read(accounts)
