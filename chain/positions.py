@@ -20,9 +20,10 @@ from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
 from chain.aave import aave_contract
+from chain.deployment import Deployment
 from chain.errors import ChainError
 from chain.listings import PRICE_DECIMALS
-from chain.market import Market
+from chain.market import Market, market_from_deployment
 from chain.multicall import Call, Multicall, encode
 
 RAY = 10**27
@@ -120,6 +121,11 @@ class PositionReader:
                            aave_contract(w3, "StableDebtToken", r.stable_debt_token))
             for r in market.reserves
         }
+
+    @classmethod
+    def from_deployment(cls, w3: Web3, deployment: Deployment, **options: int) -> PositionReader:
+        """Positions of the market a deployment file names (all its reserves)."""
+        return cls(w3, market_from_deployment(w3, deployment), **options)
 
     def read(self, accounts: Iterable[str], block_identifier: int | str = "latest") -> PositionsSnapshot:
         block = self.w3.eth.get_block(block_identifier)

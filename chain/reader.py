@@ -14,10 +14,11 @@ from web3 import Web3
 
 from chain.aave import aave_contract, our_contract
 from chain.artifacts import load_aave_artifact
+from chain.deployment import Deployment
 from chain.dex import depth_usd
 from chain.errors import AssetNotListedError, ChainError
 from chain.listings import PRICE_DECIMALS
-from chain.market import Market, MarketReserve
+from chain.market import Market, MarketReserve, market_from_deployment
 from chain.multicall import Call, Multicall, encode
 from strategies.params import REGISTRY, RiskParams
 
@@ -154,6 +155,14 @@ class MarketReader:
         self._calls: list[Call] = []
         self._per_reserve = 0
         self._build_calls()
+
+    @classmethod
+    def from_deployment(cls, w3: Web3, deployment: Deployment, assets: tuple[str, ...] | None = None) -> MarketReader:
+        """The reader of the market a deployment file names (chain checked, addresses derived),
+        with its DEX pairs for the reserves read."""
+        market = market_from_deployment(w3, deployment, assets)
+        pairs = {symbol: pair for symbol, pair in deployment.dex_pairs.items() if symbol in market.symbols}
+        return cls(w3, market, pairs)
 
     @property
     def chain_id(self) -> int:

@@ -17,6 +17,8 @@ from chain.errors import (
     WrongChainError,
 )
 from chain.market import market_from_deployment, resolve_market
+from chain.positions import PositionReader
+from chain.reader import MarketReader
 from chain.transact import Transactor
 from tests.chain.aave_fixtures import AaveSystem
 
@@ -122,3 +124,13 @@ def test_malformed_deployment_file(tmp_path):
         Deployment.read(tmp_path / "missing.json")
     assert "not found" in one_line(raised.value)
     assert Web3.is_checksum_address(Deployment(chain_id=1, addresses_provider="0x" + "ab" * 20).addresses_provider)
+
+
+def test_readers_from_a_deployment_file(aave: AaveSystem):
+    """Reader and position reader straight from a file naming the provider and the WETH pair."""
+    deployment = Deployment(chain_id=aave.w3.eth.chain_id, addresses_provider=aave.market.addresses_provider,
+                            multicall=aave.market.multicall, dex_pairs={"WETH": aave.market.reserve("WETH").pair})
+    snapshot = MarketReader.from_deployment(aave.w3, deployment, assets=("WETH", "USDC")).read()
+    assert [r.symbol for r in snapshot.reserves] == ["WETH", "USDC"]
+    assert snapshot.reserve("WETH").pair is not None and snapshot.reserve("USDC").pair is None
+    assert PositionReader.from_deployment(aave.w3, deployment).read([aave.users[0].address]).positions == ()
