@@ -16,7 +16,7 @@ from chain.aave import aave_contract, our_contract
 from chain.artifacts import load_aave_artifact
 from chain.deployment import Deployment
 from chain.dex import depth_usd
-from chain.errors import AssetNotListedError, ChainError
+from chain.errors import AssetNotListedError, ChainError, UnsupportedMarketError
 from chain.listings import PRICE_DECIMALS
 from chain.market import Market, MarketReserve, market_from_deployment
 from chain.multicall import Call, Multicall, encode
@@ -179,7 +179,9 @@ class MarketReader:
         strategy = aave_contract(self.w3, "DefaultReserveInterestRateStrategy", reserve.rate_strategy)
         feed = our_contract(self.w3, "PushableAggregator", reserve.feed)
         calls = [encode(self._data, f, reserve.underlying) for f in (*_DATA_FUNCTIONS, *_EXTRA_DATA_FUNCTIONS)]
-        calls += [encode(strategy, f) for f in _STRATEGY_FUNCTIONS]
+        # May fail: a v3.2+ market's shared DefaultReserveInterestRateStrategyV2 has no such
+        # getters; that is reported by name below rather than as a failed batch.
+        calls += [encode(strategy, f, allow_failure=True) for f in _STRATEGY_FUNCTIONS]
         calls += [
             encode(self._oracle, "getSourceOfAsset", reserve.underlying),
             encode(self._oracle, "getAssetPrice", reserve.underlying, allow_failure=True),
@@ -237,6 +239,12 @@ class MarketReader:
         return moved
 
     def _reserve_state(self, reserve: MarketReserve, values: dict[str, tuple | None]) -> ReserveState:
+        for function in _STRATEGY_FUNCTIONS:
+            if values[function] is None:
+                raise UnsupportedMarketError(
+                    f"reserve {reserve.symbol}'s rate strategy {reserve.rate_strategy} does not answer {function}(): "
+                    "only Aave v3.0 DefaultReserveInterestRateStrategy contracts are supported"
+                )
         params = RiskParams(**{
             spec.field: int(values[spec.reader[0]][spec.reader[1]]) // spec.reader[2] for spec in REGISTRY
         })

@@ -9,7 +9,7 @@ from eth_abi import decode as abi_decode
 
 from chain.aave import rate_strategy_args, set_pair_reserves
 from chain.artifacts import load_aave_artifact
-from chain.errors import AssetNotListedError
+from chain.errors import AssetNotListedError, UnsupportedMarketError
 from chain.node import advance_time, latest_timestamp
 from chain.reader import MarketReader
 from chain.transact import Transactor
@@ -139,3 +139,17 @@ def test_reads_one_block_in_one_call(aave: AaveSystem, monkeypatch):
     # block number and time, then per reserve 4 data-provider, 4 rate-strategy, oracle source and
     # price, the feed's round and the pair's reserves.
     assert batches == [2 + 5 * 12]
+
+
+def test_a_rate_strategy_of_another_kind_is_named(aave: AaveSystem):
+    """A reserve pointed at a contract without v3.0's getters (as a v3.2+ market's shared V2
+    strategy would be): the read names the reserve and the missing getter in one line."""
+    admin = Transactor(aave.w3, aave.admin)
+    admin.send(aave.configurator.functions.setReserveInterestRateStrategyAddress(
+        aave.token("CRV").address, aave.market.multicall
+    ))
+    with pytest.raises(UnsupportedMarketError) as raised:
+        aave.reader().read()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"reserve CRV's rate strategy {aave.market.multicall} does not answer OPTIMAL_USAGE_RATIO()")
