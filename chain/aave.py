@@ -27,7 +27,7 @@ from strategies.params import RAY_PER_BPS, RiskParams
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 MARKET_ID = "risk-agent demo market"
-RESERVES_PER_INIT_BATCH = 2  # initReserves costs ~2.3M gas per reserve; 12M per transaction
+RESERVES_PER_INIT_BATCH = 3  # initReserves: ~2.3M gas per reserve (6.85M for three); 12M fixed per tx in-process
 # Aave's usual liquidation protocol fee: 10% of the bonus goes to the treasury.
 LIQUIDATION_PROTOCOL_FEE_BPS = 1_000
 
