@@ -9,6 +9,7 @@ block later; `read(block_identifier=n)` does exactly that.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 
 from web3 import Web3
 
@@ -113,19 +114,34 @@ class MarketSnapshot:
         raise AssetNotListedError(symbol, tuple(r.symbol for r in self.reserves))
 
 
-# Registry reader functions: those of the data provider take the asset; the rest are getters of
-# the reserve's rate strategy. Each distinct function is called once per reserve.
-_DATA_PROVIDER_FUNCTIONS = {
-    item["name"] for item in load_aave_artifact("AaveProtocolDataProvider").abi if item["type"] == "function"
-}
-_REGISTRY_FUNCTIONS = tuple(dict.fromkeys(spec.reader[0] for spec in REGISTRY))
-_DATA_FUNCTIONS = tuple(f for f in _REGISTRY_FUNCTIONS if f in _DATA_PROVIDER_FUNCTIONS)
-_STRATEGY_FUNCTIONS = tuple(f for f in _REGISTRY_FUNCTIONS if f not in _DATA_PROVIDER_FUNCTIONS)
-# Always needed, beside the registry's: flags and decimals, totals and rates, where the curve lives.
-_EXTRA_DATA_FUNCTIONS = tuple(
-    f for f in ("getReserveConfigurationData", "getReserveData", "getInterestRateStrategyAddress")
-    if f not in _DATA_FUNCTIONS
-)
+@dataclass(frozen=True)
+class _CallPlan:
+    """Which functions a read calls per reserve, in slice order."""
+
+    data_provider: tuple[str, ...]  # take the asset
+    strategy: tuple[str, ...]  # getters of the reserve's rate strategy
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.data_provider, *self.strategy, "getSourceOfAsset", "getAssetPrice", "latestRoundData",
+                "getReserves")
+
+
+@cache
+def _call_plan() -> _CallPlan:
+    """The registry's reader functions (each distinct one called once per reserve): those of the
+    data provider take the asset, the rest are rate-strategy getters; plus what every read
+    needs (flags and decimals, totals and rates, where the curve lives). Built on first use so
+    importing this module needs no Aave artifact."""
+    provider_functions = {
+        item["name"] for item in load_aave_artifact("AaveProtocolDataProvider").abi if item["type"] == "function"
+    }
+    registry = tuple(dict.fromkeys(spec.reader[0] for spec in REGISTRY))
+    data = tuple(f for f in registry if f in provider_functions)
+    extra = tuple(
+        f for f in ("getReserveConfigurationData", "getReserveData", "getInterestRateStrategyAddress") if f not in data
+    )
+    return _CallPlan(data_provider=(*data, *extra), strategy=tuple(f for f in registry if f not in provider_functions))
 
 
 class MarketReader:
@@ -178,10 +194,11 @@ class MarketReader:
     def _reserve_calls(self, reserve: MarketReserve) -> list[Call]:
         strategy = aave_contract(self.w3, "DefaultReserveInterestRateStrategy", reserve.rate_strategy)
         feed = our_contract(self.w3, "PushableAggregator", reserve.feed)
-        calls = [encode(self._data, f, reserve.underlying) for f in (*_DATA_FUNCTIONS, *_EXTRA_DATA_FUNCTIONS)]
+        plan = _call_plan()
+        calls = [encode(self._data, f, reserve.underlying) for f in plan.data_provider]
         # May fail: a v3.2+ market's shared DefaultReserveInterestRateStrategyV2 has no such
         # getters; that is reported by name below rather than as a failed batch.
-        calls += [encode(strategy, f, allow_failure=True) for f in _STRATEGY_FUNCTIONS]
+        calls += [encode(strategy, f, allow_failure=True) for f in plan.strategy]
         calls += [
             encode(self._oracle, "getSourceOfAsset", reserve.underlying),
             encode(self._oracle, "getAssetPrice", reserve.underlying, allow_failure=True),
@@ -223,8 +240,7 @@ class MarketReader:
         )
 
     def _slice(self, results: list, index: int) -> dict[str, tuple | None]:
-        names = [*_DATA_FUNCTIONS, *_EXTRA_DATA_FUNCTIONS, *_STRATEGY_FUNCTIONS,
-                 "getSourceOfAsset", "getAssetPrice", "latestRoundData", "getReserves"]
+        names = _call_plan().names
         start = 2 + index * self._per_reserve
         return dict(zip(names, results[start : start + self._per_reserve], strict=True))
 
@@ -239,7 +255,7 @@ class MarketReader:
         return moved
 
     def _reserve_state(self, reserve: MarketReserve, values: dict[str, tuple | None]) -> ReserveState:
-        for function in _STRATEGY_FUNCTIONS:
+        for function in _call_plan().strategy:
             if values[function] is None:
                 raise UnsupportedMarketError(
                     f"reserve {reserve.symbol}'s rate strategy {reserve.rate_strategy} does not answer {function}(): "
