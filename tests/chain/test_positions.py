@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from chain.node import advance_time
 from chain.positions import DiscoveryCursor, PositionReader, discover_accounts
 from chain.transact import Transactor
+from strategies.collateral import newly_liquidatable
+from strategies.params import AAVE_V3_OCT_2023
 from tests.chain.aave_fixtures import AaveSystem
 
 WETH = 10**18
@@ -148,3 +151,35 @@ def test_liquidatable_position_is_flagged(aave: AaveSystem):
     position = PositionReader(aave.w3, aave.resolved).read([borrower.address]).positions[0]
     assert position.health_factor == pytest.approx(15_000 * 0.7966 / 12_000, rel=1e-9)
     assert position.is_liquidatable
+
+
+def test_an_lt_cut_liquidates_the_positions_the_model_counts(aave: AaveSystem):
+    """Three 10-WETH positions borrowing 12,880 / 12,600 / 12,000 USDC, WETH at $1,560: HF 1.00528,
+    1.02762, 1.07900. Cutting WETH's LT from 83% to 82% scales each by 82/83: 0.99317, 1.01524,
+    1.06600. The strategy's `newly_liquidatable`, fed the positions read from chain, counts one
+    position and 12,880 USDC of debt; after the configurator applies the cut, Aave agrees."""
+    aave.supply(aave.users[0], "USDC", 1_000_000 * USDC)
+    borrowers = aave.users[1:4]
+    for account, debt in zip(borrowers, (12_880, 12_600, 12_000), strict=True):
+        aave.supply(account, "WETH", 10 * WETH)
+        aave.borrow(account, "USDC", debt * USDC)
+    aave.push_price("WETH", 1_560 * 10**8)
+    reader = PositionReader(aave.w3, aave.resolved)
+    before = reader.read(a.address for a in borrowers).positions
+    assert [round(p.health_factor, 5) for p in sorted(before, key=lambda p: p.debt_usd, reverse=True)] == [
+        1.00528, 1.02762, 1.079
+    ]
+    collateral_usd = np.array([p.collateral_tokens["WETH"] * 1_560 for p in before])
+    debt_usd = np.array([p.debt_usd for p in before])
+    predicted = newly_liquidatable(collateral_usd, debt_usd, 0.83, 0.82)
+    assert (predicted.positions, round(predicted.debt_usd)) == (1, 12_880)
+
+    weth = AAVE_V3_OCT_2023["WETH"]
+    Transactor(aave.w3, aave.admin).send(aave.configurator.functions.configureReserveAsCollateral(
+        aave.token("WETH").address, weth.ltv_bps, 8_200, weth.liquidation_bonus_bps
+    ))
+    after = reader.read(a.address for a in borrowers).positions
+    liquidatable = [p for p in after if p.is_liquidatable]
+    assert len(liquidatable) == predicted.positions
+    assert sum(p.debt_usd for p in liquidatable) == pytest.approx(predicted.debt_usd, rel=1e-9)
+    assert liquidatable[0].health_factor == pytest.approx(15_600 * 0.82 / 12_880, rel=1e-9)
