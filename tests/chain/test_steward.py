@@ -79,3 +79,42 @@ def test_steward_reads_the_values_aave_reports(system: System):
     for symbol, expected in (("WETH", WETH), ("USDC", USDC), ("CRV", CRV)):
         assert system.relay.current_values(system.asset(symbol)) == expected.by_param()
         assert system.aave_params(symbol) == expected.by_param()
+
+
+def test_events_record_the_life_of_updates(system: System):
+    """read_events over the steward, timelock and Aave's configurator returns, in chain order,
+    a fast update (UpdateApplied + Aave's change), a scheduled one (UpdateScheduled with the
+    timelock's CallScheduled whose payload decodes to the update), its execution (Aave's change,
+    UpdateExecuted, CallExecuted) and a veto (Cancelled, UpdateVetoed)."""
+    from chain.events import read_events
+
+    start = system.w3.eth.block_number + 1
+    system.propose("WETH", {Param.LTV: 8_025})
+    scheduled = system.propose("WETH", {Param.LIQUIDATION_BONUS: 10_550})
+    vetoed = system.propose("USDC", {Param.RESERVE_FACTOR: 1_200})
+    system.guardian_client.veto(vetoed.operation)
+    advance_time(system.w3, MIN_DELAY_SECONDS)
+    system.execute(scheduled)
+    names = [e.name for e in read_events(system.w3, system.deployment, start)]
+    assert names == [
+        "CollateralConfigurationChanged", "UpdateApplied",
+        "CallScheduled", "CallSalt", "UpdateScheduled",
+        "CallScheduled", "CallSalt", "UpdateScheduled",
+        "Cancelled", "UpdateVetoed",
+        "CollateralConfigurationChanged", "UpdateExecuted", "CallExecuted",
+    ]
+    receipt = system.w3.eth.get_transaction_receipt(scheduled.transaction_hash)
+    assert system.relay.scheduled_from_receipt(receipt) == scheduled.operation
+    assert scheduled.operation.params == (Param.LIQUIDATION_BONUS,) and scheduled.operation.values == (10_550,)
+
+
+def test_operation_id_computed_off_chain_is_the_timelocks(system: System):
+    """The client's id (hashOperation of steward.applyUpdate(...), salt = update hash) equals the
+    steward's own `operationIdOf` and the timelock's `hashOperation`, and names the operation
+    the timelock holds."""
+    result = system.propose("WETH", {Param.LTV: 8_075})
+    op = result.operation
+    assert system.steward.functions.operationIdOf(op.asset, list(op.params), list(op.values), op.update_hash).call() \
+        == op.operation_id
+    assert system.timelock.functions.hashOperation(*op.execute_args()).call() == op.operation_id
+    assert system.relay.operation_eta(op.operation_id) == result.ready_at

@@ -12,8 +12,9 @@ from eth_account import Account
 from eth_utils import keccak
 
 from chain.node import advance_time, latest_timestamp
+from chain.steward import SubmitPath
 from strategies.params import MAX_CAP_TOKENS, Param
-from tests.chain.conftest import MEASUREMENT, MIN_DELAY_SECONDS, System, expect_revert, mine_blocks
+from tests.chain.conftest import MEASUREMENT, MIN_DELAY_SECONDS, System, call_submit, expect_revert, mine_blocks
 
 STRANGER_KEY = b"\x42" * 32
 
@@ -341,3 +342,51 @@ def test_governance_refuses_invalid_settings(system: System):
         expect_revert(lambda batch=batch: system.governance_client.execute(batch), name)
     assert tuple(system.steward.functions.getBound(0).call()) == (86_400, 25, False, 1, 9_900)
     assert system.steward.functions.executionWindowSeconds().call() == 86_400
+
+
+# Aave-steward family "cooldown not respected": after an executed change, the next change of the
+# same parameter waits its cooldown from that execution (LTV/LT/LB 1 day, caps/RF/uOpt 3 days,
+# base/slope1 1 day, slope2 8 h).
+COOLDOWN = [
+    ("WETH", Param.LIQUIDATION_THRESHOLD, 8_325, 8_350, 86_400),  # slow path
+    ("WETH", Param.SUPPLY_CAP, 1_500_000, 1_400_000, 3 * 86_400),  # fast path
+    ("WETH", Param.BORROW_CAP, 1_200_000, 1_100_000, 3 * 86_400),  # fast path
+    ("WETH", Param.RESERVE_FACTOR, 2_000, 2_500, 3 * 86_400),
+    ("USDC", Param.VARIABLE_RATE_SLOPE1, 400, 450, 86_400),
+]
+
+
+@pytest.mark.parametrize(("symbol", "param", "first", "second", "cooldown"), COOLDOWN, ids=lambda v: str(v))
+def test_cooldown_not_respected(system: System, symbol, param, first, second, cooldown):
+    result = system.propose(symbol, {param: first})
+    if result.operation is None:  # applied at once
+        receipt = system.w3.eth.get_transaction_receipt(result.transaction_hash)
+    else:
+        advance_time(system.w3, MIN_DELAY_SECONDS)
+        receipt = system.execute(result)
+    executed_at = system.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    assert_refused(system, system.update(symbol, {param: second}), "UpdateInCooldown", param, executed_at + cooldown,
+                   symbol=symbol)
+
+
+def test_same_update_relayed_twice_changes_nothing(system: System):
+    """Aave-steward family "same update". Slow path: the second relay is answered from the chain
+    (same operation, nothing sent), and the contract itself returns the operation id for it
+    without touching state. Fast path: the second relay is recognised as applied; the contract
+    refuses it (its nonce is spent)."""
+    update = system.update("WETH", {Param.LTV: 8_075})
+    signature = system.sign(update)
+    first = system.submit(update, signature)
+    before = system.state_fingerprint()
+    again = system.submit(update, signature)
+    assert again.already and again.transaction_hash is None and again.operation_id == first.operation_id
+    assert call_submit(system, update, signature) == first.operation_id
+    system.send(system.relayer, system.steward.functions.submit(update.as_tuple(), signature))
+    assert system.state_fingerprint() == before
+
+    cut = system.update("USDC", {Param.LTV: 7_675})
+    cut_signature = system.sign(cut)
+    assert system.submit(cut, cut_signature).path is SubmitPath.APPLIED
+    assert system.submit(cut, cut_signature).already
+    counter = system.relay.nonce(system.enclave.address)
+    expect_revert(lambda: call_submit(system, cut, cut_signature), "NonceMismatch", system.enclave.address, counter, cut.nonce)
