@@ -4,8 +4,9 @@ scheduled ones, veto, and read the steward's state in one Multicall3 round trip.
 Every action is safe to retry: the timelock operation id is computed off chain exactly as
 `TimelockController.hashOperation` does for the steward's single call
 `steward.applyUpdate(asset, params, values, updateHash)` (value 0, no predecessor, salt =
-updateHash), and its state is read before anything is sent. A tightening-only update is applied at once (the fast path) and
-has no operation; its `UpdateApplied` event (indexed by update hash) is the record.
+updateHash), and its state is read before anything is sent. A tightening-only update is applied
+at once (the fast path) and has no operation; its `UpdateApplied` event (indexed by update hash)
+is the record.
 """
 
 from __future__ import annotations
@@ -161,10 +162,12 @@ class StewardClient:
     def update_hash(self, update: ParameterUpdate) -> bytes:
         return update_hash(update, self.steward.address)
 
-    def scheduled_update(self, asset: str, params: tuple[int, ...], values: tuple[int, ...], digest: bytes) -> ScheduledUpdate:
+    def scheduled_update(
+        self, asset: str, params: tuple[int, ...], values: tuple[int, ...], digest: bytes
+    ) -> ScheduledUpdate:
         """The timelock operation the steward schedules for an update (payload = applyUpdate call)."""
         asset = Web3.to_checksum_address(asset)
-        payload = bytes(Web3.to_bytes(hexstr=self.steward.encode_abi("applyUpdate", [asset, list(params), list(values), digest])))
+        payload = self.encode_steward_call("applyUpdate", asset, list(params), list(values), digest)
         return ScheduledUpdate(asset, tuple(params), tuple(values), digest, self.steward.address, payload)
 
     def operation_for(self, update: ParameterUpdate) -> ScheduledUpdate:
@@ -265,7 +268,9 @@ class StewardClient:
 
     # ------------------------------------------------------------------ governance
 
-    def schedule_governance(self, payloads: list[bytes], salt: bytes, targets: list[str] | None = None) -> ScheduledUpdate:
+    def schedule_governance(
+        self, payloads: list[bytes], salt: bytes, targets: list[str] | None = None
+    ) -> GovernanceBatch:
         """Schedules a governance batch (the account must be a timelock proposer); scheduling
         the same batch again sends nothing; `execute(batch)` runs it after the delay."""
         targets = targets or [self.steward.address] * len(payloads)
@@ -300,7 +305,8 @@ class StewardClient:
             encode(steward, "paused"),
             *(encode(steward, "paramState", asset, int(p)) for p in Param),
         ]
-        block, timestamp, (bounds,), (window,), (nonce,), (paused,), *states = self.multicall.read(calls, block_identifier)
+        outputs = self.multicall.read(calls, block_identifier)
+        block, timestamp, (bounds,), (window,), (nonce,), (paused,), *states = outputs
         limits = {Param(i): Bound(*b) for i, b in enumerate(bounds)}
         param_states = {
             p: ParamState(last_executed_at=int(s[0][0]), pending_ready_at=int(s[0][1]))

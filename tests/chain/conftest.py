@@ -154,7 +154,9 @@ class System:
             previous = latest
         return int(previous["number"]), bytes(previous["hash"]), int(previous["timestamp"])
 
-    def update(self, symbol: str, changes: dict[Param, int], *, fresh_inputs: bool = False, **overrides) -> ParameterUpdate:
+    def update(
+        self, symbol: str, changes: dict[Param, int], *, fresh_inputs: bool = False, **overrides
+    ) -> ParameterUpdate:
         """A valid update of `symbol` (next nonce, recent anchor, published inputs) unless
         overridden field by field; `fresh_inputs` publishes new input bytes for it (a block)."""
         if "inputs_hash" not in overrides:
@@ -283,7 +285,9 @@ def _deploy(backend: str, w3: Web3) -> System:
     started = time.perf_counter()
     deployment = deploy_system(
         w3, deployer, governance=governance.address, guardian=guardian.address, operator=operator.address,
-        config=SystemConfig(listings=LISTINGS, min_delay_seconds=MIN_DELAY_SECONDS, initial_measurements=(MEASUREMENT,)),
+        config=SystemConfig(
+            listings=LISTINGS, min_delay_seconds=MIN_DELAY_SECONDS, initial_measurements=(MEASUREMENT,)
+        ),
     )
     DEPLOY_SECONDS[backend] = time.perf_counter() - started
     enclave = Account.from_key(ENCLAVE_KEY)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from chain.aave import aave_contract
+from chain.events import read_events
 from chain.node import advance_time
 from chain.steward import OperationState, SubmitPath
 from strategies.params import Param
@@ -56,8 +58,6 @@ def test_every_update_type_reaches_aave_and_moves_only_its_fields(system: System
 def test_rate_change_keeps_the_stable_curve_and_the_other_variable_fields(system: System):
     """A slope2 change deploys a new DefaultReserveInterestRateStrategy whose other eight
     arguments are the old strategy's, exactly (in ray)."""
-    from chain.aave import aave_contract
-
     getters = ("OPTIMAL_USAGE_RATIO", "getBaseVariableBorrowRate", "getVariableRateSlope1", "getStableRateSlope1",
                "getStableRateSlope2", "getBaseStableBorrowRate", "getStableRateExcessOffset",
                "OPTIMAL_STABLE_TO_TOTAL_DEBT_RATIO", "ADDRESSES_PROVIDER")
@@ -86,8 +86,6 @@ def test_events_record_the_life_of_updates(system: System):
     a fast update (UpdateApplied + Aave's change), a scheduled one (UpdateScheduled with the
     timelock's CallScheduled whose payload decodes to the update), its execution (Aave's change,
     UpdateExecuted, CallExecuted) and a veto (Cancelled, UpdateVetoed)."""
-    from chain.events import read_events
-
     start = system.w3.eth.block_number + 1
     system.propose("WETH", {Param.LTV: 8_025})
     scheduled = system.propose("WETH", {Param.LIQUIDATION_BONUS: 10_550})

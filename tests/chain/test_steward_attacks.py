@@ -16,9 +16,13 @@ WINDOW = 86_400  # the default execution window
 HOUR = 3_600
 
 
-def block_time(system: System, receipt_or_hash) -> int:
-    receipt = receipt_or_hash if not isinstance(receipt_or_hash, str) else system.w3.eth.get_transaction_receipt(receipt_or_hash)
+def block_time(system: System, receipt) -> int:
     return int(system.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+
+
+def collateral(system: System, symbol: str) -> tuple[int, int, int]:
+    after = system.aave_params(symbol)
+    return after[Param.LTV], after[Param.LIQUIDATION_THRESHOLD], after[Param.LIQUIDATION_BONUS]
 
 
 def test_two_slope2_updates_eight_hours_apart_cannot_compose_to_800_bps(system: System):
@@ -47,16 +51,14 @@ def test_an_lt_cut_and_a_bonus_only_update_in_the_same_hour_leave_lt_cut(system:
     bonus = system.propose("WETH", {Param.LIQUIDATION_BONUS: 10_550})
     advance_time(system.w3, MIN_DELAY_SECONDS)
     system.execute(bonus)
-    after = system.aave_params("WETH")
-    assert (after[Param.LTV], after[Param.LIQUIDATION_THRESHOLD], after[Param.LIQUIDATION_BONUS]) == (8_050, 8_275, 10_550)
+    assert collateral(system, "WETH") == (8_050, 8_275, 10_550)
 
     bonus = system.propose("USDC", {Param.LIQUIDATION_BONUS: 10_500})  # USDC: 7700 / 8000 / 10450
     cut = system.propose("USDC", {Param.LIQUIDATION_THRESHOLD: 7_975})
     assert cut.path is SubmitPath.APPLIED
     advance_time(system.w3, MIN_DELAY_SECONDS)
     system.execute(bonus)
-    after = system.aave_params("USDC")
-    assert (after[Param.LTV], after[Param.LIQUIDATION_THRESHOLD], after[Param.LIQUIDATION_BONUS]) == (7_700, 7_975, 10_500)
+    assert collateral(system, "USDC") == (7_700, 7_975, 10_500)
 
 
 def test_a_90_day_old_operation_cannot_execute_after_a_newer_one(system: System):
@@ -113,7 +115,8 @@ def test_a_veto_frees_the_params_for_the_next_update(system: System):
     raise_ltv = system.submit(update, signature)
     system.guardian_client.veto(raise_ltv.operation)
     assert system.relay.operation_state(raise_ltv.operation_id) is OperationState.UNSET
-    assert system.relay.state(system.asset("WETH"), system.enclave.address).bounds.state_of(Param.LTV).pending_ready_at == 0
+    state = system.relay.state(system.asset("WETH"), system.enclave.address)
+    assert state.bounds.state_of(Param.LTV).pending_ready_at == 0
     cut = system.propose("WETH", {Param.LTV: 8_025})
     assert cut.path is SubmitPath.APPLIED
     assert system.aave_params("WETH")[Param.LTV] == 8_025
@@ -143,7 +146,9 @@ def test_the_deployer_can_neither_schedule_nor_cancel(system: System):
     AccessControl, and the signed update executes."""
     timelock = system.timelock.functions
     proposer, canceller = timelock.PROPOSER_ROLE().call(), timelock.CANCELLER_ROLE().call()
-    payload = system.configurator.encode_abi("configureReserveAsCollateral", [system.asset("WETH"), 9_000, 9_100, 10_500])
+    payload = system.configurator.encode_abi(
+        "configureReserveAsCollateral", [system.asset("WETH"), 9_000, 9_100, 10_500]
+    )
     expect_revert(
         lambda: system.send(system.deployer, timelock.schedule(
             system.configurator.address, 0, payload, b"\x00" * 32, b"\x01" * 32, MIN_DELAY_SECONDS)),

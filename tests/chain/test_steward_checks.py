@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from chain.node import advance_time, latest_timestamp
-from chain.steward import SubmitPath
+from chain.steward import SubmitPath, hash_operation
 from strategies.params import MAX_CAP_TOKENS, Param
 from tests.chain.conftest import MEASUREMENT, MIN_DELAY_SECONDS, System, call_submit, expect_revert, mine_blocks
 
@@ -90,7 +90,8 @@ def test_deadline_more_than_six_hours_after_the_anchor(system: System):
 def test_unregistered_key(system: System):
     stranger = Account.from_key(STRANGER_KEY)
     update = system.update("WETH", {Param.LTV: 8_025}, enclave=stranger.address)
-    assert_refused(system, update, "EnclaveNotRegistered", stranger.address, signature=system.sign(update, STRANGER_KEY))
+    assert_refused(system, update, "EnclaveNotRegistered", stranger.address,
+                   signature=system.sign(update, STRANGER_KEY))
 
 
 def test_revoked_key(system: System):
@@ -103,7 +104,8 @@ def test_expired_registration(system: System):
     stranger = Account.from_key(STRANGER_KEY)
     expires_at = latest_timestamp(system.w3) + 2 * MIN_DELAY_SECONDS
     system.governance_do(
-        system.steward_call("registerEnclave", stranger.address, MEASUREMENT, b"\x00" * 32, expires_at), salt=b"\x03" * 32
+        system.steward_call("registerEnclave", stranger.address, MEASUREMENT, b"\x00" * 32, expires_at),
+        salt=b"\x03" * 32,
     )
     advance_time(system.w3, 2 * MIN_DELAY_SECONDS)
     update = system.update("WETH", {Param.LTV: 8_025}, enclave=stranger.address, nonce=0)
@@ -226,7 +228,8 @@ KEEP_CURRENT = [
 ]
 
 
-@pytest.mark.parametrize(("symbol", "changes"), KEEP_CURRENT, ids=["collateral", "supply-cap", "borrow-cap", "rf", "rates"])
+@pytest.mark.parametrize(("symbol", "changes"), KEEP_CURRENT,
+                         ids=["collateral", "supply-cap", "borrow-cap", "rf", "rates"])
 def test_all_fields_keep_current(system: System, symbol, changes):
     first, value = next(iter(changes.items()))
     assert_refused(system, system.update(symbol, changes), "ParamUnchanged", first, value, symbol=symbol)
@@ -285,8 +288,8 @@ def test_apply_update_only_from_the_timelock(system: System):
     """Aave-steward family "invalid caller": nobody but the timelock calls applyUpdate, and the
     relayer cannot call Aave's configurator itself."""
     asset = system.asset("WETH")
-    expect_revert(lambda: system.send(system.relayer, system.steward.functions.applyUpdate(asset, [0], [8_075], b"\x00" * 32)),
-                  "OnlyTimelock", system.relayer.address)
+    apply_update = system.steward.functions.applyUpdate(asset, [0], [8_075], b"\x00" * 32)
+    expect_revert(lambda: system.send(system.relayer, apply_update), "OnlyTimelock", system.relayer.address)
     expect_revert(lambda: system.send(system.relayer, system.configurator.functions.setSupplyCap(asset, 1)),
                   "CALLER_NOT_RISK_OR_POOL_ADMIN", "4")
 
@@ -305,8 +308,6 @@ def test_apply_update_outside_a_steward_operation(system: System):
     payload = system.steward_call("applyUpdate", system.asset("WETH"), [0], [8_075], b"\x0a" * 32)
     batch = system.governance_client.schedule_governance([payload, system.steward_call("pause")], b"\x0a" * 32)
     advance_time(system.w3, MIN_DELAY_SECONDS)
-    from chain.steward import hash_operation
-
     expected = hash_operation(system.steward.address, 0, payload, b"\x00" * 32, b"\x0a" * 32)
     expect_revert(lambda: system.governance_client.execute(batch), "UnknownOperation", expected)
 
@@ -323,7 +324,8 @@ def test_governance_only_setters(system: System):
         steward.unpause(),
     ):
         expect_revert(lambda fn=fn: system.send(system.governance, fn), "OnlyGovernance", system.governance.address)
-    expect_revert(lambda: system.send(system.relayer, steward.pause()), "OnlyGuardianOrGovernance", system.relayer.address)
+    expect_revert(lambda: system.send(system.relayer, steward.pause()), "OnlyGuardianOrGovernance",
+                  system.relayer.address)
     expect_revert(lambda: system.send(system.relayer, steward.veto(system.asset("WETH"), [0], [1], b"\x00" * 32)),
                   "OnlyGuardian", system.relayer.address)
 
@@ -389,4 +391,5 @@ def test_same_update_relayed_twice_changes_nothing(system: System):
     assert system.submit(cut, cut_signature).path is SubmitPath.APPLIED
     assert system.submit(cut, cut_signature).already
     counter = system.relay.nonce(system.enclave.address)
-    expect_revert(lambda: call_submit(system, cut, cut_signature), "NonceMismatch", system.enclave.address, counter, cut.nonce)
+    expect_revert(lambda: call_submit(system, cut, cut_signature), "NonceMismatch", system.enclave.address, counter,
+                  cut.nonce)

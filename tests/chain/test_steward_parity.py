@@ -40,8 +40,10 @@ RAY_PER_BPS = 10**23
 @pytest.fixture
 def wide(system: System) -> System:
     """The system with every bound widened by governance (one timelock batch)."""
-    payloads = [system.steward_call("setBound", int(p), (b.cooldown_seconds, b.max_change, b.is_relative, b.floor, b.ceiling))
-                for p, b in WIDE.items()]
+    payloads = [
+        system.steward_call("setBound", int(p), (b.cooldown_seconds, b.max_change, b.is_relative, b.floor, b.ceiling))
+        for p, b in WIDE.items()
+    ]
     system.governance_do(*payloads, salt=b"\x0d" * 32)
     # Aave's verdicts are eth_calls from the timelock; the in-process EVM wants it able to pay gas.
     signed = system.governance.sign_transaction({
@@ -159,8 +161,8 @@ EDGES = [
     pytest.param({Param.LTV: 8_300}, id="ltv-equals-lt"),
     pytest.param({Param.SUPPLY_CAP: MAX_CAP_TOKENS, Param.BORROW_CAP: MAX_CAP_TOKENS}, id="caps-at-36-bits"),
     pytest.param({Param.RESERVE_FACTOR: 10_000}, id="rf-100pct"),
-    pytest.param({Param.OPTIMAL_USAGE_RATIO: 9_900, Param.BASE_VARIABLE_BORROW_RATE: 1, Param.VARIABLE_RATE_SLOPE1: 49_999,
-                  Param.VARIABLE_RATE_SLOPE2: 50_000}, id="curve-at-its-limits"),
+    pytest.param({Param.OPTIMAL_USAGE_RATIO: 9_900, Param.BASE_VARIABLE_BORROW_RATE: 1,
+                  Param.VARIABLE_RATE_SLOPE1: 49_999, Param.VARIABLE_RATE_SLOPE2: 50_000}, id="curve-at-its-limits"),
     pytest.param({Param.LTV: 1, Param.LIQUIDATION_THRESHOLD: 1, Param.LIQUIDATION_BONUS: 65_535}, id="lb-at-16-bits"),
 ]
 

@@ -33,6 +33,8 @@ PARAMS = (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.LIQUIDATION_BONUS, Param
           Param.VARIABLE_RATE_SLOPE2)
 JUMPS = (1, MIN_DELAY_SECONDS - 1, MIN_DELAY_SECONDS, MIN_DELAY_SECONDS, 3_600, 8 * 3_600, 86_400 - 61, 86_400,
          86_400 + 1, 3 * 86_400)
+# Moves in units of a parameter's step (weighted toward inside the bound).
+MOVES = (-1.5, -1.0, -1.0, -0.5, -0.5, -0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 1.5)
 STALE = "TimelockUnexpectedOperationState"  # executing or vetoing what is not pending/ready
 
 
@@ -101,7 +103,7 @@ def actions(draw):
         symbol = draw(st.sampled_from(SYMBOLS))
         params = draw(st.lists(st.sampled_from(PARAMS), min_size=1, max_size=2, unique=True))
         # A move in units of the parameter's step: inside, at, or past the bound, either way.
-        moves = [draw(st.sampled_from([-1.5, -1.0, -1.0, -0.5, -0.5, -0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 1.5])) for _ in params]
+        moves = [draw(st.sampled_from(MOVES)) for _ in params]
         # Often the parameters of the oldest live operation instead (to meet its pending window).
         return ("submit", symbol, tuple(params), tuple(moves), draw(st.booleans()))
     if kind in ("execute", "veto"):
@@ -191,8 +193,8 @@ def run(system: System, steps) -> Model:
             if not op.live or now < op.ready_at:
                 expected = STALE
             else:
-                expected = mirror(lambda op=op: check_apply(model.values[op.symbol], op.changes, model.bounds(op.symbol),
-                                                              now, op.ready_at))
+                expected = mirror(lambda op=op: check_apply(
+                    model.values[op.symbol], op.changes, model.bounds(op.symbol), now, op.ready_at))
             assert verdict(fn, system.relayer.address) == expected, (step, now)
             if expected is None:
                 send_unsimulated(system, system.relayer, fn)

@@ -8,7 +8,7 @@ import pytest
 from eth_utils import keccak
 from web3 import Web3
 
-from chain.aave import aave_contract, roles_of
+from chain.aave import aave_contract, our_contract, roles_of
 from chain.deploy import DeploymentRefused, SystemConfig, deploy_system
 from chain.node import advance_time, dev_accounts, start_anvil
 from chain.steward import OperationState, RegistrarClient
@@ -54,8 +54,8 @@ def test_every_role_is_held_by_exactly_whom_the_plan_names(system: System):
         acl.POOL_ADMIN_ROLE().call(): {d.timelock},
         acl.RISK_ADMIN_ROLE().call(): {d.steward},
     }
-    assert {role: members for role, members in role_holders(system, d.market.acl_manager, system.acl).items() if members} \
-        == expected_acl
+    holders = role_holders(system, d.market.acl_manager, system.acl)
+    assert {role: members for role, members in holders.items() if members} == expected_acl
     provider = aave_contract(system.w3, "PoolAddressesProvider", d.market.addresses_provider).functions
     assert provider.owner().call() == d.timelock
     assert provider.getACLAdmin().call() == d.timelock
@@ -75,8 +75,6 @@ def test_the_deployer_ends_with_no_role_anywhere(system: System):
     assert system.steward.functions.guardian().call() != deployer
     for reserve in d.market.reserves:  # the demo's feeds and pairs went to the price keeper
         for name, address in (("PushableAggregator", reserve.feed), ("DemoPair", reserve.pair)):
-            from chain.aave import our_contract
-
             assert our_contract(system.w3, name, address).functions.owner().call() == d.governance
 
 
@@ -90,16 +88,17 @@ def test_no_account_changes_a_reserve_outside_the_timelock_and_the_fast_path(sys
     for account in (system.deployer, system.operator, system.relayer, system.guardian, system.governance):
         expect_revert(lambda a=account: system.send(a, configurator.setSupplyCap(asset, 1)),
                       "CALLER_NOT_RISK_OR_POOL_ADMIN", "4")
-        expect_revert(lambda a=account: system.send(a, configurator.configureReserveAsCollateral(asset, 9_000, 9_100, 10_500)),
-                      "CALLER_NOT_RISK_OR_POOL_ADMIN", "4")
+        collateral = configurator.configureReserveAsCollateral(asset, 9_000, 9_100, 10_500)
+        expect_revert(lambda a=account: system.send(a, collateral), "CALLER_NOT_RISK_OR_POOL_ADMIN", "4")
         expect_revert(lambda a=account: system.send(a, configurator.setReserveActive(asset, False)),
                       "CALLER_NOT_POOL_ADMIN", "1")
         error = expect_revert(lambda a=account: system.send(a, system.acl.functions.addRiskAdmin(a.address)), "Error")
         assert "AccessControl: account" in error.args_decoded[0]
-        expect_revert(lambda a=account: system.send(a, system.steward.functions.applyUpdate(asset, [3], [1], b"\x00" * 32)),
-                      "OnlyTimelock", account.address)
+        apply_update = system.steward.functions.applyUpdate(asset, [3], [1], b"\x00" * 32)
+        expect_revert(lambda a=account: system.send(a, apply_update), "OnlyTimelock", account.address)
     provider = aave_contract(system.w3, "PoolAddressesProvider", system.deployment.market.addresses_provider)
-    error = expect_revert(lambda: system.send(system.deployer, provider.functions.setPoolConfiguratorImpl(asset)), "Error")
+    upgrade = provider.functions.setPoolConfiguratorImpl(asset)
+    error = expect_revert(lambda: system.send(system.deployer, upgrade), "Error")
     assert error.args_decoded == ("Ownable: caller is not the owner",)
     assert system.aave_params("WETH")[Param.SUPPLY_CAP] == 1_800_000
     payload = system.configurator.encode_abi("setSupplyCap", [asset, 1])
@@ -149,9 +148,8 @@ def test_registrar_has_no_other_way_into_the_timelock(system: System):
     functions = {e["name"] for e in system.registrar.abi if e["type"] == "function"}
     assert functions == {"scheduleRegistration", "setOperator", "operator", "steward", "timelock"}
     registrar = system.registrar.functions
-    expect_revert(lambda: system.send(system.relayer, registrar.scheduleRegistration(system.relayer.address, MEASUREMENT,
-                                                                                     b"\x00" * 32, 0)),
-                  "OnlyOperator", system.relayer.address)
+    schedule = registrar.scheduleRegistration(system.relayer.address, MEASUREMENT, b"\x00" * 32, 0)
+    expect_revert(lambda: system.send(system.relayer, schedule), "OnlyOperator", system.relayer.address)
     expect_revert(lambda: system.send(system.operator, registrar.setOperator(system.relayer.address)),
                   "OnlyGovernance", system.operator.address)
     payload = system.steward_call("setGuardian", system.operator.address)
