@@ -1,90 +1,92 @@
-"""Chain figures for the notes: steward submit gas (1 and 5 changes), execute gas, and the
-time to read 20 reserves with one Multicall3 call versus one eth_call per field.
+"""Steward gas and deploy time for the notes: submit (fast and slow path) and execute for 1 and 5
+changes, each the first time a reserve's parameters move through the steward (new storage slots)
+and again after their cooldown (the slots exist: steady state). Goals (issue 12): submit <= 120k
+gas for one change, <= 250k for five.
 
-Run by hand: `make bench` (or `python benchmarks/chain_bench.py [--backend anvil|in_process]`).
+Run by hand, on an idle machine: `make bench` or
+`python benchmarks/chain_bench.py [--backend anvil|in_process|both]`.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from dataclasses import replace
 
 from eth_account import Account
+from eth_utils import keccak
 
-from chain.deploy import AAVE_V3_OCT_2023, SystemConfig, deploy_system
-from chain.node import advance_time, dev_accounts, in_process_web3, latest_timestamp, start_anvil
-from chain.reader import MarketReader
-from chain.steward import StewardClient
-from chain.update import Param, ParameterUpdate, sign_update
+from chain.deploy import SystemConfig, deploy_system
+from chain.listings import oct_2023_listings
+from chain.node import advance_time, dev_accounts, in_process_web3, start_anvil
+from chain.steward import RegistrarClient, StewardClient
+from chain.update import ParameterUpdate, sign_update
+from strategies.params import Param
 
 MIN_DELAY_SECONDS = 60
+MEASUREMENT = b"\xab" * 48
+P = Param
 
-
-def twenty_markets():
-    return tuple(replace(AAVE_V3_OCT_2023[i % 5], symbol=f"{AAVE_V3_OCT_2023[i % 5].symbol}{i}") for i in range(20))
+# (label, symbol, changes of the first round, changes of the second round after the cooldown)
+CASES = (
+    ("fast, 1 change (LTV cut)", "WETH", {P.LTV: 8_025}, {P.LTV: 8_000}),
+    ("fast, 4 changes (LTV, LT, caps cut)", "WBTC",
+     {P.LTV: 7_275, P.LIQUIDATION_THRESHOLD: 7_775, P.SUPPLY_CAP: 40_000, P.BORROW_CAP: 26_000},
+     {P.LTV: 7_250, P.LIQUIDATION_THRESHOLD: 7_750, P.SUPPLY_CAP: 38_000, P.BORROW_CAP: 24_000}),
+    ("slow, 1 change (LTV raise)", "USDC", {P.LTV: 7_725}, {P.LTV: 7_750}),
+    ("slow, 5 changes (LTV, LT, LB, caps raise)", "LINK",
+     {P.LTV: 5_325, P.LIQUIDATION_THRESHOLD: 6_825, P.LIQUIDATION_BONUS: 10_750, P.SUPPLY_CAP: 16_000_000,
+      P.BORROW_CAP: 14_000_000},
+     {P.LTV: 5_350, P.LIQUIDATION_THRESHOLD: 6_850, P.LIQUIDATION_BONUS: 10_800, P.SUPPLY_CAP: 17_000_000,
+      P.BORROW_CAP: 15_000_000}),
+    ("slow, 5 changes incl. slope2 (new rate strategy)", "CRV",
+     {P.LTV: 3_525, P.LIQUIDATION_THRESHOLD: 4_125, P.SUPPLY_CAP: 52_000_000, P.BORROW_CAP: 8_000_000,
+      P.VARIABLE_RATE_SLOPE2: 30_400},
+     {P.LTV: 3_550, P.LIQUIDATION_THRESHOLD: 4_150, P.SUPPLY_CAP: 53_000_000, P.BORROW_CAP: 8_300_000,
+      P.VARIABLE_RATE_SLOPE2: 30_800}),
+)
 
 
 def measure(w3, label: str) -> None:
-    accounts = dev_accounts(w3)
-    governance, guardian, relayer = accounts[:3]
-    deployment = deploy_system(w3, governance, guardian.address, SystemConfig(markets=twenty_markets(), min_delay_seconds=MIN_DELAY_SECONDS))
+    deployer, governance, guardian, operator, relayer = dev_accounts(w3)[:5]
+    started = time.perf_counter()
+    system = deploy_system(w3, deployer, governance=governance.address, guardian=guardian.address,
+                           operator=operator.address,
+                           config=SystemConfig(listings=oct_2023_listings(), min_delay_seconds=MIN_DELAY_SECONDS,
+                                               initial_measurements=(MEASUREMENT,)))
+    deploy_seconds = time.perf_counter() - started
     enclave = Account.from_key(b"\x09" * 32)
-    measurement = b"\xab" * 48
-    gov = StewardClient(w3, deployment, governance)
-    op = gov.schedule_governance(
-        [
-            gov.encode_steward_call("setMeasurementApproval", measurement, True),
-            gov.encode_steward_call("registerEnclave", enclave.address, measurement, b"\x00" * 32, 0),
-        ],
-        b"\x01" * 32,
-    )
-    advance_time(w3, MIN_DELAY_SECONDS + 1)
-    gov.execute_ready()
-    relay = StewardClient(w3, deployment, relayer)
+    batch, _ = RegistrarClient(w3, system.registrar, operator).schedule_registration(
+        enclave.address, MEASUREMENT, keccak(b"bench"), 0)
+    advance_time(w3, MIN_DELAY_SECONDS)
+    relay = StewardClient.for_system(w3, system, relayer)
+    relay.execute(batch)
+    inputs_hash = relay.publish_inputs(b"bench inputs").inputs_hash
 
-    def submit(symbol: str, changes: dict[Param, int], nonce: int):
+    def submit(symbol: str, changes: dict[Param, int]):
+        anchor = w3.eth.get_block(w3.eth.block_number - 1)
         update = ParameterUpdate(
-            enclave.address, w3.eth.chain_id, deployment.asset(symbol).token, tuple(changes), tuple(changes.values()),
-            nonce, latest_timestamp(w3) + 3_600, b"\x11" * 32, measurement,
+            enclave.address, w3.eth.chain_id, system.asset(symbol), tuple(int(p) for p in changes),
+            tuple(changes.values()), relay.nonce(enclave.address), anchor["number"], bytes(anchor["hash"]),
+            anchor["timestamp"], anchor["timestamp"] + 3_600, inputs_hash, MEASUREMENT,
         )
-        return relay.submit(update, sign_update(update, enclave.key, deployment.steward))
+        return relay.submit(update, sign_update(update, enclave.key, system.steward))
 
-    one = submit("WETH0", {Param.LTV: 8_025}, 1)
-    five = submit(
-        "USDC2",
-        {Param.LTV: 7_675, Param.LIQUIDATION_THRESHOLD: 7_975, Param.SUPPLY_CAP: 1_800_000_000,
-         Param.BORROW_CAP: 1_600_000_000, Param.VARIABLE_RATE_SLOPE2: 6_200},
-        2,
-    )
-    advance_time(w3, MIN_DELAY_SECONDS + 1)
-    operations = {o.operation_id: o for o in relay.scheduled_operations()}
-    execute_gas = {}
-    for name, result in (("1 change", one), ("5 changes", five)):
-        tx_hash = relay.execute(operations[result.operation_id])
-        execute_gas[name] = w3.eth.get_transaction_receipt(tx_hash)["gasUsed"]
+    rows = []
+    for round_name, index in (("first touch", 2), ("steady state", 3)):
+        results = [(case[0], submit(case[1], case[index])) for case in CASES]
+        advance_time(w3, MIN_DELAY_SECONDS)
+        for name, result in results:
+            execute_gas = relay.execute(result.operation)["gasUsed"] if result.operation else None
+            rows.append((round_name, name, result.gas_used, execute_gas))
+        advance_time(w3, 3 * 86_400)  # past every cooldown
+        advance_time(w3, 1)  # so the anchor (the block before the latest) carries the new time
 
-    reader = MarketReader(w3, deployment.market)
-    timings = {"multicall": [], "per field": []}
-    for _ in range(5):
-        start = time.perf_counter()
-        batched = reader.read()
-        timings["multicall"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        separate = reader.read_field_by_field()
-        timings["per field"].append(time.perf_counter() - start)
-    assert batched.reserves == separate.reserves
-
-    print(f"\n== {label} ==")
-    print(f"submit gas, 1 change:   {one.gas_used:>9,}")
-    print(f"submit gas, 5 changes:  {five.gas_used:>9,}")
-    print(f"execute gas, 1 change:  {execute_gas['1 change']:>9,}")
-    print(f"execute gas, 5 changes: {execute_gas['5 changes']:>9,}")
-    calls = 20 * 5
-    for name, values in timings.items():
-        print(f"read 20 reserves, {name:<10} median {statistics.median(values) * 1e3:8.1f} ms"
-              + (f"  ({calls} eth_calls + 2)" if name == "per field" else "  (1 eth_call)"))
+    print(f"\n== {label}: deploy_system (Aave market with 5 reserves, timelock, steward, registrar, factory) "
+          f"{deploy_seconds:.2f} s ==")
+    print(f"{'round':<13} {'update':<50} {'submit gas':>11} {'execute gas':>12}")
+    for round_name, name, submit_gas, execute_gas in rows:
+        shown = f"{execute_gas:>12,}" if execute_gas is not None else f"{'(applied)':>12}"
+        print(f"{round_name:<13} {name:<50} {submit_gas:>11,} {shown}")
 
 
 def main() -> None:
@@ -93,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.backend in ("anvil", "both"):
         with start_anvil() as node:
-            measure(node.web3(), "anvil 1.7.1 over loopback HTTP")
+            measure(node.web3(), "anvil over loopback HTTP")
     if args.backend in ("in_process", "both"):
         measure(in_process_web3(), "in-process EVM (py-evm)")
 

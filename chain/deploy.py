@@ -1,157 +1,202 @@
-"""Deploys the whole system: tokens, price feeds, oracle, DemoPool, Multicall3, timelock, steward.
+"""Deploys the whole system on an Aave v3 market and hands every role to governance.
 
-Roles at the end: the timelock is the pool's configurator and the steward's governance; the
-steward and the governance account are timelock proposers; the guardian is a canceller (veto)
-and may pause the steward; execution is open to anyone.
+Order: the Aave market (`chain.aave.deploy_aave_market`, which also deploys Multicall3), the
+OpenZeppelin timelock (the deployer its temporary admin), the rate-strategy factory (Aave's
+own DefaultReserveInterestRateStrategy creation code), the steward (bounds from
+`strategies.params.DEFAULT_BOUNDS`), the enclave registrar, then the hand-over.
+
+Roles at the end (checked by tests/chain/test_steward_roles.py):
+- timelock: proposers = steward, governance, registrar; cancellers = guardian and the steward
+  (for `veto`); executor = anyone; admin = the timelock itself;
+- Aave: ACL admin (DEFAULT_ADMIN_ROLE and the provider's ACL admin) and POOL_ADMIN = timelock,
+  RISK_ADMIN = steward, PoolAddressesProvider owner = timelock;
+- the demo's price feeds and DEX pairs belong to `price_keeper` (default: governance);
+- the deployer holds nothing anywhere.
+Off the local dev chain a guardian must be named; governance and guardian are never the deployer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.contract import Contract
 
-from chain.artifacts import load_artifact
-from chain.deployment import AaveAddresses, AssetDeployment, Deployment
+from chain.aave import AaveMarket, aave_contract, deploy_aave_market, our_contract
+from chain.artifacts import load_aave_artifact, load_artifact
+from chain.errors import ChainError
+from chain.listings import ReserveListing, oct_2023_listings
+from chain.node import ANVIL_CHAIN_ID, is_in_process
 from chain.transact import Transactor
+from strategies.bounds import DEFAULT_EXECUTION_WINDOW_S
+from strategies.params import DEFAULT_BOUNDS, Bound, Param
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-PRICE_DECIMALS = 8
 
 
-@dataclass(frozen=True)
-class RateCurve:
-    """v3.2 rate parameters in bps."""
-
-    optimal_usage_ratio_bps: int
-    base_variable_borrow_rate_bps: int
-    variable_rate_slope1_bps: int
-    variable_rate_slope2_bps: int
-
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return (
-            self.optimal_usage_ratio_bps,
-            self.base_variable_borrow_rate_bps,
-            self.variable_rate_slope1_bps,
-            self.variable_rate_slope2_bps,
-        )
-
-
-@dataclass(frozen=True)
-class MarketSpec:
-    """One reserve to list, in the pool's units (bps, whole tokens, USD with 8 decimals)."""
-
-    symbol: str
-    decimals: int
-    price_usd_e8: int
-    ltv_bps: int
-    liquidation_threshold_bps: int
-    liquidation_bonus_bps: int
-    reserve_factor_bps: int
-    supply_cap_tokens: int
-    borrow_cap_tokens: int
-    rates: RateCurve
-
-
-# Aave v3 Ethereum, October 2023 (RISK-REFERENCE.md); prices are round figures of that month.
-AAVE_V3_OCT_2023 = (
-    MarketSpec("WETH", 18, 1_600 * 10**8, 8_050, 8_300, 10_500, 1_500, 1_800_000, 1_400_000, RateCurve(8_000, 0, 280, 8_000)),
-    MarketSpec("WBTC", 8, 27_000 * 10**8, 7_300, 7_800, 10_500, 2_000, 43_000, 28_000, RateCurve(4_500, 0, 400, 30_000)),
-    MarketSpec("USDC", 6, 1 * 10**8, 7_700, 8_000, 10_450, 1_000, 1_760_000_000, 1_580_000_000, RateCurve(9_000, 0, 350, 6_000)),
-    MarketSpec("LINK", 18, 7 * 10**8, 5_300, 6_800, 10_700, 2_000, 15_000_000, 13_000_000, RateCurve(4_500, 0, 700, 30_000)),
-    MarketSpec("CRV", 18, 50_000_000, 3_500, 4_100, 10_830, 3_500, 51_000_000, 7_700_000, RateCurve(7_000, 300, 1_400, 30_000)),
-)
-
-
-@dataclass(frozen=True)
-class StewardBound:
-    """`RiskSteward.Bound`: cooldown (s), max step (bps, or bps of current when relative)."""
-
-    cooldown_seconds: int
-    max_change: int
-    is_relative: bool
-    floor: int
-    ceiling: int
-
-    def as_tuple(self) -> tuple[int, int, bool, int, int]:
-        return (self.cooldown_seconds, self.max_change, self.is_relative, self.floor, self.ceiling)
+class DeploymentRefused(ChainError):
+    """deploy_system refuses a configuration that would leave the system unguarded."""
 
 
 @dataclass(frozen=True)
 class SystemConfig:
-    markets: tuple[MarketSpec, ...] = AAVE_V3_OCT_2023
+    """What to deploy: the reserves, the timelock delay (1 day in production, seconds in the
+    demo), the steward's execution window and bounds, and measurements approved from the start."""
+
+    listings: tuple[ReserveListing, ...] = field(default_factory=oct_2023_listings)
     min_delay_seconds: int = 86_400
-    bounds: tuple[StewardBound, ...] = ()  # empty: the contract's Aave defaults
+    execution_window_seconds: int = DEFAULT_EXECUTION_WINDOW_S
+    bounds: dict[Param, Bound] = field(default_factory=lambda: dict(DEFAULT_BOUNDS))
+    initial_measurements: tuple[bytes, ...] = ()
 
 
-def deploy_contract(tx: Transactor, name: str, *args: object) -> str:
-    artifact = load_artifact(name)
-    factory = tx.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = tx.send(factory.constructor(*args))
-    return receipt["contractAddress"]
+@dataclass(frozen=True)
+class SystemDeployment:
+    """Every address of one deployed system; `market` is the Aave market underneath."""
+
+    chain_id: int
+    market: AaveMarket
+    timelock: str
+    steward: str
+    registrar: str
+    rate_strategy_factory: str
+    governance: str
+    guardian: str
+    operator: str
+    min_delay_seconds: int
+    execution_window_seconds: int
+    deployed_at_block: int
+
+    @property
+    def multicall(self) -> str:
+        return self.market.multicall
+
+    def asset(self, symbol: str) -> str:
+        """The underlying token of a listed reserve."""
+        return self.market.reserve(symbol).underlying
 
 
-def contract(w3: Web3, name: str, address: str):
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name).abi)
+def is_local_dev_chain(w3: Web3) -> bool:
+    """The in-process EVM or a fresh anvil (chain id 31337); a fork keeps its real chain id."""
+    return is_in_process(w3) or w3.eth.chain_id == ANVIL_CHAIN_ID
 
 
-def deploy_system(w3: Web3, deployer: LocalAccount, guardian: str, config: SystemConfig = SystemConfig()) -> Deployment:
-    """Deploys and wires everything; `deployer` becomes the governance proposer."""
-    tx = Transactor(w3, deployer)
-    start_block = w3.eth.block_number
-    multicall = deploy_contract(tx, "Multicall3")
-    oracle_address = deploy_contract(tx, "DemoOracle")
-    pool_address = deploy_contract(tx, "DemoPool", oracle_address, deployer.address, deployer.address)
-    pool = contract(w3, "DemoPool", pool_address)
-    oracle = contract(w3, "DemoOracle", oracle_address)
+def bound_tuples(bounds: dict[Param, Bound]) -> list[tuple[int, int, bool, int, int]]:
+    """`RiskSteward.Bound[10]` in `Param` order."""
+    missing = [p.name for p in Param if p not in bounds]
+    if missing:
+        raise DeploymentRefused(f"bounds missing for {', '.join(missing)}")
+    return [
+        (b.cooldown_seconds, b.max_change, b.is_relative, b.floor, b.ceiling)
+        for b in (bounds[p] for p in Param)
+    ]
 
-    assets: list[AssetDeployment] = []
-    for spec in config.markets:
-        token = deploy_contract(tx, "TestToken", f"Demo {spec.symbol}", spec.symbol, spec.decimals)
-        feed = deploy_contract(tx, "PushableAggregator", PRICE_DECIMALS, f"{spec.symbol} / USD", spec.price_usd_e8)
-        assets.append(AssetDeployment(symbol=spec.symbol, token=token, decimals=spec.decimals, aggregator=feed))
-    tx.send(oracle.functions.setAssetSources([a.token for a in assets], [a.aggregator for a in assets]))
-    for spec, asset in zip(config.markets, assets, strict=True):
-        tx.send(pool.functions.initReserve(asset.token, spec.rates.as_tuple()))
-        tx.send(
-            pool.functions.configureReserveAsCollateral(
-                asset.token, spec.ltv_bps, spec.liquidation_threshold_bps, spec.liquidation_bonus_bps
+
+def contract(w3: Web3, name: str, address: str) -> Contract:
+    """One of our contracts bound at `address` (kept for callers of the old module)."""
+    return our_contract(w3, name, address)
+
+
+def deploy_system(
+    w3: Web3,
+    deployer: LocalAccount,
+    *,
+    governance: str,
+    guardian: str | None = None,
+    operator: str | None = None,
+    price_keeper: str | None = None,
+    config: SystemConfig | None = None,
+) -> SystemDeployment:
+    """Deploys market, timelock, factory, steward and registrar, then hands every role over.
+
+    `governance` proposes in the timelock (a DAO executor or multisig); `guardian` vetoes and
+    pauses (required off the local dev chain; there it defaults to governance); `operator` may
+    propose enclave registrations through the registrar (default: governance)."""
+    config = config or SystemConfig()
+    governance = Web3.to_checksum_address(governance)
+    if guardian is None:
+        if not is_local_dev_chain(w3):
+            raise DeploymentRefused(
+                f"chain {w3.eth.chain_id} is not the local dev chain: name a guardian (--guardian ADDRESS)"
             )
-        )
-        tx.send(pool.functions.setReserveFactor(asset.token, spec.reserve_factor_bps))
-        tx.send(pool.functions.setSupplyCap(asset.token, spec.supply_cap_tokens))
-        tx.send(pool.functions.setBorrowCap(asset.token, spec.borrow_cap_tokens))
+        guardian = governance
+    guardian = Web3.to_checksum_address(guardian)
+    operator = Web3.to_checksum_address(operator or governance)
+    price_keeper = Web3.to_checksum_address(price_keeper or governance)
+    for role, address in (("governance", governance), ("guardian", guardian)):
+        if address == deployer.address:
+            raise DeploymentRefused(f"the {role} must not be the deployer ({address}): the deployer keeps no role")
 
-    timelock_address = deploy_contract(
-        tx, "TimelockController", config.min_delay_seconds, [deployer.address], [ZERO_ADDRESS], deployer.address
+    tx = Transactor(w3, deployer)
+    start_block = w3.eth.block_number + 1
+    market = deploy_aave_market(w3, deployer, config.listings)
+    timelock_address = tx.deploy(
+        load_artifact("TimelockController"), config.min_delay_seconds, [], [ZERO_ADDRESS], deployer.address
     )
-    timelock = contract(w3, "TimelockController", timelock_address)
-    steward_address = deploy_contract(
-        tx, "RiskSteward", timelock_address, pool_address, guardian, [b.as_tuple() for b in config.bounds]
+    factory_address = tx.deploy(
+        load_artifact("RateStrategyFactory"),
+        market.addresses_provider,
+        bytes.fromhex(load_aave_artifact("DefaultReserveInterestRateStrategy").bytecode.removeprefix("0x")),
     )
-    proposer_role = timelock.functions.PROPOSER_ROLE().call()
-    canceller_role = timelock.functions.CANCELLER_ROLE().call()
-    admin_role = timelock.functions.DEFAULT_ADMIN_ROLE().call()
-    tx.send(timelock.functions.grantRole(proposer_role, steward_address))
-    tx.send(timelock.functions.grantRole(canceller_role, guardian))
-    tx.send(timelock.functions.renounceRole(admin_role, deployer.address))
-    tx.send(pool.functions.setPoolAdmin(timelock_address))
+    steward_address = tx.deploy(
+        load_artifact("RiskSteward"),
+        timelock_address,
+        market.addresses_provider,
+        factory_address,
+        guardian,
+        bound_tuples(config.bounds),
+        config.execution_window_seconds,
+        list(config.initial_measurements),
+    )
+    registrar_address = tx.deploy(load_artifact("EnclaveRegistrar"), timelock_address, steward_address, operator)
 
-    return Deployment(
+    timelock = our_contract(w3, "TimelockController", timelock_address)
+    proposer, canceller, admin = (
+        timelock.functions.PROPOSER_ROLE().call(),
+        timelock.functions.CANCELLER_ROLE().call(),
+        timelock.functions.DEFAULT_ADMIN_ROLE().call(),
+    )
+    for account in (steward_address, governance, registrar_address):
+        tx.send(timelock.functions.grantRole(proposer, account))
+    for account in (guardian, steward_address):
+        tx.send(timelock.functions.grantRole(canceller, account))
+    tx.send(timelock.functions.renounceRole(admin, deployer.address))
+
+    _hand_over_market(w3, tx, market, timelock_address, steward_address)
+    for reserve in market.reserves:
+        tx.send(our_contract(w3, "PushableAggregator", reserve.feed).functions.transferOwnership(price_keeper))
+        tx.send(our_contract(w3, "DemoPair", reserve.pair).functions.transferOwnership(price_keeper))
+    tx.send(our_contract(w3, "PushableAggregator", market.usd_feed).functions.transferOwnership(price_keeper))
+
+    return SystemDeployment(
         chain_id=w3.eth.chain_id,
-        market=AaveAddresses(
-            pool=pool_address,
-            data_provider=pool_address,
-            oracle=oracle_address,
-            rate_strategy=pool_address,
-            multicall=multicall,
-        ),
-        steward=steward_address,
+        market=market,
         timelock=timelock_address,
-        governance=deployer.address,
+        steward=steward_address,
+        registrar=registrar_address,
+        rate_strategy_factory=factory_address,
+        governance=governance,
         guardian=guardian,
+        operator=operator,
         min_delay_seconds=config.min_delay_seconds,
-        deployed_at_block=start_block + 1,
-        assets=assets,
+        execution_window_seconds=config.execution_window_seconds,
+        deployed_at_block=start_block,
     )
+
+
+def _hand_over_market(w3: Web3, tx: Transactor, market: AaveMarket, timelock: str, steward: str) -> None:
+    """Governance (the timelock) takes the ACL admin, POOL_ADMIN and the provider; the steward
+    takes RISK_ADMIN; the deployer gives up its roles last (the ACL admin role at the very end,
+    since it is what lets it revoke the others)."""
+    deployer = tx.address
+    acl = aave_contract(w3, "ACLManager", market.acl_manager)
+    provider = aave_contract(w3, "PoolAddressesProvider", market.addresses_provider)
+    admin_role = acl.functions.DEFAULT_ADMIN_ROLE().call()
+    tx.send(acl.functions.addPoolAdmin(timelock))
+    tx.send(acl.functions.grantRole(admin_role, timelock))
+    tx.send(acl.functions.addRiskAdmin(steward))
+    tx.send(provider.functions.setACLAdmin(timelock))
+    tx.send(provider.functions.transferOwnership(timelock))
+    tx.send(acl.functions.removePoolAdmin(deployer))
+    tx.send(acl.functions.renounceRole(admin_role, deployer))

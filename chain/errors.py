@@ -43,3 +43,40 @@ def _show(value: object) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+class NotAnAddressesProviderError(ChainError):
+    """The address given as a market's PoolAddressesProvider does not behave like one."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"{address} is not an Aave v3 PoolAddressesProvider on this chain ({reason})")
+        self.address = address
+
+
+class AssetNotListedError(ChainError):
+    """A symbol or token asked for is not a reserve of the market."""
+
+    def __init__(self, asset: str, listed: tuple[str, ...]) -> None:
+        super().__init__(f"asset {asset!r} is not listed on this market (listed: {', '.join(listed) or 'none'})")
+        self.asset = asset
+
+
+class WrongChainError(ChainError):
+    """The RPC serves another chain than the deployment (or the caller) names."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"the RPC serves chain {actual}, but the deployment is for chain {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class MulticallMissingError(ChainError):
+    """No Multicall3 at the address the reader would batch through."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"no Multicall3 contract at {address} on this chain (name one in the deployment file)")
+        self.address = address
+
+
+class UnsupportedMarketError(ChainError):
+    """An Aave market whose shape the reader does not handle (e.g. a base currency other than USD)."""

@@ -1,4 +1,10 @@
-"""Contract events as typed records, in chain order, for reconciliation and the dashboard."""
+"""Contract events as typed records, in chain order, for reconciliation and the dashboard.
+
+Watched: the steward (inputs published, updates applied / scheduled / executed / vetoed,
+governance changes), the timelock (scheduled, executed, cancelled), the registrar, the rate
+strategy factory, and Aave's PoolConfigurator (every parameter change, whoever made it, so a
+change that bypassed the steward shows up too).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,7 @@ from dataclasses import dataclass, field
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
-from chain.deploy import contract
-from chain.deployment import Deployment
+from chain.aave import aave_contract, our_contract
 
 
 @dataclass(frozen=True)
@@ -27,26 +32,53 @@ class ChainEvent:
         return (self.block_number, self.log_index)
 
 
-# Contract name in the deployment → the events worth recording from it.
-_WATCHED = {
+# Contract name → the events worth recording from it.
+WATCHED: dict[str, tuple[str, ...]] = {
     "RiskSteward": (
-        "UpdateScheduled", "EnclaveRegistered", "EnclaveRevokedEvent", "MeasurementApprovalSet",
-        "BoundSet", "Paused", "Unpaused",
+        "InputsPublished", "UpdateApplied", "UpdateScheduled", "UpdateExecuted", "UpdateVetoed", "EnclaveRegistered",
+        "EnclaveRevokedEvent", "MeasurementApprovalSet", "BoundSet", "ExecutionWindowSet", "GuardianSet", "Paused",
+        "Unpaused",
     ),
     "TimelockController": ("CallScheduled", "CallSalt", "CallExecuted", "Cancelled"),
-    "DemoPool": (
+    "EnclaveRegistrar": ("RegistrationScheduled", "OperatorSet"),
+    "RateStrategyFactory": ("StrategyCreated",),
+    "PoolConfigurator": (
         "CollateralConfigurationChanged", "SupplyCapChanged", "BorrowCapChanged", "ReserveFactorChanged",
-        "RateDataUpdate", "LiquidationCall", "DeficitCreated",
+        "ReserveInterestRateStrategyChanged",
     ),
 }
 
 
-def _address_of(deployment: Deployment, contract_name: str) -> str | None:
-    return {
-        "RiskSteward": deployment.steward,
-        "TimelockController": deployment.timelock,
-        "DemoPool": deployment.market.pool,
-    }[contract_name]
+@dataclass(frozen=True)
+class WatchedAddresses:
+    """Where the watched contracts live; None skips one (e.g. a market without our registrar)."""
+
+    steward: str
+    timelock: str
+    registrar: str | None = None
+    rate_strategy_factory: str | None = None
+    pool_configurator: str | None = None
+
+    @classmethod
+    def of(cls, system) -> WatchedAddresses:
+        """From a `chain.deploy.SystemDeployment` (or anything with the same attributes)."""
+        market = getattr(system, "market", None)
+        return cls(
+            steward=system.steward,
+            timelock=system.timelock,
+            registrar=getattr(system, "registrar", None),
+            rate_strategy_factory=getattr(system, "rate_strategy_factory", None),
+            pool_configurator=getattr(market, "pool_configurator", None),
+        )
+
+    def by_contract(self) -> dict[str, str | None]:
+        return {
+            "RiskSteward": self.steward,
+            "TimelockController": self.timelock,
+            "EnclaveRegistrar": self.registrar,
+            "RateStrategyFactory": self.rate_strategy_factory,
+            "PoolConfigurator": self.pool_configurator,
+        }
 
 
 def _plain(value: object) -> object:
@@ -57,25 +89,31 @@ def _plain(value: object) -> object:
     return value
 
 
-def read_events(w3: Web3, deployment: Deployment, from_block: int, to_block: int | str = "latest") -> list[ChainEvent]:
-    """Every watched event of the system between two blocks (inclusive), sorted by position.
+def read_events(w3: Web3, system, from_block: int, to_block: int | str = "latest") -> list[ChainEvent]:
+    """Every watched event between two blocks (inclusive), sorted by position. `system` is a
+    `WatchedAddresses` or a deployment it can be made from.
 
     One `eth_getLogs` over all addresses, decoded here by topic: the in-process EVM scans
     every block per query, so one query instead of one per event type matters.
     """
+    addresses = system if isinstance(system, WatchedAddresses) else WatchedAddresses.of(system)
     decoders = {}
-    addresses = []
-    for contract_name, event_names in _WATCHED.items():
-        address = _address_of(deployment, contract_name)
+    for contract_name, event_names in WATCHED.items():
+        address = addresses.by_contract()[contract_name]
         if address is None:
             continue
-        instance = contract(w3, contract_name, address)
-        addresses.append(instance.address)
+        if contract_name == "PoolConfigurator":
+            instance = aave_contract(w3, contract_name, address)
+        else:
+            instance = our_contract(w3, contract_name, address)
         for event_name in event_names:
             event = getattr(instance.events, event_name)()
-            topic = event_abi_to_log_topic(event.abi)
-            decoders[(instance.address, topic)] = (contract_name, event_name, event)
-    logs = w3.eth.get_logs({"address": addresses, "fromBlock": from_block, "toBlock": to_block})
+            decoders[(instance.address, event_abi_to_log_topic(event.abi))] = (contract_name, event_name, event)
+    logs = w3.eth.get_logs({
+        "address": sorted({address for address, _ in decoders}),
+        "fromBlock": from_block,
+        "toBlock": to_block,
+    })
     records: list[ChainEvent] = []
     for log in logs:
         if not log["topics"]:

@@ -1,25 +1,35 @@
-"""Relaying signed updates to the steward, executing ready timelock operations, and the
-guardian's veto. Each action is safe to retry: the operation id is computed off chain as the
-timelock does and its state read before anything is sent.
+"""The agent's view of the steward and its timelock: publish inputs, relay signed updates, execute
+scheduled ones, veto, and read the steward's state in one Multicall3 round trip.
+
+Every action is safe to retry: the timelock operation id is computed off chain exactly as
+`TimelockController.hashOperation` does for the steward's single call
+`steward.applyUpdate(asset, params, values, updateHash)` (value 0, no predecessor, salt =
+updateHash), and its state is read before anything is sent. A tightening-only update is applied
+at once (the fast path) and has no operation; its `UpdateApplied` event (indexed by update hash)
+is the record.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils import event_abi_to_log_topic, keccak
 from web3 import Web3
+from web3.contract import Contract
 from web3.logs import DISCARD
+from web3.types import TxReceipt
 
-from chain.deploy import contract
-from chain.deployment import Deployment
+from chain.aave import our_contract
 from chain.errors import ChainError
-from chain.events import read_events
+from chain.multicall import Multicall, encode
 from chain.transact import Transactor, call
 from chain.update import ParameterUpdate, update_hash
+from strategies.bounds import Bounds, ParamState
+from strategies.params import Bound, Param
 
 ZERO_BYTES32 = b"\x00" * 32
 
@@ -33,29 +43,76 @@ class OperationState(IntEnum):
     DONE = 3
 
 
+class SubmitPath(StrEnum):
+    APPLIED = "applied"  # tightening-only: written through the PoolConfigurator at once
+    SCHEDULED = "scheduled"  # waits the timelock delay, then `applyUpdate` by the timelock
+
+
 @dataclass(frozen=True)
-class TimelockOperation:
-    """A scheduled batch, rebuilt from `CallScheduled` and `CallSalt` events."""
+class ScheduledUpdate:
+    """The steward's timelock operation for one update: everything `execute` and `veto` need."""
 
-    operation_id: bytes
-    targets: tuple[str, ...]
+    asset: str
+    params: tuple[int, ...]
     values: tuple[int, ...]
-    payloads: tuple[bytes, ...]
-    predecessor: bytes
-    salt: bytes
-    scheduled_block: int
+    update_hash: bytes
+    steward: str
+    payload: bytes
 
-    def as_args(self) -> tuple:
-        return (list(self.targets), list(self.values), list(self.payloads), self.predecessor, self.salt)
+    @property
+    def operation_id(self) -> bytes:
+        return hash_operation(self.steward, 0, self.payload, ZERO_BYTES32, self.update_hash)
+
+    def execute_args(self) -> tuple:
+        return (self.steward, 0, self.payload, ZERO_BYTES32, self.update_hash)
 
 
 @dataclass(frozen=True)
 class SubmitResult:
+    """What a relay did. `operation` is None on the fast path; `already` means nothing was sent
+    because the update was already scheduled or applied."""
+
     update_hash: bytes
-    operation_id: bytes
-    already_scheduled: bool
+    path: SubmitPath
+    operation: ScheduledUpdate | None
+    ready_at: int | None
+    already: bool
     transaction_hash: str | None
     gas_used: int | None
+
+    @property
+    def operation_id(self) -> bytes | None:
+        return None if self.operation is None else self.operation.operation_id
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    inputs_hash: bytes
+    already: bool
+    transaction_hash: str | None
+    gas_used: int | None
+
+
+@dataclass(frozen=True)
+class StewardState:
+    """One asset's steward state, read in one block: the bounds the mirror needs, the enclave's
+    next nonce and whether the steward is paused."""
+
+    block_number: int
+    block_timestamp: int
+    bounds: Bounds
+    nonce: int
+    paused: bool
+
+
+def hash_operation(target: str, value: int, payload: bytes, predecessor: bytes, salt: bytes) -> bytes:
+    """TimelockController.hashOperation, off chain."""
+    return keccak(
+        abi_encode(
+            ["address", "uint256", "bytes", "bytes32", "bytes32"],
+            [Web3.to_checksum_address(target), value, payload, predecessor, salt],
+        )
+    )
 
 
 def hash_operation_batch(
@@ -65,36 +122,105 @@ def hash_operation_batch(
     return keccak(
         abi_encode(
             ["address[]", "uint256[]", "bytes[]", "bytes32", "bytes32"],
-            [targets, values, payloads, predecessor, salt],
+            [[Web3.to_checksum_address(t) for t in targets], values, payloads, predecessor, salt],
         )
     )
 
 
 class StewardClient:
-    """The agent's view of steward and timelock; `account` pays gas for what it sends."""
+    """Steward, timelock and Multicall3 of one deployment; `account` (optional for reads) pays
+    gas for what it sends. Only the timelock address is read from the steward itself."""
 
-    def __init__(self, w3: Web3, deployment: Deployment, account: LocalAccount) -> None:
-        if deployment.steward is None or deployment.timelock is None:
-            raise ChainError("the deployment file has no steward or timelock address")
+    def __init__(
+        self,
+        w3: Web3,
+        steward: str,
+        multicall: str,
+        account: LocalAccount | None = None,
+        *,
+        from_block: int = 0,
+    ) -> None:
         self.w3 = w3
-        self.deployment = deployment
-        self.transactor = Transactor(w3, account)
-        self.steward = contract(w3, "RiskSteward", deployment.steward)
-        self.timelock = contract(w3, "TimelockController", deployment.timelock)
+        self.steward: Contract = our_contract(w3, "RiskSteward", steward)
+        self.timelock: Contract = our_contract(w3, "TimelockController", call(self.steward.functions.timelock()))
+        self.multicall = Multicall(w3, multicall)
+        self.transactor = Transactor(w3, account) if account is not None else None
+        self.from_block = from_block
 
-    # --- relaying
+    @classmethod
+    def for_system(cls, w3: Web3, system, account: LocalAccount | None = None) -> StewardClient:
+        """A client for a `chain.deploy.SystemDeployment`."""
+        return cls(w3, system.steward, system.multicall, account, from_block=system.deployed_at_block)
+
+    def _send(self, fn) -> TxReceipt:
+        if self.transactor is None:
+            raise ChainError("this steward client has no account to send transactions from")
+        return self.transactor.send(fn)
+
+    # ------------------------------------------------------------------ off-chain ids
+
+    def update_hash(self, update: ParameterUpdate) -> bytes:
+        return update_hash(update, self.steward.address)
+
+    def scheduled_update(
+        self, asset: str, params: tuple[int, ...], values: tuple[int, ...], digest: bytes
+    ) -> ScheduledUpdate:
+        """The timelock operation the steward schedules for an update (payload = applyUpdate call)."""
+        asset = Web3.to_checksum_address(asset)
+        payload = self.encode_steward_call("applyUpdate", asset, list(params), list(values), digest)
+        return ScheduledUpdate(asset, tuple(params), tuple(values), digest, self.steward.address, payload)
+
+    def operation_for(self, update: ParameterUpdate) -> ScheduledUpdate:
+        return self.scheduled_update(update.asset, update.params, update.values, self.update_hash(update))
+
+    # ------------------------------------------------------------------ relaying
+
+    def publish_inputs(self, inputs: bytes) -> PublishResult:
+        """Publishes canonical decision inputs (anyone may); a second publication sends nothing."""
+        inputs_hash = keccak(inputs)
+        if call(self.steward.functions.inputsPublishedAtBlock(inputs_hash)) != 0:
+            return PublishResult(inputs_hash, True, None, None)
+        receipt = self._send(self.steward.functions.publishInputs(inputs))
+        return PublishResult(inputs_hash, False, _hex(receipt["transactionHash"]), receipt["gasUsed"])
 
     def submit(self, update: ParameterUpdate, signature: bytes) -> SubmitResult:
-        """Relays a signed update; a second relay of the same update sends nothing."""
-        digest = update_hash(update, self.steward.address)
-        existing = bytes(call(self.steward.functions.operationOf(digest)))
-        if existing != ZERO_BYTES32:
-            return SubmitResult(digest, existing, True, None, None)
-        receipt = self.transactor.send(self.steward.functions.submit(update.as_tuple(), signature))
-        operation_id = bytes(call(self.steward.functions.operationOf(digest)))
-        return SubmitResult(digest, operation_id, False, "0x" + bytes(receipt["transactionHash"]).hex(), receipt["gasUsed"])
+        """Relays a signed update. An update already scheduled (any state but unset) or already
+        applied on the fast path is answered from the chain without sending anything."""
+        operation = self.operation_for(update)
+        digest = operation.update_hash
+        if self.operation_state(operation.operation_id) is not OperationState.UNSET:
+            return SubmitResult(digest, SubmitPath.SCHEDULED, operation, self.operation_eta(operation.operation_id),
+                                True, None, None)
+        # Only a spent nonce can mean "already applied"; the log search is the slow part.
+        if self.nonce(update.enclave) > update.nonce and self.applied_in_block(digest) is not None:
+            return SubmitResult(digest, SubmitPath.APPLIED, None, None, True, None, None)
+        receipt = self._send(self.steward.functions.submit(update.as_tuple(), signature))
+        return self._submit_result(digest, operation, receipt)
 
-    # --- timelock
+    def _submit_result(self, digest: bytes, operation: ScheduledUpdate, receipt: TxReceipt) -> SubmitResult:
+        transaction_hash, gas = _hex(receipt["transactionHash"]), receipt["gasUsed"]
+        scheduled = self.steward.events.UpdateScheduled().process_receipt(receipt, errors=DISCARD)
+        if scheduled:
+            return SubmitResult(digest, SubmitPath.SCHEDULED, operation, int(scheduled[0]["args"]["readyAt"]), False,
+                                transaction_hash, gas)
+        if self.steward.events.UpdateApplied().process_receipt(receipt, errors=DISCARD):
+            return SubmitResult(digest, SubmitPath.APPLIED, None, None, False, transaction_hash, gas)
+        # The contract answered an idempotent relay (scheduled in the meantime by someone else).
+        return SubmitResult(digest, SubmitPath.SCHEDULED, operation, self.operation_eta(operation.operation_id), True,
+                            transaction_hash, gas)
+
+    def applied_in_block(self, digest: bytes) -> int | None:
+        """Block in which the update was applied on the fast path, or None."""
+        event = self.steward.events.UpdateApplied()
+        logs = self.w3.eth.get_logs({
+            "address": self.steward.address,
+            "fromBlock": self.from_block,
+            "toBlock": "latest",
+            "topics": [event_abi_to_log_topic(event.abi), digest],
+        })
+        return int(logs[0]["blockNumber"]) if logs else None
+
+    # ------------------------------------------------------------------ timelock
 
     def operation_state(self, operation_id: bytes) -> OperationState:
         return OperationState(call(self.timelock.functions.getOperationState(operation_id)))
@@ -103,85 +229,141 @@ class StewardClient:
         """Timestamp (s) from which the operation may execute; 1 once done, 0 if unknown."""
         return int(call(self.timelock.functions.getTimestamp(operation_id)))
 
-    def scheduled_operations(self, from_block: int | None = None) -> list[TimelockOperation]:
-        """Every batch scheduled in the timelock since `from_block` (default: deployment)."""
-        start = self.deployment.deployed_at_block if from_block is None else from_block
-        calls: dict[bytes, list] = {}
-        salts: dict[bytes, bytes] = {}
-        first_block: dict[bytes, int] = {}
-        for event in read_events(self.w3, self.deployment, start):
-            if event.name == "CallScheduled":
-                operation_id = bytes.fromhex(event.args["id"][2:])
-                calls.setdefault(operation_id, []).append(event.args)
-                first_block.setdefault(operation_id, event.block_number)
-            elif event.name == "CallSalt":
-                salts[bytes.fromhex(event.args["id"][2:])] = bytes.fromhex(event.args["salt"][2:])
-        operations = []
-        for operation_id, entries in calls.items():
-            entries.sort(key=lambda args: args["index"])
-            operations.append(
-                TimelockOperation(
-                    operation_id=operation_id,
-                    targets=tuple(Web3.to_checksum_address(a["target"]) for a in entries),
-                    values=tuple(int(a["value"]) for a in entries),
-                    payloads=tuple(bytes.fromhex(a["data"][2:]) for a in entries),
-                    predecessor=bytes.fromhex(entries[0]["predecessor"][2:]),
-                    salt=salts.get(operation_id, ZERO_BYTES32),
-                    scheduled_block=first_block[operation_id],
-                )
-            )
-        return operations
+    def execute(self, operation: ScheduledUpdate | GovernanceBatch) -> TxReceipt:
+        """Executes a ready operation (anyone may); a steward update reverts by name when the
+        steward refuses it at execution."""
+        function = "execute" if isinstance(operation, ScheduledUpdate) else "executeBatch"
+        return self._send(getattr(self.timelock.functions, function)(*operation.execute_args()))
 
-    def operation_from_transaction(self, transaction_hash: str) -> TimelockOperation:
-        """The batch a submit (or schedule) transaction put in the timelock, from its receipt:
-        no log scan, which on the in-process EVM grows with the chain."""
-        receipt = self.w3.eth.get_transaction_receipt(transaction_hash)
-        scheduled = self.timelock.events.CallScheduled().process_receipt(receipt, errors=DISCARD)
-        salts = self.timelock.events.CallSalt().process_receipt(receipt, errors=DISCARD)
-        if not scheduled:
-            raise ChainError(f"transaction {transaction_hash} scheduled nothing in the timelock")
-        entries = sorted((e["args"] for e in scheduled), key=lambda args: args["index"])
-        return TimelockOperation(
-            operation_id=bytes(entries[0]["id"]),
-            targets=tuple(Web3.to_checksum_address(a["target"]) for a in entries),
-            values=tuple(int(a["value"]) for a in entries),
-            payloads=tuple(bytes(a["data"]) for a in entries),
-            predecessor=bytes(entries[0]["predecessor"]),
-            salt=bytes(salts[0]["args"]["salt"]) if salts else ZERO_BYTES32,
-            scheduled_block=int(receipt["blockNumber"]),
-        )
+    def veto(self, operation: ScheduledUpdate) -> TxReceipt:
+        """The guardian's veto through the steward: cancels and frees the params."""
+        return self._send(self.steward.functions.veto(
+            operation.asset, list(operation.params), list(operation.values), operation.update_hash
+        ))
 
-    def execute(self, operation: TimelockOperation) -> str:
-        """Executes one ready operation; returns the transaction hash."""
-        receipt = self.transactor.send(self.timelock.functions.executeBatch(*operation.as_args()))
-        return "0x" + bytes(receipt["transactionHash"]).hex()
+    def cancel_in_timelock(self, operation_id: bytes) -> TxReceipt:
+        """Cancels directly in the timelock (the account needs CANCELLER_ROLE): the params stay
+        blocked until the execution window ends; prefer `veto`."""
+        return self._send(self.timelock.functions.cancel(operation_id))
 
-    def execute_ready(self) -> list[bytes]:
-        """Executes every operation whose delay has passed; returns their ids."""
-        executed = []
-        for operation in self.scheduled_operations():
-            if self.operation_state(operation.operation_id) is OperationState.READY:
-                self.execute(operation)
-                executed.append(operation.operation_id)
-        return executed
+    def scheduled_from_receipt(self, receipt: TxReceipt) -> ScheduledUpdate:
+        """The steward update a submit transaction scheduled, decoded from the timelock's
+        CallScheduled event (no log scan)."""
+        for event in self.timelock.events.CallScheduled().process_receipt(receipt, errors=DISCARD):
+            operation = self.decode_payload(bytes(event["args"]["data"]))
+            if operation is not None:
+                return operation
+        raise ChainError(f"transaction {_hex(receipt['transactionHash'])} scheduled no steward update")
 
-    def cancel(self, operation_id: bytes) -> str:
-        """The guardian's veto: cancels a pending operation (the account needs CANCELLER_ROLE)."""
-        receipt = self.transactor.send(self.timelock.functions.cancel(operation_id))
-        return "0x" + bytes(receipt["transactionHash"]).hex()
+    def decode_payload(self, payload: bytes) -> ScheduledUpdate | None:
+        """A timelock payload, if it is the steward's applyUpdate call."""
+        selector = bytes(Web3.to_bytes(hexstr=self.steward.encode_abi(
+            "applyUpdate", [self.steward.address, [], [], ZERO_BYTES32]
+        )))[:4]
+        if payload[:4] != selector:
+            return None
+        asset, params, values, digest = abi_decode(["address", "uint8[]", "uint256[]", "bytes32"], payload[4:])
+        return ScheduledUpdate(Web3.to_checksum_address(asset), tuple(params), tuple(values), bytes(digest),
+                               self.steward.address, payload)
 
-    # --- governance (the timelock is the steward's owner)
+    # ------------------------------------------------------------------ governance
 
-    def schedule_governance(self, payloads: list[bytes], salt: bytes, target: str | None = None) -> bytes:
-        """Schedules steward calls as governance (the account must be a timelock proposer).
-        Returns the operation id; scheduling the same batch again is a no-op."""
-        targets = [target or self.steward.address] * len(payloads)
-        values = [0] * len(payloads)
-        operation_id = hash_operation_batch(targets, values, payloads, ZERO_BYTES32, salt)
-        if self.operation_state(operation_id) is OperationState.UNSET:
+    def schedule_governance(
+        self, payloads: list[bytes], salt: bytes, targets: list[str] | None = None
+    ) -> GovernanceBatch:
+        """Schedules a governance batch (the account must be a timelock proposer); scheduling
+        the same batch again sends nothing; `execute(batch)` runs it after the delay."""
+        targets = targets or [self.steward.address] * len(payloads)
+        batch = GovernanceBatch(tuple(Web3.to_checksum_address(t) for t in targets), tuple(payloads), salt)
+        if self.operation_state(batch.operation_id) is OperationState.UNSET:
             delay = call(self.timelock.functions.getMinDelay())
-            self.transactor.send(self.timelock.functions.scheduleBatch(targets, values, payloads, ZERO_BYTES32, salt, delay))
-        return operation_id
+            self._send(self.timelock.functions.scheduleBatch(*batch.schedule_args(), delay))
+        return batch
 
     def encode_steward_call(self, function: str, *args: object) -> bytes:
-        return bytes.fromhex(self.steward.encode_abi(function, list(args))[2:])
+        return bytes(Web3.to_bytes(hexstr=self.steward.encode_abi(function, list(args))))
+
+    def pause(self) -> TxReceipt:
+        return self._send(self.steward.functions.pause())
+
+    # ------------------------------------------------------------------ reads
+
+    def nonce(self, enclave: str) -> int:
+        return int(call(self.steward.functions.nonces(Web3.to_checksum_address(enclave))))
+
+    def state(self, asset: str, enclave: str, block_identifier: int | str = "latest") -> StewardState:
+        """Bounds, every parameter's state, the window, the enclave's next nonce and the pause
+        flag of one asset, in one Multicall3 call (one block)."""
+        asset = Web3.to_checksum_address(asset)
+        steward = self.steward
+        calls = [
+            self.multicall.block_number_call(),
+            self.multicall.timestamp_call(),
+            encode(steward, "getBounds"),
+            encode(steward, "executionWindowSeconds"),
+            encode(steward, "nonces", Web3.to_checksum_address(enclave)),
+            encode(steward, "paused"),
+            *(encode(steward, "paramState", asset, int(p)) for p in Param),
+        ]
+        outputs = self.multicall.read(calls, block_identifier)
+        block, timestamp, (bounds,), (window,), (nonce,), (paused,), *states = outputs
+        limits = {Param(i): Bound(*b) for i, b in enumerate(bounds)}
+        param_states = {
+            p: ParamState(last_executed_at=int(s[0][0]), pending_ready_at=int(s[0][1]))
+            for p, s in zip(Param, states, strict=True)
+            if s[0] != (0, 0)
+        }
+        return StewardState(int(block[0]), int(timestamp[0]), Bounds(limits, param_states, int(window)), int(nonce),
+                            bool(paused))
+
+    def current_values(self, asset: str) -> dict[Param, int]:
+        """Every parameter in force as the steward reads it (rates floored to bps)."""
+        values = call(self.steward.functions.currentValues(Web3.to_checksum_address(asset)))
+        return {Param(i): int(v) for i, v in enumerate(values)}
+
+
+@dataclass(frozen=True)
+class GovernanceBatch:
+    """A batch governance schedules in the timelock (predecessor 0)."""
+
+    targets: tuple[str, ...]
+    payloads: tuple[bytes, ...]
+    salt: bytes
+
+    @property
+    def operation_id(self) -> bytes:
+        return hash_operation_batch(list(self.targets), [0] * len(self.targets), list(self.payloads), ZERO_BYTES32,
+                                    self.salt)
+
+    def schedule_args(self) -> tuple:
+        return (list(self.targets), [0] * len(self.targets), list(self.payloads), ZERO_BYTES32, self.salt)
+
+    def execute_args(self) -> tuple:
+        return self.schedule_args()
+
+
+class RegistrarClient:
+    """The operator's side of the EnclaveRegistrar: propose an attested key's registration."""
+
+    def __init__(self, w3: Web3, registrar: str, account: LocalAccount) -> None:
+        self.w3 = w3
+        self.registrar = our_contract(w3, "EnclaveRegistrar", registrar)
+        self.transactor = Transactor(w3, account)
+
+    def schedule_registration(self, enclave: str, measurement: bytes, attestation_digest: bytes,
+                              expires_at_s: int = 0) -> tuple[GovernanceBatch, TxReceipt]:
+        """Schedules steward.registerEnclave(...) in the timelock; returns the batch (executable
+        by anyone after the delay) and the receipt."""
+        steward = call(self.registrar.functions.steward())
+        payload = bytes(Web3.to_bytes(hexstr=our_contract(self.w3, "RiskSteward", steward).encode_abi(
+            "registerEnclave", [Web3.to_checksum_address(enclave), measurement, attestation_digest, expires_at_s]
+        )))
+        batch = GovernanceBatch((Web3.to_checksum_address(steward),), (payload,), keccak(payload))
+        receipt = self.transactor.send(self.registrar.functions.scheduleRegistration(
+            Web3.to_checksum_address(enclave), measurement, attestation_digest, expires_at_s
+        ))
+        return batch, receipt
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()

@@ -19,7 +19,7 @@ from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
-from chain.artifacts import custom_errors
+from chain.artifacts import Artifact, aave_error_names, custom_errors
 from chain.errors import ContractRevert
 
 GAS_HEADROOM = 1.25
@@ -27,6 +27,15 @@ GAS_HEADROOM = 1.25
 # its block gas limit costs nothing there (only gas used is charged) and is 10x faster.
 IN_PROCESS_GAS_LIMIT = 12_000_000
 RECEIPT_POLL_SECONDS = 0.01
+
+
+def reason_revert(reason: str, function: str = "") -> ContractRevert:
+    """A string revert; Aave v3.0's numeric codes ('4') get their Errors.sol name
+    (CALLER_NOT_RISK_OR_POOL_ADMIN) with the code as the argument."""
+    name = aave_error_names().get(reason)
+    if name is not None:
+        return ContractRevert(name, (reason,), function)
+    return ContractRevert("Error", (reason,), function)
 
 
 def decode_revert(data: bytes | str | None, function: str = "") -> ContractRevert:
@@ -37,7 +46,7 @@ def decode_revert(data: bytes | str | None, function: str = "") -> ContractRever
         values = abi_decode(list(signature.input_types), raw[4:])
         return ContractRevert(signature.name, tuple(values), function)
     if len(raw) >= 4 and raw[:4] == bytes.fromhex("08c379a0"):
-        return ContractRevert("Error", (abi_decode(["string"], raw[4:])[0],), function)
+        return reason_revert(abi_decode(["string"], raw[4:])[0], function)
     if len(raw) >= 4 and raw[:4] == bytes.fromhex("4e487b71"):
         return ContractRevert("Panic", (abi_decode(["uint256"], raw[4:])[0],), function)
     return ContractRevert("UnknownRevert", (bytes(raw),), function)
@@ -48,7 +57,9 @@ def revert_from_exception(error: Exception, function: str = "") -> ContractRever
     if isinstance(error, ContractCustomError):
         return decode_revert(error.data if isinstance(error.data, str) else error.args[0], function)
     if isinstance(error, ContractLogicError):
-        return decode_revert(error.data, function) if error.data else ContractRevert("Error", (error.message,), function)
+        if error.data:
+            return decode_revert(error.data, function)
+        return reason_revert(error.message.removeprefix("execution reverted: "), function)
     if type(error).__name__ == "TransactionFailed":
         text = str(error.args[0]) if error.args else ""
         prefix = "execution reverted: "
@@ -57,10 +68,10 @@ def revert_from_exception(error: Exception, function: str = "") -> ContractRever
             try:
                 raw = ast.literal_eval(payload)
             except (ValueError, SyntaxError):
-                return ContractRevert("Error", (payload,), function)
+                return reason_revert(payload, function)
             if isinstance(raw, bytes):
                 return decode_revert(raw, function)
-            return ContractRevert("Error", (str(raw),), function)
+            return reason_revert(str(raw), function)
         return ContractRevert("Error", (text,), function)
     return None
 
@@ -89,6 +100,12 @@ class Transactor:
     @property
     def address(self) -> str:
         return self.account.address
+
+    def deploy(self, artifact: Artifact, *args: object, libraries: dict[str, str] | None = None) -> str:
+        """Deploys `artifact` (linked to `libraries` by name when it has placeholders); returns the address."""
+        bytecode = artifact.linked(libraries or {}) if artifact.link_references else artifact.bytecode
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=bytecode)
+        return self.send(factory.constructor(*args))["contractAddress"]
 
     def send(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None) -> TxReceipt:
         """Simulates, signs and sends `fn`; raises `ContractRevert` if it would revert or did."""

@@ -16,7 +16,18 @@ from strategies.params import Param  # noqa: F401 - re-exported: the ids the str
 
 DOMAIN_NAME = "RiskSteward"
 DOMAIN_VERSION = "1"
-MAX_UPDATE_VALIDITY_SECONDS = 6 * 3600
+MAX_UPDATE_VALIDITY_SECONDS = 6 * 3600  # RiskSteward.MAX_UPDATE_VALIDITY_SECONDS
+MAX_ANCHOR_AGE_BLOCKS = 256  # the EVM keeps the hashes of the last 256 blocks
+
+
+class EnvelopeViolation(Exception):
+    """An update the steward would refuse before looking at its changes; `name` and
+    `error_args` are the contract's custom error, as `BoundViolation` is for the changes."""
+
+    def __init__(self, name: str, *args: int) -> None:
+        super().__init__(f"{name}({', '.join(str(a) for a in args)})")
+        self.name = name
+        self.error_args = args
 
 
 PARAMETER_UPDATE_TYPES = {
@@ -118,6 +129,26 @@ class ParameterUpdate:
             inputs_hash=bytes.fromhex(raw["inputs_hash"].removeprefix("0x")),
             measurement=bytes.fromhex(raw["measurement"].removeprefix("0x")),
         )
+
+
+def check_anchor(update: ParameterUpdate, block_number: int) -> None:
+    """RiskSteward.submit step 2, age part: the anchor block is past and its hash still kept,
+    for a submit executing in block `block_number` (the hash itself is checked on chain)."""
+    if update.anchor_block >= block_number or block_number - update.anchor_block > MAX_ANCHOR_AGE_BLOCKS:
+        raise EnvelopeViolation("AnchorBlockUnavailable", update.anchor_block)
+
+
+def check_timing(update: ParameterUpdate, now_seconds: int) -> None:
+    """RiskSteward.submit steps 2 (time part) and 3, in the contract's order: the anchor time is
+    not in the future, the deadline has not passed (it may be now), and it is at most 6 h after
+    the anchor."""
+    if update.anchor_timestamp > now_seconds:
+        raise EnvelopeViolation("AnchorInFuture", update.anchor_timestamp)
+    if now_seconds > update.deadline:
+        raise EnvelopeViolation("UpdateExpired", update.deadline, now_seconds)
+    latest_allowed = update.anchor_timestamp + MAX_UPDATE_VALIDITY_SECONDS
+    if update.deadline > latest_allowed:
+        raise EnvelopeViolation("DeadlineTooFar", update.deadline, latest_allowed)
 
 
 def signable(update: ParameterUpdate, steward: str, domain_chain_id: int | None = None) -> SignableMessage:

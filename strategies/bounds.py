@@ -2,9 +2,9 @@
 checked (and projected) off chain exactly as the contract will check it.
 
 The rules (the contract states them as invariants):
-- a change moves at most its bound from the value in force, stays in [floor, ceiling], and is
-  never zero for the non-zero parameters; after it LTV <= LT, LB > 100%, LT x LB <= 100%, and
-  the rate curve is valid;
+- a change moves at most its bound from the value in force, stays in [floor, ceiling] and within
+  Aave's own limits, and is never zero for the non-zero parameters; after it, in each group the
+  update writes, LTV <= LT, LB > 100%, LT x LB <= 100% (collateral) and the curve is valid (rates);
 - a parameter moves at most once per cooldown, counted from its last *execution*;
 - at most one pending (scheduled, not executed, not expired, not vetoed) operation per
   parameter; an operation executes only within `execution_window_s` after it became ready,
@@ -17,14 +17,18 @@ Units are the pool's: bps, whole tokens. Pure: no chain, no clock (time is passe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from strategies.params import (
     BPS_MAX,
     DEFAULT_BOUNDS,
+    MAX_CAP_TOKENS,
     NON_ZERO_PARAMS,
+    SPECS,
     TIGHTENS_DOWNWARD,
     Bound,
+    Group,
     Param,
 )
 
@@ -32,9 +36,22 @@ MAX_BORROW_RATE_BPS = 100_000
 MIN_OPTIMAL_USAGE_RATIO_BPS = 100
 MAX_OPTIMAL_USAGE_RATIO_BPS = 9_900
 DEFAULT_EXECUTION_WINDOW_S = 86_400
+# Aave v3 ReserveConfiguration's own limits (RiskSteward._protocolLimit): 16-bit LTV/LT/LB,
+# 36-bit caps, reserve factor <= 100%; the rate parameters are bounded by the curve check.
+MAX_VALID_LTV_LT_LB = 65_535
+MAX_VALID_RESERVE_FACTOR_BPS = 10_000
+PROTOCOL_LIMITS: dict[Param, int] = {
+    Param.LTV: MAX_VALID_LTV_LT_LB,
+    Param.LIQUIDATION_THRESHOLD: MAX_VALID_LTV_LT_LB,
+    Param.LIQUIDATION_BONUS: MAX_VALID_LTV_LT_LB,
+    Param.SUPPLY_CAP: MAX_CAP_TOKENS,
+    Param.BORROW_CAP: MAX_CAP_TOKENS,
+    Param.RESERVE_FACTOR: MAX_VALID_RESERVE_FACTOR_BPS,
+}
 
 __all__ = [
-    "Bound", "BoundViolation", "Bounds", "DEFAULT_BOUNDS", "DEFAULT_EXECUTION_WINDOW_S", "Param", "ParamState",
+    "Bound", "BoundViolation", "Bounds", "DEFAULT_BOUNDS", "DEFAULT_EXECUTION_WINDOW_S", "PROTOCOL_LIMITS", "Param",
+    "ParamState",
     "Projection", "check_apply", "check_consistency", "check_step", "check_submit", "is_tightening_only", "project",
     "split_fast_and_slow",
 ]
@@ -97,27 +114,38 @@ def check_step(param: Param, current: int, proposed: int, bound: Bound) -> None:
         raise BoundViolation("UpdateNotInRange", param, current, proposed, max_difference)
 
 
-def check_consistency(values: dict[Param, int]) -> None:
-    """RiskSteward._checkConsistency over the full post-update parameter set."""
-    ltv = values[Param.LTV]
-    threshold = values[Param.LIQUIDATION_THRESHOLD]
-    bonus = values[Param.LIQUIDATION_BONUS]
-    if ltv > threshold:
-        raise BoundViolation("LtvAboveThreshold", ltv, threshold)
-    if threshold != 0 and bonus <= BPS_MAX:
-        raise BoundViolation("BonusNotAbove100", bonus)
-    if threshold * bonus > BPS_MAX * BPS_MAX:
-        raise BoundViolation("ThresholdTimesBonusAbove100", threshold, bonus)
-    optimal = values[Param.OPTIMAL_USAGE_RATIO]
-    slope1 = values[Param.VARIABLE_RATE_SLOPE1]
-    slope2 = values[Param.VARIABLE_RATE_SLOPE2]
-    if (
-        optimal < MIN_OPTIMAL_USAGE_RATIO_BPS
-        or optimal > MAX_OPTIMAL_USAGE_RATIO_BPS
-        or slope1 > slope2
-        or values[Param.BASE_VARIABLE_BORROW_RATE] + slope1 + slope2 > MAX_BORROW_RATE_BPS
-    ):
-        raise BoundViolation("InvalidRateCurve")
+def check_consistency(values: dict[Param, int], changed: Iterable[Param] | None = None) -> None:
+    """RiskSteward._checkConsistency over the full post-update parameter set: Aave's own limit
+    of each changed value (in update order), then the consistency of each group the update
+    writes (collateral: LTV <= LT, LB > 100%, LT x LB <= 100%; rates: the curve). `changed`
+    None checks every parameter and group."""
+    order = list(Param) if changed is None else list(changed)
+    for param in order:
+        limit = PROTOCOL_LIMITS.get(param)
+        if limit is not None and values[param] > limit:
+            raise BoundViolation("AboveProtocolLimit", param, values[param], limit)
+    groups = {SPECS[param].group for param in order}
+    if Group.COLLATERAL in groups:
+        ltv = values[Param.LTV]
+        threshold = values[Param.LIQUIDATION_THRESHOLD]
+        bonus = values[Param.LIQUIDATION_BONUS]
+        if ltv > threshold:
+            raise BoundViolation("LtvAboveThreshold", ltv, threshold)
+        if threshold != 0 and bonus <= BPS_MAX:
+            raise BoundViolation("BonusNotAbove100", bonus)
+        if threshold * bonus > BPS_MAX * BPS_MAX:
+            raise BoundViolation("ThresholdTimesBonusAbove100", threshold, bonus)
+    if Group.RATES in groups:
+        optimal = values[Param.OPTIMAL_USAGE_RATIO]
+        slope1 = values[Param.VARIABLE_RATE_SLOPE1]
+        slope2 = values[Param.VARIABLE_RATE_SLOPE2]
+        if (
+            optimal < MIN_OPTIMAL_USAGE_RATIO_BPS
+            or optimal > MAX_OPTIMAL_USAGE_RATIO_BPS
+            or slope1 > slope2
+            or values[Param.BASE_VARIABLE_BORROW_RATE] + slope1 + slope2 > MAX_BORROW_RATE_BPS
+        ):
+            raise BoundViolation("InvalidRateCurve")
 
 
 def _check_changes(current: dict[Param, int], changes: dict[Param, int], bounds: Bounds, now_seconds: int,
@@ -135,7 +163,7 @@ def _check_changes(current: dict[Param, int], changes: dict[Param, int], bounds:
             if until is not None:
                 raise BoundViolation("ParamPending", param, bounds.state_of(param).pending_ready_at)
         after[param] = proposed
-    check_consistency(after)
+    check_consistency(after, changes)
     return after
 
 
