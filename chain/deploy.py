@@ -25,6 +25,7 @@ from web3.contract import Contract
 
 from chain.aave import AaveMarket, aave_contract, deploy_aave_market, our_contract
 from chain.artifacts import load_aave_artifact, load_artifact
+from chain.deployment import Deployment
 from chain.errors import ChainError
 from chain.listings import ReserveListing, oct_2023_listings
 from chain.node import ANVIL_CHAIN_ID, is_in_process
@@ -75,6 +76,27 @@ class SystemDeployment:
     def asset(self, symbol: str) -> str:
         """The underlying token of a listed reserve."""
         return self.market.reserve(symbol).underlying
+
+    def to_deployment(self) -> Deployment:
+        """The deployment file's content: the market by its addresses provider, our contracts,
+        the roles and delays; everything else is derived on chain."""
+        return Deployment(
+            chain_id=self.chain_id,
+            addresses_provider=self.market.addresses_provider,
+            multicall=self.market.multicall,
+            ui_pool_data_provider=self.market.ui_pool_data_provider,
+            steward=self.steward,
+            timelock=self.timelock,
+            registrar=self.registrar,
+            rate_strategy_factory=self.rate_strategy_factory,
+            governance=self.governance,
+            guardian=self.guardian,
+            operator=self.operator,
+            min_delay_seconds=self.min_delay_seconds,
+            execution_window_seconds=self.execution_window_seconds,
+            deployed_at_block=self.deployed_at_block,
+            dex_pairs={reserve.symbol: reserve.pair for reserve in self.market.reserves},
+        )
 
 
 def is_local_dev_chain(w3: Web3) -> bool:

@@ -60,15 +60,20 @@ class WatchedAddresses:
     pool_configurator: str | None = None
 
     @classmethod
-    def of(cls, system) -> WatchedAddresses:
-        """From a `chain.deploy.SystemDeployment` (or anything with the same attributes)."""
+    def of(cls, system, w3: Web3 | None = None) -> WatchedAddresses:
+        """From a `chain.deploy.SystemDeployment` or a `chain.deployment.Deployment` (whose
+        PoolConfigurator is read from its addresses provider, when `w3` is given)."""
         market = getattr(system, "market", None)
+        configurator = getattr(market, "pool_configurator", None)
+        provider = getattr(system, "addresses_provider", None)
+        if configurator is None and provider is not None and w3 is not None:
+            configurator = aave_contract(w3, "PoolAddressesProvider", provider).functions.getPoolConfigurator().call()
         return cls(
             steward=system.steward,
             timelock=system.timelock,
             registrar=getattr(system, "registrar", None),
             rate_strategy_factory=getattr(system, "rate_strategy_factory", None),
-            pool_configurator=getattr(market, "pool_configurator", None),
+            pool_configurator=configurator,
         )
 
     def by_contract(self) -> dict[str, str | None]:
@@ -91,12 +96,12 @@ def _plain(value: object) -> object:
 
 def read_events(w3: Web3, system, from_block: int, to_block: int | str = "latest") -> list[ChainEvent]:
     """Every watched event between two blocks (inclusive), sorted by position. `system` is a
-    `WatchedAddresses` or a deployment it can be made from.
+    `WatchedAddresses`, a `SystemDeployment` or a deployment file's `Deployment`.
 
     One `eth_getLogs` over all addresses, decoded here by topic: the in-process EVM scans
     every block per query, so one query instead of one per event type matters.
     """
-    addresses = system if isinstance(system, WatchedAddresses) else WatchedAddresses.of(system)
+    addresses = system if isinstance(system, WatchedAddresses) else WatchedAddresses.of(system, w3)
     decoders = {}
     for contract_name, event_names in WATCHED.items():
         address = addresses.by_contract()[contract_name]

@@ -94,6 +94,9 @@ def test_events_record_the_life_of_updates(system: System):
     advance_time(system.w3, MIN_DELAY_SECONDS)
     system.execute(scheduled)
     names = [e.name for e in read_events(system.w3, system.deployment, start)]
+    # The deployment file names the same contracts (the configurator derived on chain).
+    from_file = read_events(system.w3, system.deployment.to_deployment(), start)
+    assert [e.name for e in from_file] == names
     assert names == [
         "CollateralConfigurationChanged", "UpdateApplied",
         "CallScheduled", "CallSalt", "UpdateScheduled",
