@@ -1,67 +1,58 @@
-"""The agent's jobs, each one idempotent step of the cycle: ingest → decide (in the enclave)
-→ submit → execute, plus reconcile (chain events → proposal states). The scheduler (service.py)
-and the demo call the same functions; each commits its own results, so a crash between any
-two lines leaves the store consistent and the next run picks up from there."""
+"""The agent's jobs, each one idempotent step of the cycle: ingest -> decide (in the enclave)
+-> submit -> execute, plus reconcile (chain events -> proposal states). The scheduler
+(service.py) and the demo call the same functions; each commits its own results, so a crash
+between any two lines leaves the store consistent and the next run picks up from there.
+
+Ingest stores every feed round (its own `updatedAt`, whatever the ingest cadence), the
+reserves' utilization and the accounts the pool's events name; decide reads everything else
+at one anchor block and asks the attested enclave; submit publishes the canonical inputs and
+relays the signed updates in nonce order (a tightening-only update is applied at once, the
+rest is scheduled in the timelock); execute runs ready operations; reconcile learns vetoes and
+executions by others."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from sqlmodel import Session, col, func, select
+from sqlalchemy import func as sql_func
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, col, select
 from web3 import Web3
 
+from agent.market_inputs import AnchorReader, feed_source, store_prices, store_utilization
 from agent.registration import schedule_registration
 from agent.store import (
     AttestationRow,
+    BorrowerAccountRow,
     CursorRow,
     DecisionRow,
     MarketSnapshotRow,
     PricePointRow,
     ProposalRow,
     ProposalState,
+    UtilizationPointRow,
     transition,
 )
 from chain.deployment import Deployment
 from chain.errors import ContractRevert
 from chain.events import read_events
+from chain.feeds import rounds_since
 from chain.node import latest_timestamp
-from chain.reader import MarketReader, ReserveState
-from chain.steward import OperationState, StewardClient
-from chain.transact import call
-from chain.update import ParameterUpdate, update_hash
+from chain.positions import DiscoveryCursor, PositionReader, discover_accounts
+from chain.reader import MarketReader, MarketSnapshot
+from chain.steward import GovernanceBatch, OperationState, RegistrarClient, StewardClient, SubmitPath
+from chain.update import ParameterUpdate
 from enclave.client import EnclaveClient
-from enclave.decision import DecisionInputs
-from strategies.bounds import Bound, Bounds, Param, ParamState
-from strategies.types import AssetHistory, BorrowerPosition, MarketHistory, RiskParams, canonical_json
+from strategies.bounds import is_tightening_only
+from strategies.config import StrategyConfig, default_config
+from strategies.inputs import HOUR_S
+from strategies.types import canonical_json
 
 log = logging.getLogger("risk_agent")
-DEFAULT_DEPTH_USD = 5e6
-PARAM_FIELDS = tuple(RiskParams.__dataclass_fields__)
-
-
-def checkpoint(name: str) -> None:
-    """Test hook for crash tests: with RISK_AGENT_PAUSE_AT=name the process stops here (so a
-    test can kill -9 it at exactly this point). Does nothing otherwise."""
-    if os.environ.get("RISK_AGENT_PAUSE_AT") == name:
-        log.warning("paused", extra={"fields": {"checkpoint": name}})
-        for handler in logging.getLogger().handlers + log.handlers:
-            handler.flush()
-        time.sleep(3_600)
-
-
-def params_of(reserve: ReserveState | dict) -> RiskParams:
-    values = reserve if isinstance(reserve, dict) else asdict(reserve)
-    return RiskParams(
-        values["ltv_bps"], values["liquidation_threshold_bps"], values["liquidation_bonus_bps"],
-        values["supply_cap_tokens"], values["borrow_cap_tokens"], values["reserve_factor_bps"],
-        values["optimal_usage_ratio_bps"], values["base_variable_borrow_rate_bps"],
-        values["variable_rate_slope1_bps"], values["variable_rate_slope2_bps"],
-    )
+# The steward refuses these for good: the update can never land; a new decision replaces it.
+EXPIRED_REVERTS = frozenset({"UpdateExpired", "AnchorBlockUnavailable", "OperationExpired"})
 
 
 @dataclass
@@ -74,53 +65,129 @@ class AgentContext:
     relay: StewardClient
     enclave: EnclaveClient
     assets: list[str]
-    governance: StewardClient | None = None  # set when new enclave keys may be registered automatically
+    registrar: RegistrarClient | None = None  # set when new enclave keys may be proposed automatically
     liquidity_depth_usd: dict[str, float] = field(default_factory=dict)
-    window_hours: int = 24 * 120
-    positions: Callable[[], tuple[BorrowerPosition, ...]] = lambda: ()
+    config: StrategyConfig = field(default_factory=default_config)
     reader: MarketReader | None = None
+    positions: PositionReader | None = None
 
     def __post_init__(self) -> None:
         if self.reader is None:
-            self.reader = MarketReader(self.w3, self.deployment.market)
+            self.reader = MarketReader.from_deployment(self.w3, self.deployment, tuple(self.assets))
+        if self.positions is None:
+            self.positions = PositionReader(self.w3, self.reader.market)
+
+    def anchor_reader(self) -> AnchorReader:
+        return AnchorReader(
+            w3=self.w3, reader=self.reader, assets=list(self.assets), config=self.config,
+            prices=store_prices(self.engine), utilization=store_utilization(self.engine), steward=self.relay,
+            positions=self.positions, accounts=lambda: known_accounts(self.engine),
+            fallback_depth_usd=self.liquidity_depth_usd,
+        )
 
 
 # ------------------------------------------------------------------ ingest
 
+
+def _snapshot_json(snapshot: MarketSnapshot) -> str:
+    return json.dumps([{**asdict(r), "params": r.params.as_dict()} for r in snapshot.reserves], default=str)
+
+
+def ingest_rounds(ctx: AgentContext, snapshot: MarketSnapshot) -> int:
+    """Every feed round since the last one stored (walking back through `getRoundData`, so no
+    round is missed whatever the ingest cadence); returns how many were added."""
+    added = 0
+    since = snapshot.block_timestamp - (ctx.config.window.history_hours + ctx.config.window.max_carry_hours + 1) * HOUR_S
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        for symbol in ctx.assets:
+            reserve = snapshot.reserve(symbol)
+            if reserve.feed_round is None:
+                continue
+            source = feed_source(reserve.feed_round.feed)
+            last = session.execute(
+                sql_select(PricePointRow.round_id, PricePointRow.timestamp_s)
+                .where(PricePointRow.asset_symbol == symbol, PricePointRow.source == source)
+                .order_by(col(PricePointRow.timestamp_s).desc(), col(PricePointRow.id).desc()).limit(1)
+            ).first()
+            last_round = int(last[0]) if last is not None else 0
+            if reserve.feed_round.round_id <= last_round:
+                continue
+            rounds = rounds_since(ctx.w3, ctx.reader.multicall, reserve.feed_round.feed, reserve.feed_round.round_id,
+                                  since, snapshot.block_number, after_round_id=last_round)
+            scale = 10**rounds.decimals
+            session.add_all(
+                PricePointRow(asset_symbol=symbol, timestamp_s=r.updated_at, price_usd=r.answer / scale, source=source,
+                              round_id=str(r.round_id), block_number=snapshot.block_number)
+                for r in rounds.rounds
+            )
+            added += len(rounds.rounds)
+        session.commit()
+    return added
+
+
 def ingest(ctx: AgentContext) -> int:
-    """Stores one market snapshot per block (a second read of the same block is skipped)."""
+    """One snapshot per block (a second read of the same block is skipped), every new feed
+    round, each reserve's utilization, and the accounts new pool events name."""
     snapshot = ctx.reader.read()
     with Session(ctx.engine, expire_on_commit=False) as session:
         if session.exec(select(MarketSnapshotRow).where(MarketSnapshotRow.block_number == snapshot.block_number)).first():
             return snapshot.block_number
         session.add(MarketSnapshotRow(chain_id=snapshot.chain_id, block_number=snapshot.block_number,
-                                      block_timestamp=snapshot.block_timestamp,
-                                      reserves_json=json.dumps([asdict(r) for r in snapshot.reserves])))
-        for reserve in snapshot.reserves:
-            session.add(PricePointRow(asset_symbol=reserve.symbol, timestamp_s=snapshot.block_timestamp,
-                                      price_usd=reserve.price_usd_e8 / 1e8, utilization=reserve.utilization, source="chain"))
+                                      block_timestamp=snapshot.block_timestamp, reserves_json=_snapshot_json(snapshot)))
+        for symbol in ctx.assets:
+            session.add(UtilizationPointRow(asset_symbol=symbol, timestamp_s=snapshot.block_timestamp,
+                                            block_number=snapshot.block_number,
+                                            utilization=snapshot.reserve(symbol).utilization))
         session.commit()
-    log.info("ingested", extra={"fields": {"block": snapshot.block_number, "reserves": len(snapshot.reserves)}})
+    rounds = ingest_rounds(ctx, snapshot)
+    accounts = discover(ctx, snapshot.block_number)
+    log.info("ingested", extra={"fields": {"block": snapshot.block_number, "rounds": rounds, "new_accounts": accounts}})
     return snapshot.block_number
 
 
-def backfill(ctx: AgentContext, symbol: str, points: list[tuple[int, float]], source: str) -> int:
-    """Adds earlier prices (a CSV, Chainlink rounds) so a fresh service has a full window."""
+def discover(ctx: AgentContext, to_block: int) -> int:
+    """Accounts named by pool events since the last scan (the cursor lives in the store)."""
     with Session(ctx.engine, expire_on_commit=False) as session:
-        existing = session.exec(select(func.count()).select_from(PricePointRow).where(
+        cursor = session.get(CursorRow, "positions") or CursorRow(name="positions",
+                                                                  block_number=ctx.deployment.deployed_at_block)
+        if cursor.block_number > to_block:
+            return 0
+        known = set(session.execute(sql_select(BorrowerAccountRow.account)).scalars())
+        found = discover_accounts(ctx.w3, ctx.reader.market, DiscoveryCursor(cursor.block_number), to_block)
+        new = sorted(found.accounts - known)
+        session.add_all(BorrowerAccountRow(account=a, first_seen_block=to_block) for a in new)
+        cursor.block_number = found.next_block
+        session.add(cursor)
+        session.commit()
+    return len(new)
+
+
+def known_accounts(engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.execute(sql_select(BorrowerAccountRow.account).order_by(BorrowerAccountRow.account)).scalars())
+
+
+def backfill(ctx: AgentContext, symbol: str, timestamps_s, prices_usd, source: str) -> int:
+    """Earlier prices from a file (named by its SHA-256 in `source`), so a fresh service has a
+    full window; only points before the feed's first stored round are ever used."""
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        existing = session.exec(select(sql_func.count()).select_from(PricePointRow).where(
             PricePointRow.asset_symbol == symbol, PricePointRow.source == source)).one()
         if existing:
             return 0
-        session.add_all(PricePointRow(asset_symbol=symbol, timestamp_s=t, price_usd=p, source=source) for t, p in points)
+        session.add_all(PricePointRow(asset_symbol=symbol, timestamp_s=int(t), price_usd=float(p), source=source)
+                        for t, p in zip(timestamps_s, prices_usd, strict=True))
         session.commit()
-    return len(points)
+    return len(prices_usd)
 
 
 # ------------------------------------------------------------------ enclave
 
+
 def ensure_enclave(ctx: AgentContext) -> AttestationRow | None:
     """Attests the enclave (fresh nonce) if not yet trusted, stores the document, and checks the
-    key's registration on chain; schedules it when allowed. Returns the row once registered."""
+    key's registration on chain; proposes it through the registrar when allowed. Returns the
+    row once the key is registered."""
     if ctx.enclave.attested is None:
         attested = ctx.enclave.attest()
         with Session(ctx.engine, expire_on_commit=False) as session:
@@ -132,7 +199,7 @@ def ensure_enclave(ctx: AgentContext) -> AttestationRow | None:
     with Session(ctx.engine, expire_on_commit=False) as session:
         row = session.exec(select(AttestationRow).where(AttestationRow.enclave_address == address)
                            .order_by(col(AttestationRow.id).desc())).first()
-        registered_at = call(ctx.relay.steward.functions.enclaves(address))[2]
+        registered_at = ctx.relay.steward.functions.enclaves(address).call()[2]
         if registered_at:
             if row.registration_state != "executed":
                 row.registration_state = "executed"
@@ -140,9 +207,9 @@ def ensure_enclave(ctx: AgentContext) -> AttestationRow | None:
                 session.commit()
                 session.refresh(row)
             return row
-        if ctx.governance is not None and row.registration_state == "unregistered":
-            operation_id = schedule_registration(ctx.governance, ctx.enclave.attested)
-            row.registration_operation_id = "0x" + operation_id.hex()
+        if ctx.registrar is not None and row.registration_state == "unregistered":
+            batch = schedule_registration(ctx.registrar, ctx.enclave.attested, ctx.enclave.document)
+            row.registration_operation_id = "0x" + batch.operation_id.hex()
             row.registration_state = "scheduled"
             session.add(row)
             session.commit()
@@ -152,159 +219,138 @@ def ensure_enclave(ctx: AgentContext) -> AttestationRow | None:
 
 # ------------------------------------------------------------------ decide
 
-def _bounds(ctx: AgentContext, asset: str) -> Bounds:
-    steward = ctx.relay.steward
-    limits = {p: Bound(*call(steward.functions.getBound(int(p)))) for p in Param}
-    last = {p: int(call(steward.functions.lastUpdatedAt(asset, int(p)))) for p in Param}
-    return Bounds(limits, {p: ParamState(last_executed_at=t) for p, t in last.items() if t})
-
-
-def decision_inputs(ctx: AgentContext, session: Session, first_nonce: int) -> DecisionInputs | None:
-    """The decision's inputs, from the store only: the latest snapshot and the price window."""
-    snapshot = session.exec(select(MarketSnapshotRow).order_by(col(MarketSnapshotRow.block_number).desc())).first()
-    if snapshot is None:
-        return None
-    reserves = {r["symbol"]: r for r in json.loads(snapshot.reserves_json)}
-    as_of = snapshot.block_timestamp
-    assets, current, bounds, addresses = [], {}, {}, {}
-    for symbol in ctx.assets:
-        reserve = reserves.get(symbol)
-        if reserve is None:
-            continue
-        points = session.exec(select(PricePointRow).where(
-            PricePointRow.asset_symbol == symbol, PricePointRow.timestamp_s <= as_of,
-            PricePointRow.timestamp_s >= as_of - ctx.window_hours * 3_600).order_by(PricePointRow.timestamp_s)).all()
-        times, prices, utilization = [], [], []
-        for point in points:
-            if times and point.timestamp_s <= times[-1]:
-                continue  # one price per second; chain points win over a backfill at the same time
-            times.append(point.timestamp_s)
-            prices.append(point.price_usd)
-            if point.utilization is not None:
-                utilization.append(point.utilization)
-        decimals = reserve["decimals"]
-        assets.append(AssetHistory(symbol, tuple(times), tuple(prices), ctx.liquidity_depth_usd.get(symbol, DEFAULT_DEPTH_USD),
-                                   reserve["total_supplied_raw"] / 10**decimals, reserve["total_borrowed_raw"] / 10**decimals,
-                                   tuple(utilization[-24 * 7:])))
-        current[symbol] = params_of(reserve)
-        bounds[symbol] = _bounds(ctx, reserve["asset"])
-        addresses[symbol] = reserve["asset"]
-    history = MarketHistory(as_of, tuple(assets), ctx.positions())
-    return DecisionInputs(ctx.w3.eth.chain_id, ctx.deployment.steward, first_nonce, addresses, history, current, bounds)
-
 
 def decide(ctx: AgentContext) -> list[int]:
-    """Asks the (attested, registered) enclave for a decision and stores it with its exact
-    inputs and every signed update, all in one transaction."""
+    """Reads the inputs at one anchor block, asks the (attested, registered) enclave, and stores
+    the decision with its canonical inputs and every signed update, in one transaction."""
     attestation = ensure_enclave(ctx)
     if attestation is None:
         log.info("decision skipped: enclave key not registered yet")
         return []
     address = attestation.enclave_address
-    with Session(ctx.engine, expire_on_commit=False) as session:
-        used = session.exec(select(func.max(ProposalRow.nonce)).where(ProposalRow.enclave_address == address)).one()
-        inputs = decision_inputs(ctx, session, (used or 0) + 1)
-    if inputs is None:
-        return []
+    snapshot = ctx.reader.read()
+    ingest_rounds(ctx, snapshot)  # the feed's rounds up to the anchor block are in the store
+    inputs = ctx.anchor_reader().read(address, snapshot.block_number)
     decision = ctx.enclave.decide(inputs)
+    canonical = inputs.canonical_bytes()
     with Session(ctx.engine, expire_on_commit=False) as session:
-        row = DecisionRow(inputs_hash=decision.inputs_hash.hex(), inputs_canonical=inputs.canonical_bytes(),
+        row = DecisionRow(inputs_hash=decision.inputs_hash.hex(), inputs_canonical=canonical,
                           recommendation_json=decision.recommendation_json, enclave_address=address,
-                          measurement=ctx.enclave.expected_measurement.hex(), attestation_id=attestation.id)
+                          measurement=ctx.enclave.expected_measurement.hex(), attestation_id=attestation.id,
+                          config_hash=json.loads(decision.recommendation_json).get("config_hash", ""),
+                          anchor_block=inputs.anchor.block_number, anchor_timestamp=inputs.anchor.timestamp_s)
         session.add(row)
         session.flush()
         proposals = []
-        symbol_of = {v: k for k, v in inputs.asset_addresses.items()}
+        by_address = {a.address: a for a in inputs.assets}
         for signed in decision.updates:
-            symbol = symbol_of[signed.update.asset]
-            before = asdict(inputs.current[symbol])
-            after = dict(before)
-            for param, value in zip(signed.update.params, signed.update.values, strict=True):
-                after[PARAM_FIELDS[param]] = value
+            asset = by_address[signed.update.asset]
+            before = asset.params.as_dict()
+            changes = dict(zip(signed.update.params, signed.update.values, strict=True))
+            after = asset.params.with_changes(changes).as_dict()
+            fast = is_tightening_only(asset.params.by_param(), {p: v for p, v in changes.items()})
             proposal = ProposalRow(
-                decision_id=row.id, asset_symbol=symbol, asset_address=signed.update.asset, state=ProposalState.SIGNED,
+                decision_id=row.id, asset_symbol=asset.symbol, asset_address=asset.address, state=ProposalState.SIGNED,
                 update_json=canonical_json(signed.update.as_json()).decode(), nonce=signed.update.nonce,
                 deadline=signed.update.deadline, enclave_address=address, signature="0x" + signed.signature.hex(),
-                params_before_json=json.dumps(before), params_after_json=json.dumps(after))
+                params_before_json=json.dumps(before), params_after_json=json.dumps(after),
+                path="fast" if fast else "slow")
             session.add(proposal)
             proposals.append(proposal)
         session.commit()
         ids = [p.id for p in proposals]
-    log.info("decided", extra={"fields": {"decision": row.id, "signed_updates": len(ids)}})
+    log.info("decided", extra={"fields": {"decision": row.id, "anchor_block": inputs.anchor.block_number,
+                                          "signed_updates": len(ids)}})
     return ids
 
 
 # ------------------------------------------------------------------ submit / execute / reconcile
 
+
+def _publish(ctx: AgentContext, session: Session, decision_id: int) -> None:
+    decision = session.get(DecisionRow, decision_id)
+    if decision.inputs_publish_tx:
+        return
+    result = ctx.relay.publish_inputs(decision.inputs_canonical)
+    decision.inputs_publish_tx = result.transaction_hash or "already published"
+    session.add(decision)
+    session.commit()
+
+
 def submit(ctx: AgentContext) -> list[int]:
-    """Relays signed updates. A proposal is marked `submitted` before its transaction is sent;
-    on restart the steward's `operationOf(updateHash)` tells whether it landed, so nothing is
-    lost and nothing is relayed twice (a second relay would be a no-op on chain anyway)."""
-    queued = []
+    """Publishes each decision's inputs, then relays its signed updates in nonce order. A
+    proposal is marked `submitted` before its transaction is sent; on restart the chain says
+    whether it landed (an operation in the timelock, or the fast path's UpdateApplied), so
+    nothing is lost and nothing is relayed twice."""
+    landed = []
     now = latest_timestamp(ctx.w3)
     with Session(ctx.engine, expire_on_commit=False) as session:
         pending = session.exec(select(ProposalRow).where(
-            col(ProposalRow.state).in_([ProposalState.SIGNED, ProposalState.SUBMITTED])).order_by(ProposalRow.id)).all()
+            col(ProposalRow.state).in_([ProposalState.SIGNED, ProposalState.SUBMITTED]))
+            .order_by(ProposalRow.decision_id, ProposalRow.nonce)).all()
         for proposal in pending:
             update = ParameterUpdate.from_json(json.loads(proposal.update_json))
             signature = bytes.fromhex(proposal.signature.removeprefix("0x"))
-            digest = update_hash(update, ctx.deployment.steward)
-            existing = bytes(call(ctx.relay.steward.functions.operationOf(digest)))
-            if existing != b"\x00" * 32:
-                transition(session, proposal, ProposalState.QUEUED, update_hash="0x" + digest.hex(),
-                           operation_id="0x" + existing.hex(), eta=ctx.relay.operation_eta(existing))
-                queued.append(proposal.id)
-                continue
             if update.deadline < now:
                 transition(session, proposal, ProposalState.EXPIRED, error="deadline passed before relaying")
                 continue
+            _publish(ctx, session, proposal.decision_id)
             if proposal.state == ProposalState.SIGNED:
-                transition(session, proposal, ProposalState.SUBMITTED, update_hash="0x" + digest.hex())
-            checkpoint("submit_marked")
+                transition(session, proposal, ProposalState.SUBMITTED, update_hash="0x" + ctx.relay.update_hash(update).hex())
             try:
                 result = ctx.relay.submit(update, signature)
             except ContractRevert as revert:
-                transition(session, proposal, ProposalState.FAILED, error=str(revert))
+                state = ProposalState.EXPIRED if revert.name in EXPIRED_REVERTS else ProposalState.FAILED
+                transition(session, proposal, state, error=str(revert))
                 log.warning("submit refused", extra={"fields": {"proposal": proposal.id, "error": revert.name}})
                 continue
-            checkpoint("submit_sent")
-            transition(session, proposal, ProposalState.QUEUED, operation_id="0x" + result.operation_id.hex(),
-                       submit_tx=result.transaction_hash, eta=ctx.relay.operation_eta(result.operation_id))
-            queued.append(proposal.id)
-            log.info("queued", extra={"fields": {"proposal": proposal.id, "operation": proposal.operation_id}})
-    return queued
+            if result.path is SubmitPath.APPLIED:
+                transition(session, proposal, ProposalState.EXECUTED, submit_tx=result.transaction_hash,
+                           execute_tx=result.transaction_hash, path="fast")
+            else:
+                transition(session, proposal, ProposalState.QUEUED, operation_id="0x" + result.operation_id.hex(),
+                           submit_tx=result.transaction_hash, eta=result.ready_at, path="slow")
+            landed.append(proposal.id)
+            log.info("relayed", extra={"fields": {"proposal": proposal.id, "path": result.path.value}})
+    return landed
 
 
-def _operation(ctx: AgentContext, proposal: ProposalRow):
-    if proposal.submit_tx:
-        return ctx.relay.operation_from_transaction(proposal.submit_tx)
-    target = bytes.fromhex(proposal.operation_id.removeprefix("0x"))
-    return next((o for o in ctx.relay.scheduled_operations() if o.operation_id == target), None)
+def _scheduled(ctx: AgentContext, proposal: ProposalRow):
+    update = ParameterUpdate.from_json(json.loads(proposal.update_json))
+    return ctx.relay.operation_for(update)
 
 
 def execute(ctx: AgentContext) -> list[int]:
-    """Executes queued proposals whose delay has passed (and scheduled enclave registrations)."""
+    """Executes queued proposals whose delay has passed (and scheduled enclave registrations).
+    An operation the steward refuses at execution stays queued until its window ends."""
     now = latest_timestamp(ctx.w3)
+    window = ctx.deployment.execution_window_seconds or 86_400
     executed = []
     with Session(ctx.engine, expire_on_commit=False) as session:
         for proposal in session.exec(select(ProposalRow).where(ProposalRow.state == ProposalState.QUEUED)).all():
             if proposal.eta is None or proposal.eta > now:
                 continue
-            operation_id = bytes.fromhex(proposal.operation_id.removeprefix("0x"))
-            state = ctx.relay.operation_state(operation_id)
-            if state is OperationState.READY:
-                operation = _operation(ctx, proposal)
-                transition(session, proposal, ProposalState.EXECUTED, execute_tx=ctx.relay.execute(operation))
-                executed.append(proposal.id)
-            elif state is OperationState.DONE:
+            operation = _scheduled(ctx, proposal)
+            state = ctx.relay.operation_state(operation.operation_id)
+            if state is OperationState.DONE:
                 transition(session, proposal, ProposalState.EXECUTED)
                 executed.append(proposal.id)
-        scheduled = session.exec(select(AttestationRow).where(AttestationRow.registration_state == "scheduled")).all()
-        for row in scheduled:
-            operation_id = bytes.fromhex(row.registration_operation_id.removeprefix("0x"))
-            if ctx.relay.operation_state(operation_id) is OperationState.READY:
-                operation = next(o for o in ctx.relay.scheduled_operations() if o.operation_id == operation_id)
-                ctx.relay.execute(operation)
+            elif state is OperationState.UNSET:
+                transition(session, proposal, ProposalState.CANCELLED, error="vetoed (no longer in the timelock)")
+            elif now > proposal.eta + window:
+                transition(session, proposal, ProposalState.EXPIRED, error="execution window passed")
+            elif state is OperationState.READY:
+                try:
+                    receipt = ctx.relay.execute(operation)
+                except ContractRevert as revert:
+                    log.warning("execution refused", extra={"fields": {"proposal": proposal.id, "error": revert.name}})
+                    continue
+                transition(session, proposal, ProposalState.EXECUTED, execute_tx="0x" + bytes(receipt["transactionHash"]).hex())
+                executed.append(proposal.id)
+        for row in session.exec(select(AttestationRow).where(AttestationRow.registration_state == "scheduled")).all():
+            batch = registration_batch(ctx, row)
+            if ctx.relay.operation_state(batch.operation_id) is OperationState.READY:
+                ctx.relay.execute(batch)
                 row.registration_state = "executed"
                 session.add(row)
                 session.commit()
@@ -312,8 +358,14 @@ def execute(ctx: AgentContext) -> list[int]:
     return executed
 
 
+def registration_batch(ctx: AgentContext, row: AttestationRow) -> GovernanceBatch:
+    from agent.registration import registration_batch_for
+
+    return registration_batch_for(ctx.relay, row)
+
+
 def reconcile(ctx: AgentContext) -> int:
-    """Chain events → proposal states: a guardian's cancel, an execution by someone else."""
+    """Chain events -> proposal states: a guardian's veto, an execution by someone else."""
     head = ctx.w3.eth.block_number
     changed = 0
     with Session(ctx.engine, expire_on_commit=False) as session:
@@ -321,16 +373,17 @@ def reconcile(ctx: AgentContext) -> int:
         if cursor.block_number > head:
             return 0
         events = read_events(ctx.w3, ctx.deployment, cursor.block_number, head)
-        by_operation = {p.operation_id: p for p in session.exec(select(ProposalRow).where(
-            ProposalRow.state == ProposalState.QUEUED)).all()}
+        queued = session.exec(select(ProposalRow).where(ProposalRow.state == ProposalState.QUEUED)).all()
+        by_operation = {p.operation_id: p for p in queued}
+        by_update = {p.update_hash: p for p in queued}
         for event in events:
-            proposal = by_operation.get(event.args.get("id"))
+            proposal = by_operation.get(event.args.get("id")) or by_update.get(event.args.get("updateHash"))
             if proposal is None or proposal.state != ProposalState.QUEUED:
                 continue
-            if event.name == "Cancelled":
+            if event.name in ("Cancelled", "UpdateVetoed"):
                 transition(session, proposal, ProposalState.CANCELLED, cancel_tx=event.transaction_hash)
                 changed += 1
-            elif event.name == "CallExecuted":
+            elif event.name in ("CallExecuted", "UpdateExecuted"):
                 transition(session, proposal, ProposalState.EXECUTED, execute_tx=event.transaction_hash)
                 changed += 1
         cursor.block_number = head + 1

@@ -1,22 +1,35 @@
-"""Registering an attested enclave key: a governance action through the timelock, so the
-delay and the guardian's veto apply to new keys as to parameter updates."""
+"""Registering an attested enclave key: proposed by the operator through the EnclaveRegistrar
+(which can schedule nothing else), so the timelock's delay and the guardian's veto apply to
+new keys as to parameter updates."""
 
 from __future__ import annotations
 
-from chain.steward import StewardClient
+from eth_utils import keccak
+from web3 import Web3
+
+from agent.store import AttestationRow
+from chain.steward import GovernanceBatch, RegistrarClient, StewardClient
 from enclave.attestation import VerifiedAttestation
 
 
-def schedule_registration(governance: StewardClient, attested: VerifiedAttestation, expires_at_s: int = 0) -> bytes:
-    """Schedules `setMeasurementApproval` + `registerEnclave` (recording the document's
-    SHA-256); returns the timelock operation id. Scheduling it again is a no-op."""
+def registration_digest(attested: VerifiedAttestation) -> bytes:
+    """What the steward records for the key: the document's digest."""
+    return attested.document_sha256
+
+
+def schedule_registration(registrar: RegistrarClient, attested: VerifiedAttestation, document: bytes,
+                          expires_at_s: int = 0) -> GovernanceBatch:
+    """Schedules `registerEnclave` for the attested key; returns the timelock batch."""
     if attested.enclave_address is None:
         raise ValueError("attestation binds no secp256k1 key")
-    payloads = [
-        governance.encode_steward_call("setMeasurementApproval", attested.measurement, True),
-        governance.encode_steward_call(
-            "registerEnclave", attested.enclave_address, attested.measurement, attested.document_sha256, expires_at_s
-        ),
-    ]
-    # Salt: the document digest, so each attested key gets its own operation.
-    return governance.schedule_governance(payloads, attested.document_sha256)
+    batch, _ = registrar.schedule_registration(attested.enclave_address, attested.measurement,
+                                               registration_digest(attested), expires_at_s)
+    return batch
+
+
+def registration_batch_for(relay: StewardClient, row: AttestationRow, expires_at_s: int = 0) -> GovernanceBatch:
+    """The registration batch of a stored attestation, as the registrar scheduled it."""
+    payload = bytes(Web3.to_bytes(hexstr=relay.steward.encode_abi(
+        "registerEnclave", [Web3.to_checksum_address(row.enclave_address), bytes.fromhex(row.measurement),
+                            bytes.fromhex(row.document_sha256), expires_at_s])))
+    return GovernanceBatch((relay.steward.address,), (payload,), keccak(payload))

@@ -150,6 +150,15 @@ class UtilizationPointRow(SQLModel, table=True):
     utilization: float
 
 
+class RunInfoRow(SQLModel, table=True):
+    """Facts about the run the dashboard needs (e.g. a replay's `time_shift_s`: chain time minus
+    the replayed history's own time)."""
+
+    __tablename__ = "run_info"
+    key: str = Field(primary_key=True)
+    value: str
+
+
 class BorrowerAccountRow(SQLModel, table=True):
     """An account seen in the pool's events; its position is read at each decision's block."""
 

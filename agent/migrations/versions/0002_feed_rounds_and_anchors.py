@@ -24,6 +24,11 @@ def upgrade() -> None:
     sa.Column('first_seen_block', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('account')
     )
+    op.create_table('run_info',
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('utilization_point',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('asset_symbol', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -70,4 +75,5 @@ def downgrade() -> None:
         batch_op.drop_index('ix_utilization_asset_time')
 
     op.drop_table('utilization_point')
+    op.drop_table('run_info')
     op.drop_table('borrower_account')
