@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from strategies.collateral import MIN_TAIL_SAMPLE, empirical_horizon_tail, fit_horizon_tail
+from strategies.peg import DepegEvent, PegCalibration, fit_jump_model, in_depeg, mixture_tail, noise_drops, peg_deviation
 from strategies.volatility import ewma_sigma_series
 
 SCALINGS = ("sqrt_time", "direct", "strategy")
@@ -193,3 +194,34 @@ def hourly_grid(prices: pd.Series) -> tuple[pd.Series, int]:
     grid = prices.resample("1h").last()
     carried = int(grid.isna().sum())
     return grid.ffill().dropna(), carried
+
+
+def peg_forecasts(timestamps_s: np.ndarray, pegged_prices: np.ndarray, calibration: PegCalibration,
+                  pooled_events: tuple[DepegEvent, ...], horizon_hours: int, confidence: float,
+                  fallback_severity: float, min_points: int = 3, window_hours: int = DECISION_WINDOW_HOURS,
+                  warmup_hours: int = 24 * 30) -> HorizonForecasts:
+    """The peg model's h-hour VaR at each non-overlapping window start t (price over its peg,
+    hourly), from what was known at t: events that had started (intensity) and finished
+    (severities) by then, noise from the filtered price of the `window_hours` before t. While
+    a depeg is on, the strategy uses the larger of that and the volatile tail of the asset's
+    own returns; so does this. Realized drops are those of the filtered price (aggregator
+    spikes are not moves anyone is liquidated at)."""
+    filtered = 1 + peg_deviation(pegged_prices)
+    returns = np.diff(np.log(np.asarray(pegged_prices, dtype=float)))
+    sigma = ewma_sigma_series(returns, warmup=warmup_hours)
+    deviation = filtered - 1
+    starts = np.arange(max(warmup_hours, window_hours // 4), len(filtered) - horizon_hours, horizon_hours)
+    var_log = np.empty(len(starts))
+    for i, t in enumerate(starts):
+        as_of = int(timestamps_s[t])
+        jump = fit_jump_model(calibration, pooled_events, as_of, fallback_severity)
+        seen = filtered[max(0, t - window_hours):t + 1]
+        noise = noise_drops(seen, 1.0, horizon_hours, calibration.depeg_threshold)
+        var_drop = mixture_tail(jump, noise, horizon_hours, confidence).var_drop
+        if in_depeg(deviation[:t + 1], calibration.depeg_threshold, min_points):
+            window = slice(max(0, t - window_hours), t)
+            tail = fit_horizon_tail(returns[window], sigma[window], horizon_hours, confidence)
+            var_drop = max(var_drop, tail.drop_var(float(sigma[t]), horizon_hours))
+        var_log[i] = -math.log1p(-min(var_drop, 1 - 1e-12))
+    realized = np.log(filtered[starts + horizon_hours] / filtered[starts])
+    return HorizonForecasts(starts, var_log, realized)

@@ -1,10 +1,12 @@
 """Collateral parameters from the price drop a position must survive.
 
 The liquidation threshold is set so that a position sitting exactly at its threshold still
-covers its debt plus the liquidation bonus after the expected-shortfall drop over the
-liquidation horizon: LT = (1 - ES) / LB. The horizon is how long the market needs to absorb
-the collateral a stress liquidates at the available depth (never under `min_horizon_hours`).
-The bonus pays the liquidator's slippage and costs; LTV sits below LT by the 95% one-day drop.
+covers its debt (less the risk appetite's acceptable share) plus the liquidation bonus after
+the expected-shortfall drop over the liquidation horizon: LT = (1 - ES) / ((1 - b) x LB). The
+horizon is how long the market needs to absorb the collateral a stress liquidates at the
+available depth (never under the appetite's minimum). The bonus makes the stress's typical
+liquidation pay after slippage at the depth, gas and a margin; LTV sits below LT by the 95%
+one-day drop. Drops come from the tail fitted at their horizon (`fit_horizon_tail`).
 """
 
 from __future__ import annotations
@@ -103,6 +105,87 @@ def fit_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizon_hour
         return direct
     hourly = empirical_horizon_tail(returns, hourly_sigma, 1, confidence)
     return TailModel(max(direct.var_sigmas, hourly.var_sigmas), max(direct.es_sigmas, hourly.es_sigmas), horizon_hours)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskAppetite:
+    """Governance's risk appetite (in the strategy config): the LT covers the expected
+    shortfall at `lt_confidence` of the drop over the liquidation horizon (at least
+    `min_horizon_hours`), leaving at most `max_bad_debt_share` of a position's debt unpaid
+    when it is liquidated from its threshold in that drop; the LTV keeps a position opened at
+    the limit out of liquidation over `ltv_horizon_hours` at `ltv_confidence`."""
+
+    lt_confidence: float = 0.99
+    min_horizon_hours: int = 24
+    max_horizon_hours: int = 96
+    ltv_confidence: float = 0.95
+    ltv_horizon_hours: int = 24
+    max_bad_debt_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("lt_confidence", "ltv_confidence"):
+            if not 0.5 <= getattr(self, name) < 1:
+                raise ValueError(f"risk appetite: {name} must be in [0.5, 1), got {getattr(self, name)}")
+        if not 1 <= self.min_horizon_hours <= self.max_horizon_hours:
+            raise ValueError(f"risk appetite: need 1 <= min_horizon_hours <= max_horizon_hours, got "
+                             f"{self.min_horizon_hours} and {self.max_horizon_hours}")
+        if self.ltv_horizon_hours < 1:
+            raise ValueError(f"risk appetite: ltv_horizon_hours must be at least 1, got {self.ltv_horizon_hours}")
+        if not 0 <= self.max_bad_debt_share < 0.5:
+            raise ValueError(f"risk appetite: max_bad_debt_share must be in [0, 0.5), got {self.max_bad_debt_share}")
+
+
+def threshold_target_bps(es_drop: float, bonus_bps: int, max_bad_debt_share: float) -> int:
+    """LT = (1 - ES) / ((1 - b) x LB), rounded down: a position at HF 1 whose collateral falls
+    by the ES drop still pays (1 - b) of its debt plus the bonus. b = 0 is full cover."""
+    return int(math.floor(1e4 * (1 - es_drop) / ((1 - max_bad_debt_share) * bonus_bps / 1e4) + 1e-9))
+
+
+def ltv_target_bps(threshold_bps: int, ltv_drop: float) -> int:
+    """LTV = LT x (1 - drop), rounded down: a position opened at the LTV limit reaches HF 1
+    only after the price falls by `ltv_drop`."""
+    return int(math.floor(threshold_bps * (1 - ltv_drop) + 1e-9))
+
+
+@dataclass(frozen=True)
+class BonusTarget:
+    bonus_bps: int
+    slippage: float
+    gas_share: float
+    reference_repay_usd: float
+
+
+def liquidation_bonus_bps(hourly_liquidation_usd: float, depth_usd: float, depth_slippage: float,
+                          reference_repay_usd: float, gas_usd_per_liquidation: float, margin_bps: int,
+                          min_bonus_bps: int, max_bonus_bps: int) -> BonusTarget:
+    """The smallest bonus at which liquidating `reference_repay_usd` of debt pays: the
+    liquidator receives repay x LB of collateral, sells it at the slippage of the stress's
+    hourly liquidation volume into the depth, pays gas and keeps a margin:
+    repay x LB x (1 - slippage) >= repay x (1 + margin) + gas, so
+    LB = (1 + margin + gas / repay) / (1 - slippage), rounded up, within [min, max]."""
+    if reference_repay_usd <= 0:
+        raise ValueError(f"reference liquidation must be positive, got {reference_repay_usd}")
+    slippage = constant_product_slippage(hourly_liquidation_usd, depth_usd, depth_slippage)
+    gas_share = gas_usd_per_liquidation / reference_repay_usd
+    needed = (1 + margin_bps / 1e4 + gas_share) / max(1 - slippage, 1e-9)
+    bonus = int(math.ceil(1e4 * needed - 1e-9))
+    return BonusTarget(min(max(bonus, min_bonus_bps), max_bonus_bps), slippage, gas_share, reference_repay_usd)
+
+
+def reference_repay_usd(collateral_usd: np.ndarray, debt_usd: np.ndarray, threshold: float, drop: float,
+                        close_factor: float = 0.5, full_close_health: float = 0.95) -> float:
+    """The debt-weighted median of what the stress's liquidations repay (close factor 50%,
+    100% at HF <= 0.95, as Aave); half the median debt when the drop liquidates nobody."""
+    if len(debt_usd) == 0:
+        return 0.0
+    health = collateral_usd * (1 - drop) * threshold / debt_usd
+    hit = health < 1.0
+    if not hit.any():
+        return float(np.median(debt_usd) * close_factor)
+    repay = np.where(health[hit] <= full_close_health, 1.0, close_factor) * debt_usd[hit]
+    order = np.argsort(repay, kind="stable")
+    weights = np.cumsum(repay[order])
+    return float(repay[order][int(np.searchsorted(weights, weights[-1] / 2))])
 
 
 def drop_var(hourly_sigma: float, horizon_hours: float, confidence: float) -> float:

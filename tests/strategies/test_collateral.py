@@ -9,13 +9,18 @@ import numpy as np
 import pytest
 
 from strategies.collateral import (
+    RiskAppetite,
     TailModel,
     constant_product_slippage,
     empirical_horizon_tail,
     fit_horizon_tail,
     largest_safe_cut,
+    liquidation_bonus_bps,
+    ltv_target_bps,
     newly_liquidatable,
+    reference_repay_usd,
     standardized_horizon_returns,
+    threshold_target_bps,
 )
 
 
@@ -107,3 +112,53 @@ def test_largest_safe_cut_stops_before_the_first_crowd():
     assert largest_safe_cut(collateral, debt, 8_300, 8_000, 0.01) == 8_250
     assert largest_safe_cut(collateral, debt, 8_300, 8_000, 0.95) == 8_000
     assert math.isclose(newly_liquidatable(collateral, debt, 0.83, 0.80).share_of_debt, 825 / 885)
+
+
+def test_threshold_and_ltv_from_the_appetite_by_hand():
+    """ES 10%, LB 105%: b = 0: 0.9 / 1.05 = 0.857143 -> 8571; b = 5%: 0.9 / (0.95 x 1.05) =
+    0.902256 -> 9022 (accepting unpaid debt raises the LT). LTV with a 5% drop: 8571 x 0.95 =
+    8142.45 -> 8142."""
+    assert threshold_target_bps(0.10, 10_500, 0.0) == 8_571
+    assert threshold_target_bps(0.10, 10_500, 0.05) == 9_022
+    assert ltv_target_bps(8_571, 0.05) == 8_142
+
+
+def test_bonus_pays_slippage_gas_and_margin_by_hand():
+    """$1M an hour into $1M of 2% depth: slippage 2%; gas $50 on a $10,000 repay: 0.5%;
+    margin 1%: LB = (1 + 0.01 + 0.005) / 0.98 = 1.0357143 -> 10358 (rounded up)."""
+    target = liquidation_bonus_bps(1e6, 1e6, 0.02, 10_000, 50, 100, 10_100, 11_500)
+    assert (target.bonus_bps, target.slippage, target.gas_share) == (10_358, pytest.approx(0.02), pytest.approx(0.005))
+    assert liquidation_bonus_bps(1e6, 1e6, 0.02, 10_000, 50, 100, 10_400, 11_500).bonus_bps == 10_400
+    with pytest.raises(ValueError, match="reference liquidation must be positive"):
+        liquidation_bonus_bps(1e6, 1e6, 0.02, 0, 50, 100, 10_100, 11_500)
+
+
+def test_thin_depth_raises_the_bonus_to_its_ceiling():
+    """$9M an hour into $1M of 2% depth (reserve $49M): slippage 9 / 58 = 0.155172;
+    LB = 1.015 / 0.844828 = 1.20143 -> above the 115% ceiling: 11500."""
+    target = liquidation_bonus_bps(9e6, 1e6, 0.02, 10_000, 50, 100, 10_100, 11_500)
+    assert target.slippage == pytest.approx(9 / 58)
+    assert target.bonus_bps == 11_500
+
+
+def test_reference_repay_is_the_debt_weighted_median_of_the_stress_liquidations():
+    """LT 80%, drop 20%: HF after = C x 0.64 / D. Collateral 100, 100, 100, 1000 against debts
+    80, 50, 90, 400: HF 0.8 (<= 0.95: repay all 80), 1.28, 0.711 (all 90), 1.6. Repays 80, 90:
+    half of 170 is 85, reached at 90. Debt 66: HF 0.9697 > 0.95: half, 33. Nobody hit: half the
+    median debt."""
+    collateral = np.array([100.0, 100.0, 100.0, 1_000.0])
+    assert reference_repay_usd(collateral, np.array([80.0, 50.0, 90.0, 400.0]), 0.8, 0.2) == 90.0
+    assert reference_repay_usd(np.array([100.0]), np.array([66.0]), 0.8, 0.2) == pytest.approx(33.0)
+    assert reference_repay_usd(collateral, np.array([10.0, 20.0, 30.0, 40.0]), 0.8, 0.2) == pytest.approx(12.5)
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("lt_confidence", 1.0, "lt_confidence must be in"),
+    ("ltv_confidence", 0.3, "ltv_confidence must be in"),
+    ("min_horizon_hours", 200, "min_horizon_hours <= max_horizon_hours"),
+    ("ltv_horizon_hours", 0, "ltv_horizon_hours must be at least 1"),
+    ("max_bad_debt_share", 0.5, "max_bad_debt_share must be in"),
+])
+def test_risk_appetite_refuses_impossible_values(field, value, says):
+    with pytest.raises(ValueError, match=says):
+        RiskAppetite(**{field: value})
