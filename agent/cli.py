@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from agent.cli_data import data_app
 from agent.errors import RiskAgentError
 from chain.errors import ChainError
 from enclave.errors import EnclaveError
@@ -23,6 +24,7 @@ chain_app = typer.Typer(no_args_is_help=True, help="Local nodes, deployment and 
 enclave_app = typer.Typer(no_args_is_help=True, help="Enclave image measurement, attestation and registration.")
 app.add_typer(chain_app, name="chain")
 app.add_typer(enclave_app, name="enclave")
+app.add_typer(data_app, name="data")
 
 USER_ERRORS: tuple[type[Exception], ...] = (RiskAgentError, ChainError, EnclaveError)
 

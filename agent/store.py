@@ -2,8 +2,13 @@
 their state machine, attestation documents. SQLite by default, PostgreSQL by URL.
 
 Proposal states: drafted -> signed -> submitted -> queued -> executed | cancelled | expired
-| failed. Every transition is one committed transaction, so a crash leaves each proposal in
-exactly one state and the service resumes from there."""
+| failed; a tightening-only update (the steward's fast path) goes submitted -> executed.
+Every transition is one committed transaction, so a crash leaves each proposal in exactly one
+state and the service resumes from there. End states have no way out.
+
+Read-only commands (`status`, `verify`, `dashboard`, `report`) open the database with
+`open_read_only`: never migrated, never written (SQLite is opened with mode=ro), and a
+database that is not the agent's, or is at another schema revision, is refused by name."""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, inspect
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from agent.errors import RiskAgentError
 
 
 class ProposalState(StrEnum):
@@ -28,14 +36,22 @@ class ProposalState(StrEnum):
 
 ALLOWED_TRANSITIONS = {
     ProposalState.DRAFTED: {ProposalState.SIGNED, ProposalState.FAILED},
-    ProposalState.SIGNED: {ProposalState.SUBMITTED, ProposalState.QUEUED, ProposalState.EXPIRED, ProposalState.FAILED},
-    ProposalState.SUBMITTED: {ProposalState.QUEUED, ProposalState.EXPIRED, ProposalState.FAILED},
-    ProposalState.QUEUED: {ProposalState.EXECUTED, ProposalState.CANCELLED, ProposalState.FAILED},
+    ProposalState.SIGNED: {ProposalState.SUBMITTED, ProposalState.QUEUED, ProposalState.EXECUTED, ProposalState.EXPIRED,
+                           ProposalState.FAILED},
+    ProposalState.SUBMITTED: {ProposalState.QUEUED, ProposalState.EXECUTED, ProposalState.EXPIRED, ProposalState.FAILED},
+    ProposalState.QUEUED: {ProposalState.EXECUTED, ProposalState.CANCELLED, ProposalState.EXPIRED, ProposalState.FAILED},
 }
+END_STATES = frozenset(set(ProposalState) - set(ALLOWED_TRANSITIONS))
+SCHEMA_REVISION = "0002"
 
 
 class InvalidTransition(Exception):
-    pass
+    """A move the proposal state machine does not allow (e.g. out of an end state)."""
+
+
+class DatabaseError(RiskAgentError):
+    """A database the agent cannot use as asked: missing, unreadable, foreign or at another
+    schema revision; the message says which and what to do."""
 
 
 def utcnow() -> datetime:
@@ -61,6 +77,10 @@ class DecisionRow(SQLModel, table=True):
     enclave_address: str
     measurement: str
     attestation_id: int | None = Field(default=None, foreign_key="attestation.id")
+    config_hash: str = ""
+    anchor_block: int | None = Field(default=None, sa_type=BigInteger)
+    anchor_timestamp: int | None = Field(default=None, sa_type=BigInteger)
+    inputs_publish_tx: str | None = None
 
 
 class AttestationRow(SQLModel, table=True):
@@ -98,18 +118,44 @@ class ProposalRow(SQLModel, table=True):
     cancel_tx: str | None = None
     eta: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = None
+    path: str = "slow"  # "fast": tightening-only, applied at submit; "slow": through the timelock
 
 
 class PricePointRow(SQLModel, table=True):
-    """One observed price (and utilization) of an asset: from chain ingest or a backfill."""
+    """One observed price of an asset: a feed round (`round_id`, `timestamp_s` = its
+    updatedAt, `source` "feed:<address>") or a backfilled point (`source` names the file's
+    SHA-256). Queried by (asset, time) through the composite index."""
 
     __tablename__ = "price_point"
+    __table_args__ = (Index("ix_price_point_asset_time", "asset_symbol", "timestamp_s"),)
     id: int | None = Field(default=None, primary_key=True)
     asset_symbol: str = Field(index=True)
     timestamp_s: int = Field(index=True, sa_type=BigInteger)
     price_usd: float
     utilization: float | None = None
     source: str
+    round_id: str | None = None  # decimal text: Chainlink round ids exceed 64 bits
+    block_number: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class UtilizationPointRow(SQLModel, table=True):
+    """A reserve's utilization read at a block (re-readable with eth_call at that block)."""
+
+    __tablename__ = "utilization_point"
+    __table_args__ = (Index("ix_utilization_asset_time", "asset_symbol", "timestamp_s"),)
+    id: int | None = Field(default=None, primary_key=True)
+    asset_symbol: str
+    timestamp_s: int = Field(sa_type=BigInteger)
+    block_number: int = Field(sa_type=BigInteger)
+    utilization: float
+
+
+class BorrowerAccountRow(SQLModel, table=True):
+    """An account seen in the pool's events; its position is read at each decision's block."""
+
+    __tablename__ = "borrower_account"
+    account: str = Field(primary_key=True)
+    first_seen_block: int = Field(sa_type=BigInteger)
 
 
 class CursorRow(SQLModel, table=True):
@@ -168,10 +214,48 @@ def migrate(url: str) -> None:
 
 
 def make_engine(url: str, *, upgrade: bool = True):
+    """The service's engine: migrates to the latest schema (the service and the demo own
+    their database). Read-only commands use `open_read_only` instead."""
     full = database_url(url)
     engine = create_engine(full, connect_args={"timeout": 30} if full.startswith("sqlite") else {})
     if upgrade:
-        migrate(url)
+        try:
+            migrate(url)
+        except OperationalError as error:
+            raise DatabaseError(f"database {url} cannot be used: {_first_line(error)}") from None
+    return engine
+
+
+def _first_line(error: Exception) -> str:
+    text = str(getattr(error, "orig", error)) or type(error).__name__
+    return text.splitlines()[0][:200]
+
+
+def open_read_only(url: str):
+    """An engine that cannot change the database: SQLite opened with mode=ro (so a missing
+    file is not created either), checked to be the agent's database at this schema revision."""
+    if "://" not in url:
+        path = Path(url)
+        if not path.exists():
+            raise DatabaseError(f"database {url} not found")
+        if path.is_dir():
+            raise DatabaseError(f"database {url} is a directory, not a SQLite file")
+        engine = create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true", connect_args={"timeout": 5})
+    else:
+        engine = create_engine(database_url(url))
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            if "alembic_version" not in tables or "proposal" not in tables:
+                raise DatabaseError(f"database {url} is not a risk-agent database (no agent tables)")
+            revision = connection.exec_driver_sql("select version_num from alembic_version").scalar()
+    except DatabaseError:
+        raise
+    except (OperationalError, DBAPIError) as error:
+        raise DatabaseError(f"database {url} cannot be read: {_first_line(error)}") from None
+    if revision != SCHEMA_REVISION:
+        raise DatabaseError(f"database {url} is at schema revision {revision}; this version reads {SCHEMA_REVISION} "
+                            f"(run `risk-agent db upgrade --db {url}`)")
     return engine
 
 

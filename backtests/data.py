@@ -1,10 +1,10 @@
-"""Loaders for market history, each handling its source's quirks and reporting (never
-silently filling) gaps and duplicates.
+"""Market history for backtests, the demo and the service: the bundled files by symbol, the
+DEX-reserve and Aave-hourly loaders, seeded synthetic paths, and `PriceSeries`, the pandas
+view the current callers use.
 
-Formats: Binance hourly candles (newest first, mixed s/ms stamps, duplicated hours), CoinGecko
-hourly (irregular spacing), Uniswap v2 / Sushiswap reserves (liquidity depth), and a generic
-CSV/Parquet of timestamp and price. Data is read in place from ../shared/data (or
-$RISK_AGENT_DATA_DIR); it is never copied into the project."""
+Price files of every format are read by `backtests.loaders.load_prices` (formats detected in
+`backtests.formats`); this module only adapts its record. Data is read in place from
+../shared/data (or $RISK_AGENT_DATA_DIR); it is never copied into the project."""
 
 from __future__ import annotations
 
@@ -15,24 +15,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtests.formats import DataError
+from backtests.loaders import PriceFile, load_prices
+
+__all__ = ["DATA_DIR", "DataError", "PriceFile", "PriceSeries", "load_any", "load_bundled", "load_prices"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("RISK_AGENT_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
 HOUR = pd.Timedelta(hours=1)
 
 
-class DataError(Exception):
-    """A data file that cannot be used as given; the message names the file and the problem."""
-
-
 @dataclass(frozen=True)
 class PriceSeries:
-    """USD prices indexed by UTC time, ascending and unique, with what loading found."""
+    """USD prices indexed by UTC time, ascending and unique, with what loading found.
+    `loaded` is the full record (source hash, cadence, conflicts) when it came from a file."""
 
     symbol: str
     prices_usd: pd.Series
     source: str
     duplicates_dropped: int
     gaps: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]
+    loaded: PriceFile | None = None
 
     def between(self, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None) -> pd.Series:
         return self.prices_usd.loc[start:end]
@@ -43,66 +46,61 @@ def _find_gaps(index: pd.DatetimeIndex, max_step: pd.Timedelta) -> tuple[tuple[p
     return tuple((index[i], index[i + 1]) for i in np.flatnonzero(steps > max_step))
 
 
-def _require(path: Path) -> Path:
-    if not path.exists():
-        raise DataError(f"data file not found: {path}")
-    return path
+def as_price_series(loaded: PriceFile) -> PriceSeries:
+    """The pandas view of a loaded file (same observations, no resampling)."""
+    observations = loaded.observations
+    index = pd.to_datetime(observations.timestamps_s, unit="s", utc=True)
+    gaps = tuple((pd.Timestamp(g.after_s, unit="s", tz="UTC"), pd.Timestamp(g.before_s, unit="s", tz="UTC"))
+                 for g in loaded.findings.gaps)
+    return PriceSeries(loaded.symbol, pd.Series(np.array(observations.prices_usd), index=index), loaded.source.path,
+                       loaded.findings.duplicates_dropped, gaps, loaded)
 
 
 def load_binance_hourly(path: Path, symbol: str) -> PriceSeries:
-    """Binance candles: close price at the candle's open hour."""
-    frame = pd.read_csv(_require(path), usecols=["unix", "close"])
-    unix = frame["unix"].astype(float)
-    seconds = np.where(unix > 1e11, unix / 1000.0, unix)  # milliseconds after 2020-11-20
-    times = pd.to_datetime(seconds.round().astype("int64"), unit="s", utc=True)
-    series = pd.Series(frame["close"].astype(float).to_numpy(), index=times).sort_index()
-    duplicated = series.index.duplicated(keep="last")
-    series = series[~duplicated]
-    return PriceSeries(symbol, series, str(path), int(duplicated.sum()), _find_gaps(series.index, HOUR))
+    """CryptoDataDownload Binance candles: close price at the candle's open hour."""
+    return as_price_series(load_prices(path, format_name="cryptodatadownload", symbol=symbol))
 
 
 def load_coingecko_hourly(path: Path, symbol: str | None = None) -> PriceSeries:
     """CoinGecko aggregated prices at irregular ~hourly times (kept as they are)."""
-    frame = pd.read_csv(_require(path))
-    missing = {"timestamp", "USD_price"} - set(frame.columns)
-    if missing:
-        raise DataError(f"{path}: not a CoinGecko hourly file (missing columns {sorted(missing)})")
-    times = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ms", utc=True)
-    series = pd.Series(frame["USD_price"].astype(float).to_numpy(), index=times).sort_index()
-    duplicated = series.index.duplicated(keep="last")
-    series = series[~duplicated]
-    name = symbol or str(frame["symbol"].iloc[0])
-    return PriceSeries(name, series, str(path), int(duplicated.sum()), _find_gaps(series.index, 3 * HOUR))
+    return as_price_series(load_prices(path, format_name="coingecko-hourly", symbol=symbol))
 
 
 def load_generic(path: Path, symbol: str) -> PriceSeries:
-    """A CSV or Parquet with a `timestamp` (unix s/ms or ISO) and a `price` column."""
-    _require(path)
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif path.suffix == ".csv":
-        frame = pd.read_csv(path)
-    else:
-        raise DataError(f"{path}: unknown format {path.suffix!r} (expected .csv or .parquet)")
-    if not {"timestamp", "price"} <= set(frame.columns):
-        raise DataError(f"{path}: expected columns 'timestamp' and 'price', found {list(frame.columns)}")
-    stamps = frame["timestamp"]
-    if np.issubdtype(stamps.dtype, np.number):
-        values = stamps.astype(float)
-        times = pd.to_datetime(np.where(values > 1e11, values / 1000, values).round().astype("int64"), unit="s", utc=True)
-    else:
-        times = pd.to_datetime(stamps, utc=True)
-    series = pd.Series(frame["price"].astype(float).to_numpy(), index=times).sort_index()
-    duplicated = series.index.duplicated(keep="last")
-    series = series[~duplicated]
-    return PriceSeries(symbol, series, str(path), int(duplicated.sum()), _find_gaps(series.index, 3 * HOUR))
+    """A CSV, JSON or Parquet of `timestamp` (unix s/ms or ISO) and `price`."""
+    return as_price_series(load_prices(path, format_name="timestamp-price", symbol=symbol))
+
+
+def load_any(path: Path, symbol: str) -> PriceSeries:
+    """Any supported price format, detected from the file's content."""
+    return as_price_series(load_prices(path, symbol=symbol))
+
+
+def _require(path: Path | str, columns: list[str], frame_of) -> pd.DataFrame:
+    """The file's frame with `columns`, or a one-line DataError (missing file, directory,
+    unreadable content, missing columns)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError("is a directory, not a file", path=path)
+    if not path.exists():
+        raise DataError("data file not found", path=path)
+    try:
+        frame = frame_of(path)
+    except (ValueError, OSError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot read it ({str(error).splitlines()[0]})", path=path) from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing columns {', '.join(missing)}", path=path)
+    if frame.empty:
+        raise DataError("no data rows", path=path)
+    return frame
 
 
 def load_dex_depth_usd(path: Path, slippage: float = 0.02) -> pd.Series:
     """USD that can be sold into a constant-product pair within `slippage`: one side's
     reserve (reserveUSD / 2) x s / (1 - s), indexed by time."""
-    frame = pd.read_csv(_require(path), usecols=["datetime", "reserveUSD"])
-    times = pd.to_datetime(frame["datetime"], utc=True)
+    frame = _require(path, ["datetime", "reserveUSD"], pd.read_csv)
+    times = pd.to_datetime(frame["datetime"], utc=True, format="ISO8601")
     one_side = frame["reserveUSD"].astype(float).to_numpy() / 2
     series = pd.Series(one_side * slippage / (1 - slippage), index=times).sort_index()
     return series[~series.index.duplicated(keep="last")]
@@ -122,38 +120,26 @@ def load_bundled(symbol: str, data_dir: Path = DATA_DIR) -> PriceSeries:
     if symbol in BINANCE:
         return load_binance_hourly(data_dir / BINANCE[symbol], symbol)
     if symbol in COINGECKO:
-        return load_coingecko_hourly(data_dir / f"prices/coingecko_hourly/{symbol}_usd_coingecko_1h_2021-2023.csv", symbol)
+        path = data_dir / f"prices/coingecko_hourly/{symbol}_usd_coingecko_1h_2021-2023.csv"
+        return load_coingecko_hourly(path, symbol)
     known = ", ".join([*BINANCE, *COINGECKO])
     raise DataError(f"no bundled history for asset {symbol!r} (known: {known})")
 
 
 def hourly(series: PriceSeries) -> pd.Series:
     """Onto the hour (last print of each hour). Missing hours are carried forward for the
-    simulator, which needs a price every hour; how many were carried is in `series.gaps`."""
+    simulator, which needs a price every hour; how many were carried is in `series.gaps`.
+    Kept for backtests/run.py until the one hourly input builder (strategies/inputs.py)
+    replaces it; loaders themselves never resample."""
     return series.prices_usd.resample("1h").last().ffill()
 
 
 def load_aave_hourly(path: Path) -> pd.DataFrame:
     """Aave v2 hourly market snapshots (Messari schema); forward-filled hours repeat their
     `timestamp`, which is kept so users can tell them apart. Adds `utilization`."""
-    frame = pd.read_parquet(_require(path))
+    frame = _require(path, ["borrowed_USD", "supplied_USD"], pd.read_parquet)
     frame["utilization"] = (frame["borrowed_USD"] / frame["supplied_USD"]).where(frame["supplied_USD"] > 0)
     return frame
-
-
-def load_any(path: Path, symbol: str) -> PriceSeries:
-    """Detects the format from the columns: Binance, CoinGecko, or generic timestamp/price."""
-    _require(path)
-    if path.suffix not in (".csv", ".parquet"):
-        raise DataError(f"{path}: unknown format {path.suffix!r} (expected .csv or .parquet)")
-    columns = set(pd.read_csv(path, nrows=0).columns) if path.suffix == ".csv" else set(pd.read_parquet(path).columns)
-    if {"unix", "close"} <= columns:
-        return load_binance_hourly(path, symbol)
-    if {"timestamp", "USD_price"} <= columns:
-        return load_coingecko_hourly(path, symbol)
-    if {"timestamp", "price"} <= columns:
-        return load_generic(path, symbol)
-    raise DataError(f"{path}: unknown format (columns {sorted(columns)[:6]}...; expected Binance, CoinGecko or timestamp,price)")
 
 
 def synthetic_gbm_with_jumps(hours: int, *, start_price: float = 2_000.0, annual_volatility: float = 0.8,
@@ -180,7 +166,8 @@ def synthetic_garch(hours: int, *, start_price: float = 2_000.0, omega: float = 
         returns[t] = np.sqrt(variance) * shock
         variance = omega + alpha * returns[t] ** 2 + beta * variance
     index = pd.date_range(start, periods=hours, freq="h", tz="UTC")
-    return PriceSeries("SYN", pd.Series(start_price * np.exp(np.cumsum(returns)), index=index), f"garch seed={seed}", 0, ())
+    prices = pd.Series(start_price * np.exp(np.cumsum(returns)), index=index)
+    return PriceSeries("SYN", prices, f"garch seed={seed}", 0, ())
 
 
 def load_chainlink_rounds(w3, aggregator_address: str, symbol: str, max_rounds: int = 10_000) -> PriceSeries:
@@ -201,4 +188,5 @@ def load_chainlink_rounds(w3, aggregator_address: str, symbol: str, max_rounds: 
     series = pd.Series(prices[::-1], index=index)
     duplicated = series.index.duplicated(keep="last")
     series = series[~duplicated]
-    return PriceSeries(symbol, series, f"chainlink:{aggregator_address}", int(duplicated.sum()), _find_gaps(series.index, 3 * HOUR))
+    return PriceSeries(symbol, series, f"chainlink:{aggregator_address}", int(duplicated.sum()),
+                       _find_gaps(series.index, 3 * HOUR))

@@ -1,5 +1,7 @@
-"""One backtest from a spec: load the data, cut the period (plus the strategy's first window
-before it), build the paths, simulate. Shared by the CLI, sweeps and the benchmark."""
+"""One backtest from a spec: load the data, cut the period (plus the strategy's own history
+window before it, from the strategy config), build the paths, simulate. Shared by the CLI,
+sweeps and the benchmark. The strategy sees each source's own prints (gaps stay gaps, as in
+the enclave); the liquidation engine needs a price every hour and carries the last one."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import pandas as pd
 from backtests.baselines import strategy_for
 from backtests.data import STABLECOINS, DataError, hourly, load_any, load_bundled
 from backtests.simulator import BacktestResult, MarketPath, SimulationConfig, simulate
+from strategies.config import StrategyConfig, load_config
+from strategies.inputs import Observations
 
 DEFAULT_DEPTH_USD = {"ETH": 20e6, "WETH": 20e6, "BTC": 15e6, "WBTC": 15e6, "USDC": 50e6, "LINK": 3e6, "CRV": 2e6}
 
@@ -27,9 +31,11 @@ class BacktestSpec:
     data_file: Path | None = None  # one asset from a file of any supported format
     depth_scale: float = 1.0
     positions_per_asset: int = 1_000
-    decision_interval_hours: int = 24
     delay_hours: int = 24
-    history_window_hours: int = 24 * 60
+    config_file: Path | None = None  # another strategy config to try (default: the measured one)
+
+    def strategy_config(self) -> StrategyConfig:
+        return load_config(self.config_file)
 
 
 def load_paths(spec: BacktestSpec) -> tuple[list[MarketPath], int]:
@@ -38,32 +44,39 @@ def load_paths(spec: BacktestSpec) -> tuple[list[MarketPath], int]:
     start, end = pd.Timestamp(spec.start, tz="UTC"), pd.Timestamp(spec.end, tz="UTC")
     if end <= start:
         raise DataError(f"empty range: --to {spec.end} is not after --from {spec.start}")
-    frames = {}
+    window = pd.Timedelta(hours=spec.strategy_config().window.history_hours)
+    frames, raw = {}, {}
     for symbol in spec.assets:
         series = load_any(spec.data_file, symbol) if spec.data_file else load_bundled(symbol)
-        prices = hourly(series).loc[start - pd.Timedelta(hours=spec.history_window_hours): end]
+        prices = hourly(series).loc[start - window: end]
         if prices.loc[start:end].empty:
             first, last = series.prices_usd.index[0], series.prices_usd.index[-1]
             raise DataError(f"no {symbol} data between {spec.start} and {spec.end} (the data covers {first:%Y-%m-%d} to {last:%Y-%m-%d})")
         frames[symbol] = prices
+        own = series.prices_usd.loc[start - window - pd.Timedelta(hours=4): end]
+        raw[symbol] = Observations(f"file:{series.source}", (own.index.asi8 // 10**9 if own.index.unit == "ns" else
+                                                             own.index.as_unit("s").asi8).astype(np.int64),
+                                   own.to_numpy(dtype=float))
     aligned = pd.concat(frames, axis=1, join="inner").dropna()
     start_hour = int(np.searchsorted(aligned.index, start))
     timestamps = np.array([int(t.timestamp()) for t in aligned.index])
     paths = [MarketPath(symbol, timestamps, aligned[symbol].to_numpy(dtype=float),
-                        DEFAULT_DEPTH_USD.get(symbol, 5e6) * spec.depth_scale, symbol in STABLECOINS)
+                        DEFAULT_DEPTH_USD.get(symbol, 5e6) * spec.depth_scale, symbol in STABLECOINS,
+                        observations=raw[symbol])
              for symbol in spec.assets]
     return paths, start_hour
 
 
-def run_backtest(spec: BacktestSpec, progress: Callable[[int], None] | None = None) -> BacktestResult:
-    strategy, initial_params, delayed = strategy_for(spec.strategy)
+def run_backtest(spec: BacktestSpec, progress: Callable[[int], None] | None = None,
+                 record_inputs: bool = False) -> BacktestResult:
+    config = spec.strategy_config()
+    strategy, initial_params, delayed = strategy_for(spec.strategy, config)
     paths, start_hour = load_paths(spec)
     initial = {p.symbol: initial_params(p.symbol) for p in paths}
-    config = SimulationConfig(decision_interval_hours=spec.decision_interval_hours,
-                              delay_hours=spec.delay_hours if delayed else 0,
-                              history_window_hours=spec.history_window_hours, warmup_hours=0,
-                              positions_per_asset=spec.positions_per_asset, seed=spec.seed, start_hour=start_hour)
-    return simulate(paths, initial, strategy, config, progress, name=spec.strategy)
+    simulation = SimulationConfig(delay_hours=spec.delay_hours if delayed else 0, warmup_hours=0,
+                                  positions_per_asset=spec.positions_per_asset, seed=spec.seed, start_hour=start_hour,
+                                  record_inputs=record_inputs)
+    return simulate(paths, initial, strategy, simulation, progress, name=spec.strategy, strategy_config=config)
 
 
 def with_strategy(spec: BacktestSpec, name: str) -> BacktestSpec:

@@ -10,13 +10,18 @@ liquidation prices by the same factor, so the order never changes between liquid
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from strategies.bounds import BoundViolation, Bounds, Param, ParamState, check_update
-from strategies.types import AssetHistory, BorrowerPosition, MarketHistory, RiskParams
+from backtests.steward_model import SimulatedSteward
+from strategies.config import StrategyConfig, default_config
+from strategies.decision import recommend
+from strategies.inputs import Anchor, AssetInputs, DecisionInputs, Observations, PairReserves, PositionBook, build_history
+from strategies.params import RiskParams
+from strategies.strategy import RiskStrategy
 
 HOUR_S = 3_600
 HOURS_PER_YEAR = 8_760
@@ -24,20 +29,26 @@ HOURS_PER_YEAR = 8_760
 
 @dataclass(frozen=True)
 class MarketPath:
-    """Hourly prices of one collateral asset (ascending hourly timestamps, no gaps)."""
+    """Hourly prices of one collateral asset (ascending hourly timestamps, no gaps) for the
+    liquidation engine; `observations`, when given, are the source's own prints at their own
+    cadence (gaps included), which is what the strategy is shown. `utilization` is the
+    reserve's hourly utilization when the data has it."""
 
     symbol: str
     timestamps_s: np.ndarray
     prices_usd: np.ndarray
     liquidity_depth_usd: float
     is_stablecoin: bool = False
+    observations: Observations | None = None
+    utilization: np.ndarray | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class SimulationConfig:
-    decision_interval_hours: int = 24
+    """The simulated market and deployment; the strategy's own settings (window, decision
+    interval) come from the strategy config, as in the enclave."""
+
     delay_hours: int = 24
-    history_window_hours: int = 24 * 60
     warmup_hours: int = 24 * 30
     positions_per_asset: int = 1_000
     total_collateral_usd_per_asset: float = 100e6
@@ -50,6 +61,7 @@ class SimulationConfig:
     close_factor_hf_threshold: float = 0.95
     max_positions_to_strategy: int = 500
     start_hour: int = 0  # hours before this are history only (the strategy's first window)
+    record_inputs: bool = False  # keep each decision's canonical inputs (for re-running them in the enclave)
 
 
 @dataclass
@@ -80,7 +92,10 @@ class BacktestResult:
     mean_capital_efficiency: float = 0.0
     mean_utilization_gap: float = 0.0
     skipped_unprofitable_liquidations: int = 0
+    refused_at_execution: int = 0
     decisions: list[tuple[int, str, tuple]] = field(default_factory=list)
+    recommendations: dict[int, bytes] = field(default_factory=dict)  # decision time -> canonical recommendation
+    inputs: dict[int, bytes] = field(default_factory=dict)  # decision time -> canonical inputs (record_inputs)
     parameters: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)  # ts, ltv, lt, lb
     series: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -130,32 +145,40 @@ def simulate(
     config: SimulationConfig = SimulationConfig(),
     progress: Callable[[int], None] | None = None,
     name: str | None = None,
+    strategy_config: StrategyConfig | None = None,
 ) -> BacktestResult:
-    """Runs hour by hour; `strategy` None keeps the initial parameters (static baseline)."""
+    """Runs hour by hour; `strategy` None keeps the initial parameters (static baseline).
+
+    Every `decision_interval_s` (strategy config) the engine builds `DecisionInputs` from data
+    up to that hour only and runs the one decision path (`strategies.decision.recommend` for
+    the agent, exactly what the enclave runs); the changes go through a simulated steward
+    with the contract's checks, fast path and timelock delay."""
+    strategy_config = strategy_config or (strategy.config if isinstance(strategy, RiskStrategy) else default_config())
+    interval_hours = max(strategy_config.window.decision_interval_s // HOUR_S, 1)
     hours = min(len(p.prices_usd) for p in paths)
-    params = dict(initial)
-    books = {p.symbol: make_population(p, params[p.symbol], config, config.seed + i) for i, p in enumerate(paths)}
-    last_updated: dict[str, dict[Param, int]] = {p.symbol: {} for p in paths}
-    pending: list[tuple[int, str, dict[Param, int]]] = []
+    steward = SimulatedSteward(dict(initial), config.delay_hours * HOUR_S)
+    books = {p.symbol: make_population(p, steward.params[p.symbol], config, config.seed + i) for i, p in enumerate(paths)}
     result = BacktestResult(name or getattr(strategy, "name", "static"), hours)
     result.parameters = {p.symbol: [] for p in paths}
     debt_index = 1.0
     stable_supply = sum(b.debt_usd.sum() for b in books.values()) / config.stable_target_utilization
     efficiency, gaps = np.zeros(hours), np.zeros(hours)
     bad_debt_series = np.zeros(hours)
+    utilization_series = np.zeros(hours)
+
+    def record(symbol: str, now_s: int) -> None:
+        p = steward.params[symbol]
+        result.parameters[symbol].append((now_s, p.ltv_bps, p.liquidation_threshold_bps, p.liquidation_bonus_bps))
 
     for t in range(config.start_hour, hours):
         now_s = int(paths[0].timestamps_s[t])
-        # Updates whose timelock delay has passed take effect.
-        for effect in [u for u in pending if u[0] <= t]:
-            pending.remove(effect)
-            _, symbol, changes = effect
-            params[symbol] = RiskParams.from_params({**params[symbol].by_param(), **changes})
-            result.parameters[symbol].append((now_s, params[symbol].ltv_bps, params[symbol].liquidation_threshold_bps,
-                                              params[symbol].liquidation_bonus_bps))
+        # Scheduled updates whose timelock delay has passed are executed (checked again).
+        for symbol, _ in steward.execute_ready(now_s):
+            record(symbol, now_s)
         # Interest on all debt at the stable reserve's curve.
         total_debt = sum(b.debt_usd.sum() for b in books.values()) * debt_index
         utilization = min(total_debt / stable_supply, 1.0) if stable_supply else 0.0
+        utilization_series[t] = utilization
         rate = _stable_borrow_rate(utilization, config)
         interest = total_debt * rate / HOURS_PER_YEAR
         debt_index *= 1 + rate / HOURS_PER_YEAR
@@ -165,7 +188,7 @@ def simulate(
         borrowing_power = 0.0
         for path in paths:
             symbol, price = path.symbol, float(path.prices_usd[t])
-            book, p = books[symbol], params[symbol]
+            book, p = books[symbol], steward.params[symbol]
             threshold, bonus = p.liquidation_threshold_bps / 1e4, p.liquidation_bonus_bps / 1e4
             # Liquidatable: base x index / LT >= price  <=>  base >= price x LT / index.
             first = int(np.searchsorted(book.base, price * threshold / debt_index, side="left"))
@@ -178,17 +201,36 @@ def simulate(
         efficiency[t] = total_debt / borrowing_power if borrowing_power > 0 else 0.0
 
         if (strategy is not None and t >= max(config.warmup_hours, config.start_hour)
-                and (t - config.start_hour) % config.decision_interval_hours == 0):
-            _decide(strategy, paths, books, params, last_updated, pending, t, now_s, debt_index, config, result)
+                and (t - config.start_hour) % interval_hours == 0):
+            inputs = _inputs(paths, books, steward, t, now_s, debt_index, config, strategy_config)
+            if isinstance(strategy, RiskStrategy):
+                recommendation = recommend(inputs, strategy_config)
+            else:
+                recommendation = strategy.propose(build_history(inputs, strategy_config),
+                                                  {a.symbol: a.params for a in inputs.assets},
+                                                  {a.symbol: a.bounds for a in inputs.assets})
+            result.recommendations[now_s] = recommendation.to_canonical_json()
+            if config.record_inputs:
+                result.inputs[now_s] = inputs.canonical_bytes()
+            for asset in recommendation.assets:
+                changes = asset.changes_by_param()
+                result.decisions.append((now_s, asset.symbol, tuple(sorted((int(k), v) for k, v in changes.items()))))
+                if asset.action != "update" or not changes:
+                    continue
+                before = steward.submitted
+                if steward.submit(asset.symbol, changes, now_s):
+                    record(asset.symbol, now_s)
+                result.updates += steward.submitted - before
         if progress is not None:
             progress(t)
 
+    result.refused_at_execution = steward.refused_at_execution
     window = slice(config.start_hour, hours)
     result.hours = hours - config.start_hour
     result.mean_capital_efficiency = float(efficiency[window].mean())
     result.mean_utilization_gap = float(gaps[window].mean())
     result.series = {"efficiency": efficiency[window], "bad_debt_usd": bad_debt_series[window],
-                     "timestamps_s": paths[0].timestamps_s[window],
+                     "timestamps_s": paths[0].timestamps_s[window], "utilization": utilization_series[window],
                      **{f"price_{p.symbol}": p.prices_usd[window] for p in paths}}
     return result
 
@@ -225,34 +267,46 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
         book.debt_usd[i] = remaining / debt_index
 
 
-def _decide(strategy, paths, books, params, last_updated, pending, t, now_s, debt_index, config, result) -> None:
-    start = max(0, t - config.history_window_hours)
-    assets, positions = [], []
-    for path in paths:
-        # Data up to and including hour t only: the engine cuts, the strategy never sees past t.
-        times = tuple(int(x) for x in path.timestamps_s[start : t + 1])
-        prices = tuple(float(x) for x in path.prices_usd[start : t + 1])
+def _inputs(paths: list[MarketPath], books: dict[str, AssetBook], steward: SimulatedSteward, t: int, now_s: int,
+            debt_index: float, config: SimulationConfig, strategy_config: StrategyConfig) -> DecisionInputs:
+    """The decision's inputs at hour t, from data up to and including hour t only: the engine
+    cuts, the strategy never sees past t."""
+    window_s = (strategy_config.window.history_hours + strategy_config.window.max_carry_hours + 1) * HOUR_S
+    assets = []
+    accounts: list[str] = []
+    collateral: dict[str, list[np.ndarray]] = {p.symbol: [] for p in paths}
+    debts: list[np.ndarray] = []
+    for index, path in enumerate(paths):
+        if path.observations is not None:
+            obs = path.observations
+            keep = (obs.timestamps_s <= now_s) & (obs.timestamps_s > now_s - window_s)
+            prices = Observations(obs.source, obs.timestamps_s[keep], obs.values[keep])
+        else:
+            start = max(0, t - strategy_config.window.history_hours - strategy_config.window.max_carry_hours)
+            prices = Observations(f"simulated:{path.symbol}", path.timestamps_s[start:t + 1], path.prices_usd[start:t + 1])
+        utilization = None
+        if path.utilization is not None:
+            start = max(0, t - strategy_config.window.history_hours)
+            utilization = Observations(f"simulated:{path.symbol}:utilization", path.timestamps_s[start:t + 1],
+                                       path.utilization[start:t + 1])
         book = books[path.symbol]
+        price = float(path.prices_usd[t])
         supplied = float(book.tokens.sum())
         borrowed_usd = float(book.debt_usd.sum()) * debt_index
-        assets.append(AssetHistory(path.symbol, times, prices, path.liquidity_depth_usd, supplied,
-                                   borrowed_usd / prices[-1], is_stablecoin=path.is_stablecoin))
-        largest = np.argsort(book.debt_usd)[-config.max_positions_to_strategy:]
-        positions += [BorrowerPosition(path.symbol, float(book.tokens[i]), float(book.debt_usd[i] * debt_index))
-                      for i in largest if book.debt_usd[i] > 0]
-    history = MarketHistory(now_s, tuple(assets), tuple(positions))
-    bounds = {p.symbol: Bounds(state={k: ParamState(last_executed_at=v) for k, v in last_updated[p.symbol].items()}) for p in paths}
-    recommendation = strategy.propose(history, params, bounds)
-    for asset in recommendation.assets:
-        changes = asset.changes_by_param()
-        result.decisions.append((now_s, asset.symbol, tuple(sorted((int(k), v) for k, v in changes.items()))))
-        if asset.action != "update" or not changes:
-            continue
-        try:  # exactly the steward's checks, against on-chain (not pending) values
-            check_update(params[asset.symbol].by_param(), changes, bounds[asset.symbol], now_s)
-        except BoundViolation:
-            continue
-        for param in changes:
-            last_updated[asset.symbol][param] = now_s
-        pending.append((t + config.delay_hours, asset.symbol, changes))
-        result.updates += 1
+        assets.append(AssetInputs(
+            symbol=path.symbol, address="0x" + f"{index + 1:040x}", decimals=18, params=steward.params[path.symbol],
+            supplied_tokens=supplied, borrowed_tokens=borrowed_usd / price, prices=prices,
+            pair=PairReserves("config", fallback_depth_usd=path.liquidity_depth_usd),
+            bounds=steward.bounds(path.symbol), utilization=utilization,
+        ))
+        largest = np.argsort(book.debt_usd, kind="stable")[-config.max_positions_to_strategy:]
+        largest = largest[book.debt_usd[largest] > 0]
+        accounts += [f"sim:{path.symbol}:{i}" for i in largest]
+        for symbol in collateral:
+            collateral[symbol].append(book.tokens[largest] if symbol == path.symbol else np.zeros(len(largest)))
+        debts.append(book.debt_usd[largest] * debt_index)
+    positions = PositionBook("simulated", tuple(accounts), {s: np.concatenate(v) for s, v in collateral.items()},
+                             np.concatenate(debts) if debts else np.zeros(0))
+    anchor = Anchor(t, hashlib.sha256(f"simulated:{now_s}".encode()).digest(), now_s)
+    return DecisionInputs(chain_id=0, steward="0x" + "00" * 20, enclave_nonce=steward.nonce, anchor=anchor,
+                          assets=tuple(assets), positions=positions)

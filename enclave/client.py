@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from eth_utils import keccak
 
 from chain.node import stop_process
 from chain.update import ParameterUpdate, recover_signer
@@ -122,9 +123,10 @@ class EnclaveClient:
     def decide(self, inputs: DecisionInputs) -> Decision:
         if self.attested is None:
             raise EnclaveAnswerError("enclave not attested yet: call attest() first")
-        expected_hash = inputs.inputs_hash
-        answer = self._request("POST", "/decide", data=inputs.canonical_bytes(),
-                               headers={"Content-Type": "application/json"}).json()
+        body = inputs.canonical_bytes()  # encoded once: sent, and hashed to check the answer
+        expected_hash = keccak(body)
+        answer = self._request("POST", "/decide", data=body,
+                               headers={"Content-Type": "application/cbor"}).json()
         return check_answer(answer, expected_hash, self.attested.enclave_address, self.expected_measurement,
                             inputs.chain_id, inputs.steward)
 

@@ -23,7 +23,7 @@ from eth_account import Account
 from eth_keys import keys
 
 from chain.update import sign_update
-from enclave.decision import DecisionInputs, InputsError, decide
+from enclave.decision import InputsError, decide_canonical
 from enclave.image import PROJECT_ROOT, measure
 from enclave.nsm import make_nsm
 from strategies.types import canonical_json
@@ -47,10 +47,9 @@ class Enclave:
         return self.nsm.attest({0: self.measurement, 1: b"\x00" * 48, 2: b"\x00" * 48}, self.public_key,
                                bytes.fromhex(self.address[2:]), nonce)
 
-    def decide(self, raw_inputs: dict) -> dict:
-        inputs = DecisionInputs.from_json(raw_inputs)
+    def decide(self, body: bytes) -> dict:
         with self._decide_lock:
-            decision = decide(inputs, self.address, self.measurement)
+            inputs, decision = decide_canonical(body, self.address, self.measurement)
             signed = [
                 {"update": u.as_json(), "signature": "0x" + sign_update(u, self._account.key, inputs.steward).hex()}
                 for u in decision.updates
@@ -104,9 +103,8 @@ def make_handler(enclave: Enclave):
             if length <= 0 or length > MAX_BODY_BYTES:
                 return self._error(400, "body missing or too large")
             try:
-                raw = json.loads(self.rfile.read(length))
-                answer = enclave.decide(raw)
-            except (json.JSONDecodeError, InputsError) as error:
+                answer = enclave.decide(self.rfile.read(length))
+            except InputsError as error:
                 return self._error(400, str(error))
             self._send(200, canonical_json(answer))
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from strategies.config import TailConfig
 from strategies.volatility import winsorize
 
 STUDENT_DOF = 4.0
@@ -47,17 +48,25 @@ class TailModel:
         return float(-math.expm1(-self.es_sigmas * hourly_sigma * math.sqrt(horizon_hours)))
 
 
-def _student_t_tail(confidence: float) -> TailModel:
-    q = -stats.t.ppf(1 - confidence, STUDENT_DOF) / _T_SCALE
+def _settings(config: TailConfig | None) -> tuple[int, int, float]:
+    """(window hours, minimum sample, Student-t degrees of freedom) from the strategy config."""
+    if config is None:
+        return TAIL_WINDOW_HOURS, MIN_TAIL_SAMPLE, STUDENT_DOF
+    return config.window_hours, config.min_sample_hours, config.student_dof
+
+
+def _student_t_tail(confidence: float, dof: float = STUDENT_DOF) -> TailModel:
+    q = -stats.t.ppf(1 - confidence, dof) / math.sqrt(dof / (dof - 2))
     return TailModel(float(q), float(q * 1.3))
 
 
-def fit_tail(standardized_returns: np.ndarray, confidence: float) -> TailModel:
-    """Empirical one-hour tail of the last TAIL_WINDOW_HOURS standardized returns; falls back
-    to the scaled Student-t when there are too few to estimate a 1% tail."""
-    sample = standardized_returns[-TAIL_WINDOW_HOURS:]
-    if len(sample) < MIN_TAIL_SAMPLE:
-        return _student_t_tail(confidence)
+def fit_tail(standardized_returns: np.ndarray, confidence: float, config: TailConfig | None = None) -> TailModel:
+    """Empirical one-hour tail of the last `window_hours` standardized returns; falls back to
+    the scaled Student-t when there are fewer than `min_sample_hours` to estimate a 1% tail."""
+    window, min_sample, dof = _settings(config)
+    sample = standardized_returns[-window:]
+    if len(sample) < min_sample:
+        return _student_t_tail(confidence, dof)
     var = -float(np.quantile(sample, 1 - confidence))
     tail = sample[sample <= -var]
     return TailModel(var, -float(tail.mean()) if len(tail) else var)
@@ -78,21 +87,25 @@ def standardized_horizon_returns(returns: np.ndarray, hourly_sigma: np.ndarray, 
 
 
 def empirical_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizon_hours: int,
-                           confidence: float) -> TailModel:
+                           confidence: float, config: TailConfig | None = None,
+                           winsorize_robust_sigmas: float = 12.0) -> TailModel:
     """The tail of standardized `horizon_hours` returns over the last TAIL_WINDOW_HOURS start
     hours (windows that end inside the data: no look-ahead). Returns are winsorized over that
     span first (an isolated bad print is not a tail; a real move spans hours and stays)."""
-    keep = TAIL_WINDOW_HOURS + horizon_hours - 1
-    sample = standardized_horizon_returns(winsorize(returns[-keep:]), hourly_sigma[-keep:], horizon_hours)
-    if len(sample) < MIN_TAIL_SAMPLE:
-        tail = _student_t_tail(confidence)
+    window, min_sample, dof = _settings(config)
+    keep = window + horizon_hours - 1
+    sample = standardized_horizon_returns(winsorize(returns[-keep:], winsorize_robust_sigmas), hourly_sigma[-keep:],
+                                          horizon_hours)
+    if len(sample) < min_sample:
+        tail = _student_t_tail(confidence, dof)
         return TailModel(tail.var_sigmas, tail.es_sigmas, horizon_hours)
     var = -float(np.quantile(sample, 1 - confidence))
     beyond = sample[sample <= -var]
     return TailModel(var, -float(beyond.mean()) if len(beyond) else var, horizon_hours)
 
 
-def fit_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizon_hours: int, confidence: float) -> TailModel:
+def fit_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizon_hours: int, confidence: float,
+                     config: TailConfig | None = None, winsorize_robust_sigmas: float = 12.0) -> TailModel:
     """The tail the strategy uses at a horizon: the larger of the direct h-hour estimate and
     the one-hour tail scaled by sqrt(h). The direct estimate is right on average but rests on
     few independent windows (120 days hold 120 one-day windows, about one beyond 99%); the
@@ -100,10 +113,10 @@ def fit_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizon_hour
     Christoffersen at 24 h (95%, 99%) and 72 h (99%) on every bundled volatile asset, where
     sqrt(time) alone fails at 24 h 95% and the direct estimate alone at 99%
     (benchmarks/calibration_report.py; docs/methodology.md)."""
-    direct = empirical_horizon_tail(returns, hourly_sigma, horizon_hours, confidence)
+    direct = empirical_horizon_tail(returns, hourly_sigma, horizon_hours, confidence, config, winsorize_robust_sigmas)
     if horizon_hours == 1:
         return direct
-    hourly = empirical_horizon_tail(returns, hourly_sigma, 1, confidence)
+    hourly = empirical_horizon_tail(returns, hourly_sigma, 1, confidence, config, winsorize_robust_sigmas)
     return TailModel(max(direct.var_sigmas, hourly.var_sigmas), max(direct.es_sigmas, hourly.es_sigmas), horizon_hours)
 
 

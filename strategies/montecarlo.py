@@ -21,10 +21,10 @@ class BadDebtEstimate:
     liquidated_mean_usd: float
 
 
-def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int) -> np.ndarray:
+def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int, student_dof: float = STUDENT_DOF) -> np.ndarray:
     """Price multipliers, shape (paths, horizon_hours + 1), starting at 1."""
     rng = np.random.default_rng(seed)
-    shocks = rng.standard_t(STUDENT_DOF, size=(paths, horizon_hours)) / np.sqrt(STUDENT_DOF / (STUDENT_DOF - 2))
+    shocks = rng.standard_t(student_dof, size=(paths, horizon_hours)) / np.sqrt(student_dof / (student_dof - 2))
     log_paths = np.cumsum(hourly_sigma * shocks, axis=1)
     return np.exp(np.concatenate([np.zeros((paths, 1)), log_paths], axis=1))
 

@@ -17,19 +17,25 @@ import numpy as np
 from strategies import caps
 from strategies.anomaly import AnomalyGuard
 from strategies.bounds import Bounds, Param, project
-from strategies.types import AssetHistory, AssetRecommendation, MarketHistory, ParamChange, Recommendation, RiskParams, bounds_for
-from strategies.volatility import EwmaVolatility, log_returns
+from strategies.config import default_config
+from strategies.inputs import AssetHistory, MarketHistory
+from strategies.types import AssetRecommendation, ParamChange, Recommendation, RiskParams, bounds_for
+from strategies.anomaly import valid_returns
+from strategies.volatility import EwmaVolatility
 
 
 def _recommend(symbol: str, current: RiskParams, targets: dict[Param, int], bounds: Bounds, now_s: int,
                metrics: dict) -> AssetRecommendation:
     values = current.by_param()
-    changes = project(values, targets, bounds, now_s).changes
+    projection = project(values, targets, bounds, now_s)
+    changes = projection.changes
     names = {p.name: v for p, v in targets.items()}
+    dropped = {p.name: reason for p, reason in sorted(projection.dropped.items())}
     if not changes:
-        return AssetRecommendation(symbol, "hold", "targets within cooldown or bounds", (), names, metrics)
+        return AssetRecommendation(symbol, "hold", "targets within cooldown or bounds", (), names, metrics, dropped)
     return AssetRecommendation(symbol, "update", "reference method target",
-                               tuple(ParamChange(p, values[p], v) for p, v in sorted(changes.items())), names, metrics)
+                               tuple(ParamChange(p, values[p], v) for p, v in sorted(changes.items())), names, metrics,
+                               dropped)
 
 
 def _propose_each(strategy, history: MarketHistory, current: dict[str, RiskParams], bounds) -> Recommendation:
@@ -52,13 +58,13 @@ def _propose_each(strategy, history: MarketHistory, current: dict[str, RiskParam
 class SmartLtvStrategy:
     name: str = "smart-ltv"
     confidence_c: float = 2.33
-    guard: AnomalyGuard = field(default_factory=AnomalyGuard)
+    guard: AnomalyGuard = field(default_factory=lambda: AnomalyGuard(default_config().guard))
 
     def propose(self, history: MarketHistory, current: dict[str, RiskParams], bounds=None) -> Recommendation:
         return _propose_each(self, history, current, bounds)
 
     def targets(self, asset: AssetHistory, params: RiskParams) -> tuple[dict[Param, int], dict]:
-        sigma_daily = EwmaVolatility().forecast_hourly(log_returns(np.asarray(asset.prices_usd))) * math.sqrt(24)
+        sigma_daily = EwmaVolatility().forecast_hourly(valid_returns(asset.prices_usd)) * math.sqrt(24)
         debt_usd = max(asset.borrowed_tokens * asset.last_price_usd, 1.0)
         ratio = max(asset.liquidity_depth_usd / debt_usd, 1e-9)
         beta = params.liquidation_bonus_bps / 1e4 - 1
@@ -73,7 +79,7 @@ class SmartLtvStrategy:
 class ChaosCapStrategy:
     name: str = "chaos-caps"
     max_liquidation_hours: float = 24.0
-    guard: AnomalyGuard = field(default_factory=AnomalyGuard)
+    guard: AnomalyGuard = field(default_factory=lambda: AnomalyGuard(default_config().guard))
 
     def propose(self, history: MarketHistory, current: dict[str, RiskParams], bounds=None) -> Recommendation:
         return _propose_each(self, history, current, bounds)

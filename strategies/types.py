@@ -1,5 +1,6 @@
-"""Typed inputs and outputs of every strategy. Units are in the names; on-chain quantities are
-integers in the pool's units (bps, whole tokens), model quantities are floats."""
+"""Typed outputs of every strategy (inputs live in `strategies.inputs`). Units are in the
+names; on-chain quantities are integers in the pool's units (bps, whole tokens), model
+quantities are floats."""
 
 from __future__ import annotations
 
@@ -7,56 +8,14 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
-from strategies.bounds import Bounds, Param
-from strategies.params import RiskParams
+from strategies.bounds import Bounds
+from strategies.inputs import AssetHistory, AssetPositions, MarketHistory
+from strategies.params import Param, RiskParams
 
-
-@dataclass(frozen=True)
-class BorrowerPosition:
-    """One borrower: collateral in one asset against stable-valued debt (USD)."""
-
-    collateral_symbol: str
-    collateral_tokens: float
-    debt_usd: float
-
-
-@dataclass(frozen=True)
-class AssetHistory:
-    """What the strategy may know of one asset up to the decision time.
-
-    `liquidity_depth_usd` is how much of the asset can be sold within `depth_slippage_bps`
-    (from DEX reserves or order books); `reference_price_usd` is an independent second source
-    (a DEX TWAP, another oracle) for the manipulation check, None when there is none."""
-
-    symbol: str
-    timestamps_s: tuple[int, ...]
-    prices_usd: tuple[float, ...]
-    liquidity_depth_usd: float
-    supplied_tokens: float = 0.0
-    borrowed_tokens: float = 0.0
-    utilization_history: tuple[float, ...] = ()
-    reference_price_usd: float | None = None
-    is_stablecoin: bool = False
-
-    @property
-    def last_price_usd(self) -> float:
-        return self.prices_usd[-1]
-
-
-@dataclass(frozen=True)
-class MarketHistory:
-    """The decision's whole view of the market; `as_of_s` is the time of the decision (the last
-    snapshot's block time), the only clock a strategy sees."""
-
-    as_of_s: int
-    assets: tuple[AssetHistory, ...]
-    positions: tuple[BorrowerPosition, ...] = ()
-
-    def asset(self, symbol: str) -> AssetHistory:
-        for asset in self.assets:
-            if asset.symbol == symbol:
-                return asset
-        raise KeyError(symbol)
+__all__ = [
+    "AssetHistory", "AssetPositions", "AssetRecommendation", "MarketHistory", "ParamChange", "Recommendation",
+    "RiskParams", "bounds_for", "canonical_json",
+]
 
 
 @dataclass(frozen=True)
@@ -68,7 +27,8 @@ class ParamChange:
 
 @dataclass(frozen=True)
 class AssetRecommendation:
-    """`action` is "update" (changes to sign) or "hold" (nothing, with `reason`)."""
+    """`action` is "update" (changes to sign) or "hold" (nothing, with `reason`). `dropped`
+    names every target the steward's bounds did not let through now, and why."""
 
     symbol: str
     action: str
@@ -76,6 +36,7 @@ class AssetRecommendation:
     changes: tuple[ParamChange, ...] = ()
     targets: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
 
     def changes_by_param(self) -> dict[Param, int]:
         return {c.param: c.proposed for c in self.changes}
@@ -83,9 +44,14 @@ class AssetRecommendation:
 
 @dataclass(frozen=True)
 class Recommendation:
+    """One decision's output. `config_hash` names the strategy config, `inputs_hash` the
+    canonical inputs it was computed from (both hex)."""
+
     strategy: str
     as_of_s: int
     assets: tuple[AssetRecommendation, ...]
+    config_hash: str = ""
+    inputs_hash: str = ""
 
     def asset(self, symbol: str) -> AssetRecommendation:
         for asset in self.assets:
@@ -111,6 +77,8 @@ def _canonical_value(value: object) -> object:
         return {str(k.name if isinstance(k, Param) else k): _canonical_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_canonical_value(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return _canonical_value(value.item())
     raise TypeError(f"not canonically serializable: {type(value).__name__}")
 
 

@@ -11,6 +11,8 @@ import numpy as np
 from arch import arch_model
 from sklearn.linear_model import LinearRegression
 
+from strategies.config import VolatilityConfig
+
 HOURS_PER_DAY = 24
 
 
@@ -27,11 +29,11 @@ def winsorize(returns: np.ndarray, k: float = 12.0) -> np.ndarray:
     return np.clip(returns, median - k * mad_sigma, median + k * mad_sigma)
 
 
-def ewma_sigma_series(returns: np.ndarray, decay: float = 0.9975, warmup: int = 24 * 30) -> np.ndarray:
+def ewma_sigma_series(returns: np.ndarray, decay: float = 0.9975, warmup: int = 24 * 30, winsorize_k: float = 12.0) -> np.ndarray:
     """sigma[t] forecasts return t from returns[:t] only (no look-ahead); winsorized inputs."""
     variance = np.empty(len(returns))
     variance[0] = max(float(np.var(returns[:warmup])), 1e-12)
-    clipped = winsorize(returns)
+    clipped = winsorize(returns, winsorize_k)
     for t in range(1, len(returns)):
         variance[t] = decay * variance[t - 1] + (1 - decay) * clipped[t - 1] ** 2
     return np.sqrt(variance)
@@ -102,13 +104,15 @@ class VolatilityForecast:
 MODELS = {"ewma": EwmaVolatility(), "garch": GarchVolatility(), "har": HarVolatility()}
 
 
-def select_and_forecast(returns: np.ndarray, holdout_days: int = 30) -> VolatilityForecast:
-    """Scores each model by its error forecasting each of the last `holdout_days` days'
-    realized volatility from data before that day only (GARCH refit weekly to bound cost),
-    then forecasts with the winner on all data."""
-    returns = winsorize(returns)
+def select_and_forecast(returns: np.ndarray, config: VolatilityConfig | None = None) -> VolatilityForecast:
+    """Scores each model by its error forecasting each of the last `selection_holdout_days`
+    days' realized volatility from data before that day only (GARCH refit weekly to bound
+    cost), then forecasts with the winner on all data."""
+    holdout_days = config.selection_holdout_days if config else 30
+    har_min_days = config.har_min_days if config else 45
+    returns = winsorize(returns, config.winsorize_robust_sigmas if config else 12.0)
     days_available = len(returns) // HOURS_PER_DAY
-    if days_available < holdout_days + 45:
+    if days_available < holdout_days + har_min_days:
         return VolatilityForecast(EwmaVolatility().forecast_hourly(returns), "ewma", {})
     errors: dict[str, list[float]] = {name: [] for name in MODELS}
     garch_sigma = 0.0

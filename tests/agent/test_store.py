@@ -9,6 +9,9 @@ import pytest
 from sqlmodel import Session, select
 
 from agent.store import (
+    ALLOWED_TRANSITIONS,
+    END_STATES,
+    DatabaseError,
     DecisionRow,
     InvalidTransition,
     MarketSnapshotRow,
@@ -16,6 +19,7 @@ from agent.store import (
     ProposalState,
     make_engine,
     migrate,
+    open_read_only,
     proposals_by_state,
     transition,
 )
@@ -69,6 +73,83 @@ def test_migrations_are_idempotent_and_the_state_machine_holds(database_url):
         assert proposals_by_state(session) == {"cancelled": 1}
         stored = session.exec(select(ProposalRow)).one()
         assert (stored.state, stored.operation_id, stored.eta) == ("cancelled", "0x02", 123)
+
+
+# Every legal move, by hand from the design: the fast path (tightening-only) executes at
+# submit, so signed/submitted -> executed is legal; only queued operations can be vetoed.
+LEGAL = {
+    ("drafted", "signed"), ("drafted", "failed"),
+    ("signed", "submitted"), ("signed", "queued"), ("signed", "executed"), ("signed", "expired"), ("signed", "failed"),
+    ("submitted", "queued"), ("submitted", "executed"), ("submitted", "expired"), ("submitted", "failed"),
+    ("queued", "executed"), ("queued", "cancelled"), ("queued", "expired"), ("queued", "failed"),
+}
+
+
+def test_the_transition_table_is_exactly_the_designed_one():
+    table = {(a.value, b.value) for a, targets in ALLOWED_TRANSITIONS.items() for b in targets}
+    assert table == LEGAL
+    assert {s.value for s in END_STATES} == {"executed", "cancelled", "expired", "failed"}
+
+
+@pytest.fixture(scope="module")
+def shared_engine(tmp_path_factory):
+    return make_engine(str(tmp_path_factory.mktemp("store") / "agent.sqlite"))
+
+
+@pytest.mark.parametrize("start", [s for s in ProposalState])
+@pytest.mark.parametrize("target", [s for s in ProposalState])
+def test_every_transition_is_allowed_or_refused_as_designed(shared_engine, start, target):
+    """All 64 (from, to) pairs on a real SQLite store: legal ones commit the new state,
+    the rest raise InvalidTransition and leave the stored state unchanged."""
+    with Session(shared_engine) as session:
+        row = proposal(session)
+        row.state = start
+        session.add(row)
+        session.commit()
+        if (start.value, target.value) in LEGAL:
+            transition(session, row, target)
+            assert session.get(ProposalRow, row.id).state == target
+        else:
+            with pytest.raises(InvalidTransition, match=f"{start} -> {target} is not allowed"):
+                transition(session, row, target)
+            session.rollback()
+            assert session.exec(select(ProposalRow.state).where(ProposalRow.id == row.id)).one() == start
+
+
+def test_read_only_open_refuses_what_is_not_the_agents_database(tmp_path):
+    import sqlite3
+
+    missing = tmp_path / "absent.sqlite"
+    with pytest.raises(DatabaseError, match="not found"):
+        open_read_only(str(missing))
+    assert not missing.exists()  # nothing created
+    foreign = tmp_path / "foreign.sqlite"
+    connection = sqlite3.connect(foreign)
+    connection.execute("create table notes(text)")
+    connection.commit()
+    connection.close()
+    before = foreign.read_bytes()
+    with pytest.raises(DatabaseError, match="is not a risk-agent database"):
+        open_read_only(str(foreign))
+    assert foreign.read_bytes() == before
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_text("not a database at all")
+    with pytest.raises(DatabaseError, match="file is not a database"):
+        open_read_only(str(garbage))
+    with pytest.raises(DatabaseError, match="is a directory"):
+        open_read_only(str(tmp_path))
+
+
+def test_read_only_engine_cannot_write(tmp_path):
+    from sqlalchemy.exc import OperationalError
+
+    path = tmp_path / "agent.sqlite"
+    make_engine(str(path))
+    before = path.read_bytes()
+    engine = open_read_only(str(path))
+    with engine.connect() as connection, pytest.raises(OperationalError, match="readonly database"):
+        connection.exec_driver_sql("insert into cursor(name, block_number) values ('x', 1)")
+    assert path.read_bytes() == before
 
 
 def test_ingest_writes_snapshots_once_per_block(database_url):

@@ -41,7 +41,8 @@ def test_coingecko_aave_and_dex_sources():
 
 def test_generic_csv_and_unknown_formats(tmp_path):
     good = tmp_path / "prices.csv"
-    pd.DataFrame({"timestamp": [1_700_000_000, 1_700_003_600, 1_700_003_600, 1_700_014_400], "price": [1.0, 2.0, 2.5, 3.0]}).to_csv(good, index=False)
+    pd.DataFrame({"timestamp": [1_700_000_000, 1_700_003_600, 1_700_003_600, 1_700_014_400],
+                  "price": [1.0, 2.0, 2.5, 3.0]}).to_csv(good, index=False)
     series = load_any(good, "X")
     assert list(series.prices_usd) == [1.0, 2.5, 3.0] and series.duplicates_dropped == 1 and len(series.gaps) == 0
     (tmp_path / "prices.json").write_text("{}")
@@ -81,3 +82,32 @@ def test_chainlink_rounds_read_on_chain_from_anvil(tmp_path):
         series = load_chainlink_rounds(w3, address, "ETH")
     assert list(series.prices_usd) == [2_000.0, 1_990.0, 1_950.0, 2_010.0]
     assert (series.prices_usd.index[1:] - series.prices_usd.index[:-1]).min() >= pd.Timedelta(hours=1)
+
+
+def test_load_any_reads_every_format_and_keeps_the_record(tmp_path):
+    """The pandas view callers use is built from the checked record: same times and prices."""
+    path = tmp_path / "feed.csv"
+    path.write_text("# decimals 8\nroundId,answer,startedAt,updatedAt\n1,200000000000,1700000000,1700000000\n"
+                    "2,199000000000,1700003600,1700003600\n")
+    series = load_any(path, "ETH")
+    assert list(series.prices_usd) == [2_000.0, 1_990.0]
+    assert [int(t.timestamp()) for t in series.prices_usd.index] == [1_700_000_000, 1_700_003_600]
+    assert series.loaded is not None and series.loaded.source.format == "chainlink-rounds"
+
+
+@pytest.mark.parametrize(("loader", "name", "content", "message"), [
+    (load_dex_depth_usd, "pair.csv", "datetime,reserve0\n2021-01-01,1\n", "missing columns reserveUSD"),
+    (load_dex_depth_usd, "pair.csv", None, "is a directory, not a file"),
+    (load_aave_hourly, "market.parquet", None, "is a directory, not a file"),
+    (load_aave_hourly, "market.parquet", "not parquet", "cannot read it"),
+    (load_aave_hourly, "absent.parquet", "absent", "data file not found"),
+])
+def test_dex_and_aave_loaders_refuse_bad_files_in_one_line(tmp_path, loader, name, content, message):
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    elif content != "absent":
+        path.write_text(content)
+    with pytest.raises(DataError) as caught:
+        loader(path)
+    assert str(caught.value).startswith(f"{path}: {message}") and "\n" not in str(caught.value)

@@ -4,15 +4,15 @@ import pandas as pd
 import pytest
 
 from backtests.data import load_bundled
-from backtests.history import market_history
+from backtests.history import decision_inputs
 from enclave.attestation import TrustAnchors
 from enclave.client import start_enclave
 from enclave.decision import DecisionInputs
+from strategies.inputs import Anchor
+from strategies.params import AAVE_V3_OCT_2023
 from enclave.nsm import DevCa
-from strategies.bounds import Bounds
-from strategies.types import RiskParams
 
-WETH_OCT_2023 = RiskParams(8_050, 8_300, 10_500, 1_800_000, 1_400_000, 1_500, 8_000, 0, 280, 8_000)
+WETH_OCT_2023 = AAVE_V3_OCT_2023["WETH"]
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +34,10 @@ def enclave_process(dev_ca_dir):
 
 def eth_inputs(as_of: str = "2020-03-12 12:00", *, chain_id: int = 31337, steward: str = "0x" + "11" * 20,
                asset: str = "0x" + "22" * 20, nonce: int = 1) -> DecisionInputs:
-    history = market_history([load_bundled("ETH")], pd.Timestamp(as_of, tz="UTC"),
+    from dataclasses import replace
+
+    inputs = decision_inputs([load_bundled("ETH")], pd.Timestamp(as_of, tz="UTC"), params={"ETH": WETH_OCT_2023},
                              supplied_tokens=500_000, borrowed_tokens=200_000)
-    return DecisionInputs(chain_id, steward, nonce, {"ETH": asset}, history, {"ETH": WETH_OCT_2023}, {"ETH": Bounds()})
+    anchor = Anchor(inputs.anchor.block_number, inputs.anchor.block_hash, inputs.anchor.timestamp_s)
+    return replace(inputs, chain_id=chain_id, steward=steward, enclave_nonce=nonce, anchor=anchor,
+                   assets=(replace(inputs.assets[0], address=asset),))

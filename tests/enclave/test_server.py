@@ -68,7 +68,7 @@ def test_answer_for_other_inputs_is_refused(enclave_process):
 
 def test_malformed_inputs_get_a_clear_refusal(enclave_process, client):
     response = requests.post(f"{enclave_process.url}/decide", data=b'{"chain_id": 1}', timeout=10)
-    assert response.status_code == 400 and "malformed decision inputs" in response.json()["error"]
+    assert response.status_code == 400 and response.json()["error"] == "inputs are not CBOR (CBORDecodeEOF)"
 
 
 def test_kill_mid_request_gives_a_clear_error_and_a_new_key_after_restart(dev_ca_dir, anchors):

@@ -1,0 +1,224 @@
+"""The strategy configuration: one versioned TOML file, loaded strictly into frozen dataclasses.
+
+Every hyperparameter lives in the file (`strategies/config/risk-agent-v1.toml` by default),
+which is part of the measured enclave image; the enclave, `verify`, shadow mode and backtests
+all load it through `load_config`. `config_hash` is SHA-256 over the canonical CBOR of the
+loaded values, so the hash names the settings, not the file's whitespace. A misspelt or
+missing key is a `StrategyConfigError` naming it, never a silent default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import cache
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import cbor2
+
+from strategies.params import Param
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "risk-agent-v1.toml"
+
+
+class StrategyConfigError(ValueError):
+    """A strategy config file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowConfig:
+    history_hours: int
+    max_carry_hours: int
+    utilization_max_carry_hours: int
+    decision_interval_s: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardConfig:
+    max_staleness_s: int
+    min_history_hours: int
+    max_gap_hours: int
+    jump_robust_sigmas: float
+    min_jump_fraction: float
+    max_reference_deviation: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class VolatilityConfig:
+    winsorize_robust_sigmas: float
+    ewma_decay_per_hour: float
+    ewma_warmup_hours: int
+    garch_max_hours: int
+    selection_holdout_days: int
+    har_min_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TailConfig:
+    window_hours: int
+    min_sample_hours: int
+    student_dof: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollateralConfig:
+    confidence: float
+    ltv_confidence: float
+    ltv_horizon_hours: float
+    min_horizon_hours: float
+    max_horizon_hours: float
+    max_threshold_bps: int
+    min_threshold_bps: int
+    max_new_liquidation_share: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BonusConfig:
+    depth_slippage: float
+    liquidator_cost_bps: int
+    min_bonus_bps: int
+    max_bonus_bps: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapsConfig:
+    liquidation_hours: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatesConfig:
+    speed_per_year: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskGateConfig:
+    stress_drawdown: float
+    stress_volatility_ratio: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonteCarloConfig:
+    paths: int
+    student_dof: float
+    liquidation_delay_hours: int
+    synthetic_positions: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrategyConfig:
+    name: str
+    version: int
+    seed: int
+    window: WindowConfig
+    guard: GuardConfig
+    volatility: VolatilityConfig
+    tail: TailConfig
+    collateral: CollateralConfig
+    bonus: BonusConfig
+    caps: CapsConfig
+    rates: RatesConfig
+    risk_gate: RiskGateConfig
+    montecarlo: MonteCarloConfig
+    dead_band: dict = field(default_factory=dict)  # Param name -> smallest step worth an update
+    pegged: dict = field(default_factory=dict)  # symbol -> peg in USD
+
+    def min_change(self) -> dict[Param, int]:
+        return {Param[name]: int(step) for name, step in self.dead_band.items()}
+
+    def peg_usd(self, symbol: str) -> float | None:
+        value = self.pegged.get(symbol)
+        return float(value) if value is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def config_hash(self) -> bytes:
+        return _hash_of(self)
+
+    @property
+    def config_hash_hex(self) -> str:
+        return self.config_hash.hex()
+
+
+def _hash_of(config: StrategyConfig) -> bytes:
+    return hashlib.sha256(cbor2.dumps(config.as_dict(), canonical=True)).digest()
+
+
+def _build(cls: type, raw: dict, where: str, path: Path) -> Any:
+    if not isinstance(raw, dict):
+        raise StrategyConfigError(f"{path}: [{where}] must be a table")
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise StrategyConfigError(f"{path}: unknown key {where + '.' if where else ''}{unknown[0]}")
+    values = {}
+    for f in fields(cls):
+        key = f"{where}.{f.name}" if where else f.name
+        if f.name not in raw:
+            if f.default_factory is not MISSING:
+                values[f.name] = f.default_factory()
+                continue
+            raise StrategyConfigError(f"{path}: missing key {key}")
+        value, kind = raw[f.name], hints[f.name]
+        if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
+            values[f.name] = _build(kind, value, key, path)
+        elif kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise StrategyConfigError(f"{path}: {key} must be a number, not {value!r}")
+            values[f.name] = float(value)
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise StrategyConfigError(f"{path}: {key} must be an integer, not {value!r}")
+            values[f.name] = value
+        elif kind is str:
+            if not isinstance(value, str):
+                raise StrategyConfigError(f"{path}: {key} must be text, not {value!r}")
+            values[f.name] = value
+        else:  # the two free tables
+            if not isinstance(value, dict):
+                raise StrategyConfigError(f"{path}: [{key}] must be a table")
+            values[f.name] = dict(sorted(value.items()))
+    return cls(**values)
+
+
+def _check(config: StrategyConfig, path: Path) -> StrategyConfig:
+    for name, step in config.dead_band.items():
+        if name not in Param.__members__:
+            raise StrategyConfigError(f"{path}: dead_band.{name} is not a parameter (known: {', '.join(Param.__members__)})")
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise StrategyConfigError(f"{path}: dead_band.{name} must be a positive integer")
+    for symbol, peg in config.pegged.items():
+        if isinstance(peg, bool) or not isinstance(peg, (int, float)) or peg <= 0:
+            raise StrategyConfigError(f"{path}: pegged.{symbol} must be a positive price in USD")
+    if not 0 < config.collateral.confidence < 1 or not 0 < config.collateral.ltv_confidence < 1:
+        raise StrategyConfigError(f"{path}: collateral confidences must lie strictly between 0 and 1")
+    if config.window.history_hours < config.guard.min_history_hours:
+        raise StrategyConfigError(f"{path}: window.history_hours is shorter than guard.min_history_hours")
+    return config
+
+
+def load_config(path: Path | str | None = None) -> StrategyConfig:
+    """The strategy config at `path` (default: the measured one shipped in the image)."""
+    return _load(Path(path).resolve() if path is not None else DEFAULT_CONFIG_PATH)
+
+
+@cache
+def _load(path: Path) -> StrategyConfig:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise StrategyConfigError(f"strategy config {path} not found") from None
+    except IsADirectoryError:
+        raise StrategyConfigError(f"strategy config {path} is a directory, not a TOML file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise StrategyConfigError(f"{path}: not valid TOML ({error})") from None
+    return _check(_build(StrategyConfig, raw, "", path), path)
+
+
+def default_config() -> StrategyConfig:
+    return load_config()

@@ -1,0 +1,24 @@
+"""Inputs to recommendation: the one pure path every caller takes (the enclave, `verify`,
+shadow mode, the backtest engine). Same inputs and config, same bytes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from eth_utils import keccak
+
+from strategies.config import StrategyConfig
+from strategies.inputs import DecisionInputs, build_history
+from strategies.strategy import RiskStrategy
+from strategies.types import Recommendation
+
+
+def recommend(inputs: DecisionInputs, config: StrategyConfig, inputs_hash: bytes | None = None) -> Recommendation:
+    """`inputs_hash` may be passed when the canonical bytes are already at hand (they are
+    encoded once per decision)."""
+    history = build_history(inputs, config)
+    recommendation = RiskStrategy(config=config).propose(
+        history, {a.symbol: a.params for a in inputs.assets}, {a.symbol: a.bounds for a in inputs.assets}
+    )
+    digest = inputs_hash if inputs_hash is not None else keccak(inputs.canonical_bytes())
+    return replace(recommendation, inputs_hash=digest.hex())

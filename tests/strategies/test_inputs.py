@@ -1,0 +1,185 @@
+"""The one input builder: the hourly grid (last print at or before each hour mark, carried at
+most `max_carry_hours`, gaps reported), cadence invariance, positions as the strategy sees
+them, and the canonical encoding the enclave hashes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cbor2
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.data import PriceSeries
+from backtests.history import decision_inputs
+from strategies.config import default_config
+from strategies.decision import recommend
+from strategies.inputs import (
+    HOUR_S,
+    DecisionInputs,
+    InputsError,
+    Observations,
+    PositionBook,
+    build_history,
+    constant_product_depth_usd,
+    decode_inputs,
+    encode_inputs,
+    hourly_grid,
+)
+from strategies.params import AAVE_V3_OCT_2023
+from tests.strategies.conftest import CONFIG, synthetic_as_of, synthetic_eth
+
+T0 = 1_700_000_000  # an hour mark: 1_700_000_000 / 3600 = 472_222.2..., so use T0 - T0 % 3600 below
+AS_OF = T0 - T0 % HOUR_S + 10 * HOUR_S
+
+
+def test_grid_takes_the_last_print_at_or_before_each_hour_mark():
+    """Marks at AS_OF-2h, AS_OF-1h, AS_OF. Prints: 100 at -2h-30min, 101 at -2h (exactly on the
+    mark: it counts for that mark), 102 at -1h-1s, 103 at -1h+1s, 104 at AS_OF-10s.
+    Expected: mark -2h -> 101 (last at or before), mark -1h -> 102 (103 is after it),
+    mark 0 -> 104."""
+    times = np.array([AS_OF - 2 * HOUR_S - 1_800, AS_OF - 2 * HOUR_S, AS_OF - HOUR_S - 1, AS_OF - HOUR_S + 1, AS_OF - 10])
+    grid = hourly_grid(times, np.array([100.0, 101.0, 102.0, 103.0, 104.0]), AS_OF, 3, max_carry_hours=0)
+    assert grid.values.tolist() == [101.0, 102.0, 104.0]
+    assert grid.carried_hours == 0 and grid.gaps == ()
+
+
+def test_carry_stops_exactly_at_its_limit_and_the_gap_is_reported():
+    """One print at AS_OF-5h (value 7). With max_carry_hours=2 a mark may use a print less than
+    3 h old: marks -5h (age 0), -4h (1 h), -3h (2 h) get 7; -2h (age exactly 3 h) and later
+    are a gap. Marks -6h (before the print) is a gap too."""
+    grid = hourly_grid(np.array([AS_OF - 5 * HOUR_S]), np.array([7.0]), AS_OF, 7, max_carry_hours=2)
+    assert np.isnan(grid.values[0]) and grid.values[1:4].tolist() == [7.0, 7.0, 7.0]
+    assert np.isnan(grid.values[4:]).all()
+    assert grid.carried_hours == 2  # marks -4h and -3h use an older print
+    assert grid.gaps == ((AS_OF - 6 * HOUR_S, AS_OF - 6 * HOUR_S), (AS_OF - 2 * HOUR_S, AS_OF))
+    # One second younger and the -2h mark is still carried.
+    younger = hourly_grid(np.array([AS_OF - 5 * HOUR_S + 1]), np.array([7.0]), AS_OF, 7, max_carry_hours=2)
+    assert younger.values[4] == 7.0 and np.isnan(younger.values[5])
+
+
+def _minute_path(hours: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    start = AS_OF - hours * HOUR_S
+    times = start + 60 * np.arange(1, hours * 60 + 1)
+    prices = 2_000 * np.exp(np.cumsum(rng.normal(0, 0.0012, len(times))))
+    return times, prices
+
+
+def _series(times: np.ndarray, prices: np.ndarray) -> PriceSeries:
+    index = pd.to_datetime(times, unit="s", utc=True)
+    return PriceSeries("ETH", pd.Series(prices, index=index), "test", 0, ())
+
+
+def test_one_minute_fifteen_minute_and_hourly_prints_give_the_identical_decision():
+    """The same market printed every minute, every 15 minutes (every 15th print) and every hour
+    (every 60th print, on the hour marks) has the same last print at or before each hour mark,
+    so the grids, and therefore the recommendations (apart from the inputs hash), are equal."""
+    hours = CONFIG.window.history_hours + 24
+    times, prices = _minute_path(hours, seed=3)
+    as_of = pd.Timestamp(AS_OF, unit="s", tz="UTC")
+    recommendations = []
+    grids = []
+    for step in (1, 15, 60):
+        keep = slice(step - 1, None, step)
+        inputs = decision_inputs([_series(times[keep], prices[keep])], as_of, supplied_tokens=5e5, borrowed_tokens=2e5)
+        grids.append(build_history(inputs, CONFIG).assets[0].prices_usd)
+        recommendation = recommend(inputs, CONFIG)
+        recommendations.append(replace(recommendation, inputs_hash="").to_canonical_json())
+    assert np.array_equal(grids[0], grids[1]) and np.array_equal(grids[0], grids[2])
+    assert recommendations[0] == recommendations[1] == recommendations[2]
+    assert b'"action":"update"' in recommendations[0] or b'"action":"hold"' in recommendations[0]
+    assert len(grids[0]) == CONFIG.window.history_hours and not np.isnan(grids[0]).any()
+
+
+def test_positions_carry_the_debt_other_collateral_does_not_cover():
+    """Account A: 10 ETH and 1,000 USDC of collateral, 15,000 USD of debt. With ETH at 2,000
+    and USDC at 1, USDC's LT 80% covers 800, so for ETH the effective debt is 14,200; for USDC
+    it is 15,000 - 10 x 2,000 x 0.83 = -1,600 <= 0: never liquidatable because of USDC alone,
+    so A is left out of USDC's positions. Account B holds no ETH: not an ETH position."""
+    eth = _series(*_minute_path(CONFIG.window.history_hours + 2, seed=1))
+    eth = PriceSeries("ETH", eth.prices_usd * 0 + 2_000.0, "flat", 0, ())
+    usdc = PriceSeries("USDC", eth.prices_usd * 0 + 1.0, "flat", 0, ())
+    book = PositionBook("test", ("A", "B"), {"ETH": np.array([10.0, 0.0]), "USDC": np.array([1_000.0, 5_000.0])},
+                        np.array([15_000.0, 3_000.0]))
+    inputs = decision_inputs([eth, usdc], pd.Timestamp(AS_OF, unit="s", tz="UTC"), positions=book,
+                             params={"ETH": AAVE_V3_OCT_2023["WETH"], "USDC": AAVE_V3_OCT_2023["USDC"]})
+    history = build_history(inputs, CONFIG)
+    assert history.positions["ETH"].tokens.tolist() == [10.0]
+    assert history.positions["ETH"].effective_debt_usd.tolist() == pytest.approx([14_200.0], abs=1e-9)
+    # B: 3,000 of debt, no ETH; for USDC its effective debt is 3,000 (no other collateral).
+    assert history.positions["USDC"].tokens.tolist() == [5_000.0]
+    assert history.positions["USDC"].effective_debt_usd.tolist() == pytest.approx([3_000.0], abs=1e-9)
+
+
+def test_depth_from_pair_reserves():
+    """1,000 tokens in the pair at 2,000 USD, 2% slippage: 1,000 x 0.02 / 0.98 x 2,000 = 40,816.33."""
+    assert constant_product_depth_usd(1_000.0, 2_000.0, 0.02) == pytest.approx(40_816.3265306, rel=1e-12)
+
+
+def _inputs() -> DecisionInputs:
+    series = synthetic_eth(seed=5, hours=CONFIG.window.history_hours + 48)
+    return decision_inputs([series], synthetic_as_of(series), supplied_tokens=5e5, borrowed_tokens=2e5)
+
+
+def test_canonical_bytes_round_trip_and_hash_once():
+    inputs = _inputs()
+    data = encode_inputs(inputs)
+    again = decode_inputs(data)
+    assert encode_inputs(again) == data
+    assert again.asset("ETH").price_observations()[1].tolist() == inputs.asset("ETH").price_observations()[1].tolist()
+    assert again.anchor == inputs.anchor
+
+
+def test_another_encoding_of_the_same_values_is_refused():
+    """Same values, keys in insertion order instead of canonical order: a second inputs hash
+    for one decision would be possible, so the decoder refuses it."""
+    value = cbor2.loads(encode_inputs(_inputs()))
+    reordered = cbor2.dumps(dict(reversed(list(value.items()))))
+    with pytest.raises(InputsError, match="not in canonical form"):
+        decode_inputs(reordered)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda v: v.pop("anchor"), "inputs.anchor is missing"),
+    (lambda v: v["anchor"].__setitem__("hash", b"\x00" * 31), "32 bytes"),
+    (lambda v: v["assets"][0].__setitem__("params", [1, 2, 3]), "must be 10 integers"),
+    (lambda v: v["assets"][0]["prices"][0].__setitem__("t", [1, 2]), r"prices\[0\]\.t has the wrong type"),
+    (lambda v: v.__setitem__("version", 2), "version must be 1"),
+])
+def test_malformed_inputs_are_refused_with_the_field_named(mutate, message):
+    value = cbor2.loads(encode_inputs(_inputs()))
+    mutate(value)
+    with pytest.raises(InputsError, match=message):
+        decode_inputs(cbor2.dumps(value, canonical=True))
+
+
+def test_observations_after_the_anchor_time_are_refused():
+    inputs = _inputs()
+    asset = inputs.assets[0]
+    times, values = asset.price_observations()
+    future = Observations("test", np.append(times, inputs.as_of_s + 1), np.append(values, values[-1]))
+    bad = replace(inputs, assets=(replace(asset, prices=(future,)),))
+    with pytest.raises(InputsError, match="after the anchor block's time"):
+        build_history(bad, CONFIG)
+    with pytest.raises(InputsError, match="after the anchor block's time"):
+        decode_inputs(encode_inputs(bad))
+
+
+def test_segments_must_follow_each_other():
+    """A backfill segment that ends after the chain segment starts is refused."""
+    inputs = _inputs()
+    times, values = inputs.assets[0].price_observations()
+    first = Observations("backfill", times[:100], values[:100])
+    second = Observations("feed", times[50:], values[50:])
+    bad = replace(inputs, assets=(replace(inputs.assets[0], prices=(first, second)),))
+    with pytest.raises(InputsError, match="out of order"):
+        build_history(bad, CONFIG)
+
+
+def test_decision_names_the_config_and_inputs_it_came_from():
+    inputs = _inputs()
+    recommendation = recommend(inputs, CONFIG)
+    assert recommendation.config_hash == default_config().config_hash_hex
+    assert recommendation.inputs_hash == inputs.inputs_hash.hex()
