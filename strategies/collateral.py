@@ -120,34 +120,6 @@ def fit_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizon_hour
     return TailModel(max(direct.var_sigmas, hourly.var_sigmas), max(direct.es_sigmas, hourly.es_sigmas), horizon_hours)
 
 
-@dataclass(frozen=True, kw_only=True)
-class RiskAppetite:
-    """Governance's risk appetite (in the strategy config): the LT covers the expected
-    shortfall at `lt_confidence` of the drop over the liquidation horizon (at least
-    `min_horizon_hours`), leaving at most `max_bad_debt_share` of a position's debt unpaid
-    when it is liquidated from its threshold in that drop; the LTV keeps a position opened at
-    the limit out of liquidation over `ltv_horizon_hours` at `ltv_confidence`."""
-
-    lt_confidence: float = 0.99
-    min_horizon_hours: int = 24
-    max_horizon_hours: int = 96
-    ltv_confidence: float = 0.95
-    ltv_horizon_hours: int = 24
-    max_bad_debt_share: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("lt_confidence", "ltv_confidence"):
-            if not 0.5 <= getattr(self, name) < 1:
-                raise ValueError(f"risk appetite: {name} must be in [0.5, 1), got {getattr(self, name)}")
-        if not 1 <= self.min_horizon_hours <= self.max_horizon_hours:
-            raise ValueError(f"risk appetite: need 1 <= min_horizon_hours <= max_horizon_hours, got "
-                             f"{self.min_horizon_hours} and {self.max_horizon_hours}")
-        if self.ltv_horizon_hours < 1:
-            raise ValueError(f"risk appetite: ltv_horizon_hours must be at least 1, got {self.ltv_horizon_hours}")
-        if not 0 <= self.max_bad_debt_share < 0.5:
-            raise ValueError(f"risk appetite: max_bad_debt_share must be in [0, 0.5), got {self.max_bad_debt_share}")
-
-
 def threshold_target_bps(es_drop: float, bonus_bps: int, max_bad_debt_share: float) -> int:
     """LT = (1 - ES) / ((1 - b) x LB), rounded down: a position at HF 1 whose collateral falls
     by the ES drop still pays (1 - b) of its debt plus the bonus. b = 0 is full cover."""

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from strategies.collateral import (
-    RiskAppetite,
     TailModel,
     constant_product_slippage,
     empirical_horizon_tail,
@@ -150,15 +149,3 @@ def test_reference_repay_is_the_debt_weighted_median_of_the_stress_liquidations(
     assert reference_repay_usd(collateral, np.array([80.0, 50.0, 90.0, 400.0]), 0.8, 0.2) == 90.0
     assert reference_repay_usd(np.array([100.0]), np.array([66.0]), 0.8, 0.2) == pytest.approx(33.0)
     assert reference_repay_usd(collateral, np.array([10.0, 20.0, 30.0, 40.0]), 0.8, 0.2) == pytest.approx(12.5)
-
-
-@pytest.mark.parametrize("field, value, says", [
-    ("lt_confidence", 1.0, "lt_confidence must be in"),
-    ("ltv_confidence", 0.3, "ltv_confidence must be in"),
-    ("min_horizon_hours", 200, "min_horizon_hours <= max_horizon_hours"),
-    ("ltv_horizon_hours", 0, "ltv_horizon_hours must be at least 1"),
-    ("max_bad_debt_share", 0.5, "max_bad_debt_share must be in"),
-])
-def test_risk_appetite_refuses_impossible_values(field, value, says):
-    with pytest.raises(ValueError, match=says):
-        RiskAppetite(**{field: value})
