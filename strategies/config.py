@@ -113,6 +113,7 @@ class BonusConfig:
     depth_slippage: float
     gas_usd_per_liquidation: float
     margin_bps: int
+    peak_hour_share: float
     min_bonus_bps: int
     max_bonus_bps: int
 
@@ -281,6 +282,8 @@ def _check(config: StrategyConfig, path: Path) -> StrategyConfig:
                 isinstance(e, list) and len(e) == 4 and isinstance(e[3], bool) and 0 <= e[2] <= 1 for e in entry["events"]):
             raise StrategyConfigError(f"{path}: depegs.{symbol}: threshold in (0, 1) and events "
                                       "[start s, end s, severity in [0, 1], finished]")
+    if not 0 < config.bonus.peak_hour_share <= 1:
+        raise StrategyConfigError(f"{path}: bonus.peak_hour_share must be in (0, 1]")
     if not 0 < config.through_the_cycle.loosening_share <= 1:
         raise StrategyConfigError(f"{path}: through_the_cycle.loosening_share must be in (0, 1]")
     if config.window.history_hours < config.guard.min_history_hours:

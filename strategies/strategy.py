@@ -179,8 +179,9 @@ class RiskStrategy:
                 var, es, ltv_drop = peg_lt.var_drop, peg_lt.es_drop, peg_ltv.var_drop
         depeg = peg_view is not None and peg_view.verdict.kind == "depeg"
 
-        # Bonus: the stress's typical liquidation must pay after slippage at the depth and gas.
-        hourly_liquidation_usd = stress_liquidation_usd / horizon
+        # Bonus: the stress's typical liquidation must pay after slippage at the depth and gas,
+        # in the busiest hour of the stress (which carries `peak_hour_share` of its volume).
+        hourly_liquidation_usd = stress_liquidation_usd * c_bonus.peak_hour_share
         reference_repay = collateral.reference_repay_usd(collateral_usd, debt_usd, threshold_now, stress_drop)
         bonus = collateral.liquidation_bonus_bps(
             hourly_liquidation_usd, depth, c_bonus.depth_slippage, reference_repay if reference_repay > 0 else math.inf,
@@ -241,11 +242,13 @@ class RiskStrategy:
             gate = self._risk_gate(finite_prices, returns)
             calm = stressed.calm_days(finite_prices, ttc.calm_days_to_loosen, config.risk_gate.stress_drawdown,
                                       config.risk_gate.stress_volatility_ratio)
+        model_targets = dict(targets)  # what the method asks for, reported; below, what may move now
         if depeg:
             # A depeg both sources show: LTV, LT and caps down by the whole bound.
             for param in (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.SUPPLY_CAP, Param.BORROW_CAP):
                 targets[param] = bounds.limits[param].floor
-        if gate == "reducing" or calm < ttc.calm_days_to_loosen or depeg:
+        loosening_held = gate == "reducing" or calm < ttc.calm_days_to_loosen or depeg
+        if loosening_held:
             targets = stressed.hold_loosening(current_values, targets)
         shares = stressed.step_shares(current_values, targets, ttc.loosening_share)
         projection = project(current_values, targets, bounds, history.as_of_s, config.min_change(), shares)
@@ -269,6 +272,7 @@ class RiskStrategy:
             "stress_record_volatility": stressed_sigma.recorded if stressed_sigma.recorded is not None else 0.0,
             "input_window_volatility": stressed_sigma.window if stressed_sigma.window is not None else 0.0,
             "calm_days": calm,
+            "loosening_held": loosening_held,
             "horizon_hours": horizon,
             "var_drop": var,
             "expected_shortfall_drop": es,
@@ -308,7 +312,7 @@ class RiskStrategy:
                 "depeg_probability_horizon": peg_view.lt_tail.jump_probability,
                 "peg_es_drop": peg_view.lt_tail.es_drop, "peg_ltv_var_drop": peg_view.ltv_tail.var_drop,
             })
-        target_names = {p.name: v for p, v in targets.items()}
+        target_names = {p.name: v for p, v in model_targets.items()}
         target_names[Param.LIQUIDATION_THRESHOLD.name] = threshold_target
         target_names["LIQUIDATION_THRESHOLD_STEP"] = step_target
         dropped = {p.name: reason for p, reason in sorted(projection.dropped.items())}

@@ -216,7 +216,8 @@ def test_stablecoins_follow_the_peg_model_and_a_depeg_tightens_at_the_full_bound
     its first months (December 2021, in the bundled series) give it about 14 depegs a year,
     so its target is lower than USDC's but still above 80%. On 2022-05-14 UST is 87% under its
     peg for hours: a depeg (no second source to contradict), LTV, LT and both caps move down
-    by the whole bound (25 bps; 30% for caps), whatever the calm-run rule."""
+    by the whole bound (25 bps; 30% for caps), whatever the calm-run rule; the bonus rises by
+    its bound (50 bps), the depeg's liquidations needing more (target 10,687)."""
     strategy = RiskStrategy()
     usdc, ust = load_bundled("USDC"), load_bundled("UST")
     params = {"USDC": USDC_OCT_2023, "UST": USDC_OCT_2023}
@@ -232,7 +233,8 @@ def test_stablecoins_follow_the_peg_model_and_a_depeg_tightens_at_the_full_bound
     ust_after = strategy.propose(after, params).asset("UST")
     assert ust_after.action == "update" and ust_after.reason.startswith("depeg: tighten at the full bound")
     assert ust_after.changes_by_param() == {Param.LTV: 7_675, Param.LIQUIDATION_THRESHOLD: 7_975,
-                                            Param.SUPPLY_CAP: 1_232_000_000, Param.BORROW_CAP: 1_106_000_000}
+                                            Param.LIQUIDATION_BONUS: 10_500, Param.SUPPLY_CAP: 1_232_000_000,
+                                            Param.BORROW_CAP: 1_106_000_000}
 
 
 # ------------------------------------------------------------------ the method, on synthetic markets
@@ -317,9 +319,11 @@ def test_a_depeg_both_sources_show_tightens_and_one_source_moving_holds():
 
 
 def test_thin_depth_raises_the_bonus():
-    """The same market with $5M and with $100k of depth: the stress's hourly liquidations
-    slip more into the thin pool, so its bonus target is higher (and above the 103% floor)."""
-    deep = propose(RiskStrategy(), eth_inputs(SERIES, AS_OF)).asset("ETH")
-    thin = propose(RiskStrategy(), eth_inputs(SERIES, AS_OF, liquidity_depth_usd=1e5)).asset("ETH")
+    """The same market (500k ETH supplied, about $1.1B) with $1B and with $20M of depth: the
+    stress's busiest hour slips more into the thin pool, so its bonus target is higher, above
+    the 103% floor the deep market sits at."""
+    deep = propose(RiskStrategy(), eth_inputs(SERIES, AS_OF, liquidity_depth_usd=1e9)).asset("ETH")
+    thin = propose(RiskStrategy(), eth_inputs(SERIES, AS_OF, liquidity_depth_usd=2e7)).asset("ETH")
     assert thin.metrics["liquidation_slippage"] > deep.metrics["liquidation_slippage"]
-    assert thin.targets["LIQUIDATION_BONUS"] > max(deep.targets["LIQUIDATION_BONUS"], CONFIG.bonus.min_bonus_bps)
+    assert deep.targets["LIQUIDATION_BONUS"] == CONFIG.bonus.min_bonus_bps
+    assert CONFIG.bonus.min_bonus_bps < thin.targets["LIQUIDATION_BONUS"] <= CONFIG.bonus.max_bonus_bps
