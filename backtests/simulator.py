@@ -214,6 +214,7 @@ def simulate(
     utilization_series = np.zeros(hours)
     rate_series = np.zeros(hours)
     debt_series = np.zeros(hours)
+    losses_series = np.zeros(hours)
     liquidated_series = {p.symbol: np.zeros(hours) for p in paths}
     dynamics = config.dynamics
     rng = np.random.default_rng(dynamics.seed if dynamics else config.seed)
@@ -275,6 +276,7 @@ def simulate(
                 book.sort()
             borrowing_power += float(book.tokens.sum()) * price * p.ltv_bps / 1e4
         bad_debt_series[t] = result.bad_debt_usd
+        losses_series[t] = result.borrower_bonus_losses_usd
         total_debt = sum(b.debt_usd.sum() for b in books.values()) * debt_index
         debt_series[t] = total_debt
         efficiency[t] = total_debt / borrowing_power if borrowing_power > 0 else 0.0
@@ -313,6 +315,7 @@ def simulate(
     result.series = {"efficiency": efficiency[window], "bad_debt_usd": bad_debt_series[window],
                      "timestamps_s": paths[0].timestamps_s[window], "utilization": utilization_series[window],
                      "borrow_rate": rate_series[window], "total_debt_usd": debt_series[window],
+                     "borrower_bonus_losses_usd": losses_series[window],
                      **{f"price_{p.symbol}": p.prices_usd[window] for p in paths},
                      **{f"liquidated_collateral_usd_{s}": v[window] for s, v in liquidated_series.items()}}
     return result
