@@ -132,7 +132,7 @@ def table(rows: list[dict]) -> list[str]:
     lines = ["| window | LT at crash: agent / static / agent 14 d before | LTV, LB at crash (agent) | "
              "bad debt crash window: agent / static | borrower losses crash window: agent / static | "
              "whole run: bad debt agent / static; losses agent / static | liquidations (unprofitable waits) agent / static | "
-             "capital efficiency agent / static |",
+             "borrowing power used (debt / LTV capacity) agent / static |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
