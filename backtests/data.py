@@ -37,6 +37,12 @@ class PriceSeries:
     gaps: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]
     loaded: PriceFile | None = None
 
+    @property
+    def observation_source(self) -> str:
+        """How decision inputs name this series: the file's SHA-256, so the inputs hash does
+        not depend on where the file lies."""
+        return f"file:sha256:{self.loaded.source.sha256}" if self.loaded is not None else self.source
+
     def between(self, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None) -> pd.Series:
         return self.prices_usd.loc[start:end]
 
@@ -47,8 +53,10 @@ def _find_gaps(index: pd.DatetimeIndex, max_step: pd.Timedelta) -> tuple[tuple[p
 
 
 def as_price_series(loaded: PriceFile) -> PriceSeries:
-    """The pandas view of a loaded file (same observations, no resampling)."""
-    observations = loaded.observations
+    """The pandas view of a loaded file, each price stamped when it became known (a candle's
+    close at the candle's end, never at its open: that would be an hour of look-ahead); no
+    resampling."""
+    observations = loaded.when_known()
     index = pd.to_datetime(observations.timestamps_s, unit="s", utc=True)
     gaps = tuple((pd.Timestamp(g.after_s, unit="s", tz="UTC"), pd.Timestamp(g.before_s, unit="s", tz="UTC"))
                  for g in loaded.findings.gaps)
@@ -57,7 +65,7 @@ def as_price_series(loaded: PriceFile) -> PriceSeries:
 
 
 def load_binance_hourly(path: Path, symbol: str) -> PriceSeries:
-    """CryptoDataDownload Binance candles: close price at the candle's open hour."""
+    """CryptoDataDownload Binance candles: each close price at the candle's end."""
     return as_price_series(load_prices(path, format_name="cryptodatadownload", symbol=symbol))
 
 

@@ -38,7 +38,7 @@ def observations_until(series: PriceSeries, as_of: pd.Timestamp, window_hours: i
     """The series' observations in (as_of - window - margin, as_of], at their own cadence."""
     prices = series.prices_usd.loc[as_of - pd.Timedelta(hours=window_hours + margin_hours): as_of]
     times = (prices.index.as_unit("s").asi8 if hasattr(prices.index, "as_unit") else prices.index.asi8 // 10**9)
-    return Observations(f"file:{series.source}", np.asarray(times, dtype=np.int64), prices.to_numpy(dtype=float))
+    return Observations(series.observation_source, np.asarray(times, dtype=np.int64), prices.to_numpy(dtype=float))
 
 
 def synthetic_anchor(as_of_s: int, label: str = "history") -> Anchor:

@@ -54,8 +54,7 @@ def load_paths(spec: BacktestSpec) -> tuple[list[MarketPath], int]:
             raise DataError(f"no {symbol} data between {spec.start} and {spec.end} (the data covers {first:%Y-%m-%d} to {last:%Y-%m-%d})")
         frames[symbol] = prices
         own = series.prices_usd.loc[start - window - pd.Timedelta(hours=4): end]
-        raw[symbol] = Observations(f"file:{series.source}", (own.index.asi8 // 10**9 if own.index.unit == "ns" else
-                                                             own.index.as_unit("s").asi8).astype(np.int64),
+        raw[symbol] = Observations(series.observation_source, own.index.as_unit("s").asi8.astype(np.int64),
                                    own.to_numpy(dtype=float))
     aligned = pd.concat(frames, axis=1, join="inner").dropna()
     start_hour = int(np.searchsorted(aligned.index, start))

@@ -25,7 +25,8 @@ def test_binance_quirks_are_handled_and_reported():
     assert prices.index.is_monotonic_increasing and prices.index.is_unique
     assert eth.duplicates_dropped == 2_649  # the doubled 2020-08..11 hours
     assert sum(int((b - a) / pd.Timedelta(hours=1)) - 1 for a, b in eth.gaps) == 16  # missing hours
-    assert prices.index[0] == pd.Timestamp("2017-08-17 04:00", tz="UTC")
+    # The first candle opens 2017-08-17 04:00; its close is known (and stamped) at 05:00.
+    assert prices.index[0] == pd.Timestamp("2017-08-17 05:00", tz="UTC")
     assert 80 < prices.loc["2020-03-13"].min() < 120  # the crash low
 
 

@@ -199,10 +199,11 @@ def test_targets_are_through_the_cycle_before_the_crashes(eth_series):
 
 @pytest.mark.needs_data
 def test_risk_gate_only_tightens_in_stress(eth_series):
-    """On 2020-03-13 (ETH -40% in a week) nothing may be loosened: no cap, LT or LTV goes up."""
+    """On 2020-03-13 12:00 (ETH -40% in a week) nothing may be loosened: no cap, LT or LTV goes
+    up. (At 00:00 the guard holds instead: the last hourly candle fell 15.3%.)"""
     calm = RiskStrategy().propose(eth_history(eth_series, "2020-03-06"), {"ETH": WETH_OCT_2023}).asset("ETH")
     assert calm.metrics["risk_gate"] == "active"
-    stressed = RiskStrategy().propose(eth_history(eth_series, "2020-03-13"), {"ETH": WETH_OCT_2023}).asset("ETH")
+    stressed = RiskStrategy().propose(eth_history(eth_series, "2020-03-13 12:00"), {"ETH": WETH_OCT_2023}).asset("ETH")
     assert stressed.metrics["risk_gate"] == "reducing"
     current = WETH_OCT_2023.by_param()
     for param in (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.SUPPLY_CAP, Param.BORROW_CAP):
