@@ -100,7 +100,8 @@ def plot_parameter_path(result: BacktestResult, path: Path, title: str, assets: 
                 values = rows["value"].to_numpy() / divisor
                 axis.step([*stamps, end], [*values, values[-1]], where="post", label=f"{symbol} {name}", linewidth=1)
         axis.set_ylabel(label)
-        axis.legend(loc="best", fontsize=7)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(loc="best", fontsize=7)
     figure.suptitle(title)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

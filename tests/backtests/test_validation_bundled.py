@@ -28,7 +28,7 @@ def test_the_calibration_tables_find_the_known_events():
     from backtests.calibration import peg_calibration, stress_calibration
 
     (record,) = stress_calibration("ETH")
-    assert (record.window_end_s, round(record.hourly_sigma, 4)) == (1_534_478_400, 0.0142)
+    assert (record.window_end_s, round(record.hourly_sigma, 4)) == (1_534_482_000, 0.0142)
     usdt = peg_calibration("USDT")
     assert any(e.start_s == 1_492_819_200 and e.severity == pytest.approx(0.0862, abs=1e-4) for e in usdt.events)
     ust = peg_calibration("UST").events[-1]

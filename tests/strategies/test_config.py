@@ -32,7 +32,7 @@ def test_the_calibration_tables_load_as_dated_records_and_events():
     sigma 1.42%/h); UST's last depeg starts 2022-05-09 and is still open at the data's end."""
     config = load_config()
     (record,) = config.stress_records_of("WETH")
-    assert (record.window_end_s, record.hourly_sigma) == (1_534_478_400, 0.014224)
+    assert (record.window_end_s, record.hourly_sigma) == (1_534_482_000, 0.014224)
     ust = config.peg_calibration("UST")
     assert ust.peg == "USD" and ust.events[-1].start_s == 1_652_119_200 and not ust.events[-1].finished
     assert config.peg_calibration("stETH").peg == "WETH" and config.peg_calibration("WETH") is None
@@ -61,7 +61,7 @@ def test_hash_names_the_settings_not_the_whitespace(tmp_path):
     (lambda t: t.replace("ltv_horizon_hours = 24", "ltv_horizon_hours = 0"), "ltv_horizon_hours must be at least 1"),
     (lambda t: t.replace("max_bad_debt_share = 0.0", "max_bad_debt_share = 0.5"), "max_bad_debt_share must be in"),
     (lambda t: t.replace("loosening_share = 0.5", "loosening_share = 0.0"), "loosening_share must be in"),
-    (lambda t: t.replace("WETH = [[1534478400, 0.014224]]", "WETH = [[1534478400, -0.01]]"),
+    (lambda t: t.replace("WETH = [[1534482000, 0.014224]]", "WETH = [[1534478400, -0.01]]"),
      "stress_records.WETH must be"),
     (lambda t: t.replace('peg = "USD"\ndepeg_threshold = 0.02\nhistory_start_s = 1538697600',
                          'peg = "USD"\ndepeg_threshold = 2.0\nhistory_start_s = 1538697600'), "depegs.USDC: threshold"),
