@@ -10,7 +10,6 @@ import statistics
 import time
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from backtests.data import load_bundled
