@@ -6,21 +6,33 @@ bounds and cooldown and taking effect after the timelock delay, as on chain.
 Positions are single-collateral with USD debt. A position is liquidatable when
 debt x index / (tokens x LT) >= price; with positions sorted by debt/tokens, one binary
 search per asset and hour finds them (interest and LT changes scale all of an asset's
-liquidation prices by the same factor, so the order never changes between liquidations)."""
+liquidation prices by the same factor, so the order never changes between liquidations).
+
+With `SimulationConfig.dynamics` (backtests.market_dynamics) the market moves: positions
+leave and arrive (supply caps refuse what does not fit), re-leverage and answer the borrow
+rate (the debt reserve's borrow cap refuses what does not fit), depth follows each path's
+`depth_usd`, and a liquidator acts only when the liquidation pays after the slippage of what
+was already sold that hour and gas. With a `DebtReserve` the borrowed stablecoin is governed
+too: its rate curve and borrow cap in force set interest and room, and the agent decides on
+it from its prices and the simulated utilization (rate changes are backtested)."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from backtests import market_dynamics as dynamics_model
+from backtests.market_dynamics import BorrowerDynamics
 from backtests.steward_model import SimulatedSteward
 from strategies.config import StrategyConfig, default_config
 from strategies.decision import recommend
 from strategies.inputs import Anchor, AssetInputs, DecisionInputs, Observations, PairReserves, PositionBook, build_history
-from strategies.params import RiskParams
+from strategies.params import REGISTRY, RiskParams
+from strategies.rates import RateCurve
 from strategies.strategy import RiskStrategy
 
 HOUR_S = 3_600
@@ -41,6 +53,23 @@ class MarketPath:
     is_stablecoin: bool = False
     observations: Observations | None = None
     utilization: np.ndarray | None = None
+    depth_usd: np.ndarray | None = None  # hourly depth (e.g. from DEX reserves); None: the constant above
+    target_tokens: np.ndarray | None = None  # hourly collateral the book should track (e.g. Aave's own)
+
+    def depth_at(self, t: int) -> float:
+        return float(self.depth_usd[t]) if self.depth_usd is not None else self.liquidity_depth_usd
+
+
+@dataclass(frozen=True)
+class DebtReserve:
+    """The stablecoin every position borrows, as a governed reserve: hourly prices (its peg
+    and the agent's view of it), the lenders' supply in USD, and its parameters in force come
+    from the steward (start with `initial[symbol]`)."""
+
+    symbol: str
+    timestamps_s: np.ndarray
+    prices_usd: np.ndarray
+    supply_usd: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +91,7 @@ class SimulationConfig:
     max_positions_to_strategy: int = 500
     start_hour: int = 0  # hours before this are history only (the strategy's first window)
     record_inputs: bool = False  # keep each decision's canonical inputs (for re-running them in the enclave)
+    dynamics: BorrowerDynamics | None = None  # None: a fixed population, per-liquidation slippage, no gas
 
 
 @dataclass
@@ -70,13 +100,25 @@ class AssetBook:
 
     tokens: np.ndarray
     debt_usd: np.ndarray  # at index 1.0; multiply by the debt index for today's debt
+    target_health: np.ndarray | None = None  # each borrower's own HF aim (market dynamics)
 
     def sort(self) -> None:
         with np.errstate(divide="ignore", invalid="ignore"):
             base = np.where(self.tokens > 0, self.debt_usd / np.maximum(self.tokens, 1e-300), 0.0)
         order = np.argsort(base, kind="stable")
         self.tokens, self.debt_usd = self.tokens[order], self.debt_usd[order]
+        if self.target_health is not None:
+            self.target_health = self.target_health[order]
         self.base = base[order]
+
+    def compact(self) -> None:
+        """Drops emptied positions (left, or fully liquidated) so arrivals do not pile up."""
+        keep = (self.tokens > 0) | (self.debt_usd > 0)
+        if keep.all():
+            return
+        self.tokens, self.debt_usd = self.tokens[keep], self.debt_usd[keep]
+        if self.target_health is not None:
+            self.target_health = self.target_health[keep]
 
 
 @dataclass
@@ -97,7 +139,10 @@ class BacktestResult:
     recommendations: dict[int, bytes] = field(default_factory=dict)  # decision time -> canonical recommendation
     inputs: dict[int, bytes] = field(default_factory=dict)  # decision time -> canonical inputs (record_inputs)
     parameters: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)  # ts, ltv, lt, lb
+    # One record per value in force: (time s, asset, parameter, value), the start values first.
+    parameter_path: list[tuple[int, str, str, int]] = field(default_factory=list)
     series: dict[str, np.ndarray] = field(default_factory=dict)
+    flows: dict[str, float] = field(default_factory=dict)  # market dynamics totals (USD or counts)
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -121,7 +166,7 @@ def make_population(path: MarketPath, params: RiskParams, config: SimulationConf
     collateral_usd = config.total_collateral_usd_per_asset * sizes / sizes.sum()
     threshold = params.liquidation_threshold_bps / 1e4
     debt = np.minimum(collateral_usd * threshold / health, collateral_usd * params.ltv_bps / 1e4)
-    book = AssetBook(collateral_usd / path.prices_usd[config.start_hour], debt)
+    book = AssetBook(collateral_usd / path.prices_usd[config.start_hour], debt, health)
     book.sort()
     return book
 
@@ -146,6 +191,7 @@ def simulate(
     progress: Callable[[int], None] | None = None,
     name: str | None = None,
     strategy_config: StrategyConfig | None = None,
+    debt: DebtReserve | None = None,
 ) -> BacktestResult:
     """Runs hour by hour; `strategy` None keeps the initial parameters (static baseline).
 
@@ -161,29 +207,61 @@ def simulate(
     result = BacktestResult(name or getattr(strategy, "name", "static"), hours)
     result.parameters = {p.symbol: [] for p in paths}
     debt_index = 1.0
-    stable_supply = sum(b.debt_usd.sum() for b in books.values()) / config.stable_target_utilization
+    stable_supply = (debt.supply_usd if debt is not None
+                     else sum(b.debt_usd.sum() for b in books.values()) / config.stable_target_utilization)
     efficiency, gaps = np.zeros(hours), np.zeros(hours)
     bad_debt_series = np.zeros(hours)
     utilization_series = np.zeros(hours)
+    rate_series = np.zeros(hours)
+    debt_series = np.zeros(hours)
+    losses_series = np.zeros(hours)
+    liquidated_series = {p.symbol: np.zeros(hours) for p in paths}
+    dynamics = config.dynamics
+    rng = np.random.default_rng(dynamics.seed if dynamics else config.seed)
+    # Arrivals are drawn from the initial book: USD sizes and each borrower's HF aim.
+    templates = {p.symbol: (books[p.symbol].tokens * p.prices_usd[config.start_hour], books[p.symbol].target_health.copy())
+                 for p in paths}
+    flows = dynamics_model.FlowStep()
+    reference_rate = (RateCurve.from_params(initial[debt.symbol]).borrow_rate(initial[debt.symbol].optimal_usage_ratio_bps / 1e4)
+                      if debt is not None else 0.0)
+    start_s = int(paths[0].timestamps_s[config.start_hour])
+    for symbol in sorted(steward.params):
+        for spec in REGISTRY:
+            result.parameter_path.append((start_s, symbol, spec.param.name, int(getattr(steward.params[symbol], spec.field))))
 
-    def record(symbol: str, now_s: int) -> None:
+    def record(symbol: str, now_s: int, changes: dict) -> None:
         p = steward.params[symbol]
-        result.parameters[symbol].append((now_s, p.ltv_bps, p.liquidation_threshold_bps, p.liquidation_bonus_bps))
+        if symbol in result.parameters:
+            result.parameters[symbol].append((now_s, p.ltv_bps, p.liquidation_threshold_bps, p.liquidation_bonus_bps))
+        values = p.by_param()
+        for param in sorted(changes):
+            result.parameter_path.append((now_s, symbol, param.name, int(values[param])))
+
+    def borrow_rate(utilization: float) -> float:
+        if debt is not None:
+            return RateCurve.from_params(steward.params[debt.symbol]).borrow_rate(utilization)
+        return _stable_borrow_rate(utilization, config)
 
     for t in range(config.start_hour, hours):
         now_s = int(paths[0].timestamps_s[t])
         # Scheduled updates whose timelock delay has passed are executed (checked again).
-        for symbol, _ in steward.execute_ready(now_s):
-            record(symbol, now_s)
-        # Interest on all debt at the stable reserve's curve.
+        for symbol, changes in steward.execute_ready(now_s):
+            record(symbol, now_s, changes)
+        # Interest on all debt at the debt reserve's curve in force.
         total_debt = sum(b.debt_usd.sum() for b in books.values()) * debt_index
         utilization = min(total_debt / stable_supply, 1.0) if stable_supply else 0.0
         utilization_series[t] = utilization
-        rate = _stable_borrow_rate(utilization, config)
+        rate = borrow_rate(utilization)
+        rate_series[t] = rate
         interest = total_debt * rate / HOURS_PER_YEAR
         debt_index *= 1 + rate / HOURS_PER_YEAR
         result.protocol_revenue_usd += interest * config.stable_reserve_factor
-        gaps[t] = abs(utilization - config.stable_rate[0])
+        kink = steward.params[debt.symbol].optimal_usage_ratio_bps / 1e4 if debt is not None else config.stable_rate[0]
+        gaps[t] = abs(utilization - kink)
+
+        if dynamics is not None:
+            _move_market(paths, books, steward, templates, t, debt_index, total_debt, rate, reference_rate, debt,
+                         dynamics, rng, flows)
 
         borrowing_power = 0.0
         for path in paths:
@@ -193,16 +271,20 @@ def simulate(
             # Liquidatable: base x index / LT >= price  <=>  base >= price x LT / index.
             first = int(np.searchsorted(book.base, price * threshold / debt_index, side="left"))
             if first < len(book.base):
-                _liquidate(book, first, price, threshold, bonus, debt_index, path, config, result)
+                liquidated_series[symbol][t] = _liquidate(book, first, price, threshold, bonus, debt_index,
+                                                          path.depth_at(t), config, result)
                 book.sort()
             borrowing_power += float(book.tokens.sum()) * price * p.ltv_bps / 1e4
         bad_debt_series[t] = result.bad_debt_usd
+        losses_series[t] = result.borrower_bonus_losses_usd
         total_debt = sum(b.debt_usd.sum() for b in books.values()) * debt_index
+        debt_series[t] = total_debt
         efficiency[t] = total_debt / borrowing_power if borrowing_power > 0 else 0.0
 
         if (strategy is not None and t >= max(config.warmup_hours, config.start_hour)
                 and (t - config.start_hour) % interval_hours == 0):
-            inputs = _inputs(paths, books, steward, t, now_s, debt_index, config, strategy_config)
+            inputs = _inputs(paths, books, steward, t, now_s, debt_index, config, strategy_config, debt,
+                             (stable_supply, utilization_series))
             if isinstance(strategy, RiskStrategy):
                 recommendation = recommend(inputs, strategy_config)
             else:
@@ -218,8 +300,8 @@ def simulate(
                 if asset.action != "update" or not changes:
                     continue
                 before = steward.submitted
-                if steward.submit(asset.symbol, changes, now_s):
-                    record(asset.symbol, now_s)
+                for part in steward.submit(asset.symbol, changes, now_s):
+                    record(asset.symbol, now_s, part)
                 result.updates += steward.submitted - before
         if progress is not None:
             progress(t)
@@ -229,15 +311,93 @@ def simulate(
     result.hours = hours - config.start_hour
     result.mean_capital_efficiency = float(efficiency[window].mean())
     result.mean_utilization_gap = float(gaps[window].mean())
+    result.flows = {k: float(v) for k, v in vars(flows).items()}
     result.series = {"efficiency": efficiency[window], "bad_debt_usd": bad_debt_series[window],
                      "timestamps_s": paths[0].timestamps_s[window], "utilization": utilization_series[window],
-                     **{f"price_{p.symbol}": p.prices_usd[window] for p in paths}}
+                     "borrow_rate": rate_series[window], "total_debt_usd": debt_series[window],
+                     "borrower_bonus_losses_usd": losses_series[window],
+                     **{f"price_{p.symbol}": p.prices_usd[window] for p in paths},
+                     **{f"liquidated_collateral_usd_{s}": v[window] for s, v in liquidated_series.items()}}
     return result
 
 
+def _move_market(paths: list[MarketPath], books: dict[str, AssetBook], steward: SimulatedSteward, templates: dict,
+                 t: int, debt_index: float, total_debt: float, rate: float, reference_rate: float,
+                 debt: DebtReserve | None, dynamics: BorrowerDynamics, rng: np.random.Generator,
+                 flows: dynamics_model.FlowStep) -> None:
+    """One hour of borrower behaviour (backtests.market_dynamics), caps enforced: arrivals
+    that do not fit the supply cap are refused, borrowing beyond the debt reserve's borrow cap
+    is cut to the room left."""
+    cap_tokens = steward.params[debt.symbol].borrow_cap_tokens if debt is not None else 0
+    borrow_cap_usd = cap_tokens * float(debt.prices_usd[t]) if cap_tokens else math.inf
+    room = max(borrow_cap_usd - total_debt, 0.0)
+    for path in paths:
+        book, p = books[path.symbol], steward.params[path.symbol]
+        price = float(path.prices_usd[t])
+        threshold, ltv = p.liquidation_threshold_bps / 1e4, p.ltv_bps / 1e4
+        debt_usd = book.debt_usd * debt_index  # today's USD debt; written back below
+        left = dynamics_model.churn(book.tokens, debt_usd, rng, dynamics.leave_hazard_per_hour)
+        flows.departed += int(left.sum())
+        active = int(np.sum(book.tokens > 0))
+        sizes_usd, aims = templates[path.symbol]
+        expected = active * (dynamics.leave_hazard_per_hour + dynamics.growth_per_hour)
+        scale = 1.0
+        if path.target_tokens is not None:
+            # Track the reserve's own size; positions scale with it, so the book keeps its count
+            # (and its concentration, which the churn rate was fitted to).
+            target_usd = float(path.target_tokens[t]) * price
+            scale = target_usd / max(float(sizes_usd.sum()), 1.0)
+            gap_usd = target_usd - float(book.tokens.sum()) * price
+            expected = max(gap_usd, 0.0) / max(float(np.mean(sizes_usd)) * scale, 1.0)
+        new_usd, new_aims = dynamics_model.arrivals(rng, expected, sizes_usd * scale, aims)
+        new_tokens = new_usd / price
+        cap = p.supply_cap_tokens
+        if cap and len(new_tokens):
+            fits = np.cumsum(new_tokens) + float(book.tokens.sum()) <= cap
+            flows.blocked_supply_usd += float(new_usd[~fits].sum())
+            new_tokens, new_aims = new_tokens[fits], new_aims[fits]
+        new_debt = np.minimum(new_tokens * price * threshold / new_aims, new_tokens * price * ltv)
+        if new_debt.sum() > room:
+            flows.blocked_borrow_usd += float(new_debt.sum() - room)
+            new_debt *= room / new_debt.sum()
+        room -= float(new_debt.sum())
+        flows.arrived += len(new_tokens)
+        if len(new_tokens):
+            book.tokens = np.concatenate([book.tokens, new_tokens])
+            debt_usd = np.concatenate([debt_usd, new_debt])
+            book.target_health = np.concatenate([book.target_health, new_aims])
+        borrowed = dynamics_model.relever(book.tokens, debt_usd, book.target_health, price, threshold, ltv,
+                                          dynamics.relever_band, dynamics.relever_speed_per_hour, room)
+        room -= borrowed
+        flows.relevered_usd += borrowed
+        flows.defended_usd += dynamics_model.defend(book.tokens, debt_usd, book.target_health, price, threshold,
+                                                    dynamics.defend_health, dynamics.defend_share_per_hour, rng)
+        if debt is not None:
+            factor = dynamics_model.rate_response_factor(rate, reference_rate, dynamics.rate_semi_elasticity_per_pp_day)
+            if factor < 1:
+                flows.rate_response_usd -= float(debt_usd.sum()) * (1 - factor)
+                debt_usd *= factor
+            elif factor > 1 and room > 0:
+                extra = np.minimum(debt_usd * (factor - 1), np.maximum(book.tokens * price * ltv - debt_usd, 0.0))
+                if extra.sum() > room:
+                    flows.blocked_borrow_usd += float(extra.sum() - room)
+                    extra *= room / extra.sum()
+                room -= float(extra.sum())
+                flows.rate_response_usd += float(extra.sum())
+                debt_usd += extra
+        book.debt_usd = debt_usd / debt_index
+        book.compact()
+        book.sort()
+
+
 def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonus: float, debt_index: float,
-               path: MarketPath, config: SimulationConfig, result: BacktestResult) -> None:
-    """Liquidates positions [first:] once each this hour (close factor, bonus, slippage)."""
+               depth_usd: float, config: SimulationConfig, result: BacktestResult) -> float:
+    """Liquidates positions [first:] once each this hour (close factor, bonus, slippage);
+    returns the collateral value seized. Without market dynamics a liquidation waits when its
+    own slippage reaches the bonus; with them, when it does not pay after the slippage of
+    everything sold this hour before it and gas (`market_dynamics.liquidation_profit_usd`)."""
+    dynamics = config.dynamics
+    sold_usd = 0.0
     for i in range(first, len(book.base)):
         tokens, debt = book.tokens[i], book.debt_usd[i] * debt_index
         if debt <= 0:
@@ -249,10 +409,16 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
         seized_value = min(repay * bonus, collateral_value)
         if seized_value < repay * bonus:
             repay = seized_value / bonus
-        slippage = _slippage(seized_value, path.liquidity_depth_usd, config.depth_slippage)
-        if slippage >= bonus - 1 and collateral_value > 0:
+        if dynamics is None:
+            slippage = _slippage(seized_value, depth_usd, config.depth_slippage)
+            pays = not (slippage >= bonus - 1 and collateral_value > 0)
+        else:
+            slippage = dynamics_model.incremental_slippage(sold_usd, seized_value, depth_usd, config.depth_slippage)
+            pays = dynamics_model.liquidation_profit_usd(repay, seized_value, slippage, dynamics.gas_usd_per_liquidation) > 0
+        if not pays:
             result.skipped_unprofitable_liquidations += 1  # no liquidator takes a loss: the position waits
             continue
+        sold_usd += seized_value
         bonus_value = seized_value - repay
         result.liquidations += 1
         result.liquidated_debt_usd += repay
@@ -265,17 +431,22 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
             remaining = 0.0
             book.tokens[i] = 0.0
         book.debt_usd[i] = remaining / debt_index
+    return sold_usd
 
 
 def _inputs(paths: list[MarketPath], books: dict[str, AssetBook], steward: SimulatedSteward, t: int, now_s: int,
-            debt_index: float, config: SimulationConfig, strategy_config: StrategyConfig) -> DecisionInputs:
+            debt_index: float, config: SimulationConfig, strategy_config: StrategyConfig,
+            debt: DebtReserve | None = None, debt_state: tuple[float, np.ndarray] | None = None) -> DecisionInputs:
     """The decision's inputs at hour t, from data up to and including hour t only: the engine
-    cuts, the strategy never sees past t."""
+    cuts, the strategy never sees past t. Nobody borrows the collateral assets in the
+    simulation (their borrowed tokens are 0); the debt reserve, when governed, is an asset
+    too, with the simulated utilization as its history."""
     window_s = (strategy_config.window.history_hours + strategy_config.window.max_carry_hours + 1) * HOUR_S
     assets = []
     accounts: list[str] = []
     collateral: dict[str, list[np.ndarray]] = {p.symbol: [] for p in paths}
     debts: list[np.ndarray] = []
+    total_debt_usd = 0.0
     for index, path in enumerate(paths):
         if path.observations is not None:
             obs = path.observations
@@ -293,10 +464,11 @@ def _inputs(paths: list[MarketPath], books: dict[str, AssetBook], steward: Simul
         price = float(path.prices_usd[t])
         supplied = float(book.tokens.sum())
         borrowed_usd = float(book.debt_usd.sum()) * debt_index
+        total_debt_usd += borrowed_usd
         assets.append(AssetInputs(
             symbol=path.symbol, address="0x" + f"{index + 1:040x}", decimals=18, params=steward.params[path.symbol],
-            supplied_tokens=supplied, borrowed_tokens=borrowed_usd / price, prices=prices,
-            pair=PairReserves("config", fallback_depth_usd=path.liquidity_depth_usd),
+            supplied_tokens=supplied, borrowed_tokens=0.0 if debt is not None else borrowed_usd / price, prices=prices,
+            pair=PairReserves("config", fallback_depth_usd=path.depth_at(t)),
             bounds=steward.bounds(path.symbol), utilization=utilization,
         ))
         largest = np.argsort(book.debt_usd, kind="stable")[-config.max_positions_to_strategy:]
@@ -305,6 +477,20 @@ def _inputs(paths: list[MarketPath], books: dict[str, AssetBook], steward: Simul
         for symbol in collateral:
             collateral[symbol].append(book.tokens[largest] if symbol == path.symbol else np.zeros(len(largest)))
         debts.append(book.debt_usd[largest] * debt_index)
+    if debt is not None and debt_state is not None:
+        supply_usd, utilization_series = debt_state
+        start = max(0, t - strategy_config.window.history_hours - strategy_config.window.max_carry_hours)
+        price = float(debt.prices_usd[t])
+        started = max(start, config.start_hour)
+        assets.append(AssetInputs(
+            symbol=debt.symbol, address="0x" + f"{len(paths) + 1:040x}", decimals=6, params=steward.params[debt.symbol],
+            supplied_tokens=supply_usd / price, borrowed_tokens=total_debt_usd / price,
+            prices=Observations(f"simulated:{debt.symbol}", debt.timestamps_s[start:t + 1], debt.prices_usd[start:t + 1]),
+            pair=PairReserves("config", fallback_depth_usd=supply_usd),
+            bounds=steward.bounds(debt.symbol),
+            utilization=Observations(f"simulated:{debt.symbol}:utilization", debt.timestamps_s[started:t + 1],
+                                     utilization_series[started:t + 1]),
+        ))
     positions = PositionBook("simulated", tuple(accounts), {s: np.concatenate(v) for s, v in collateral.items()},
                              np.concatenate(debts) if debts else np.zeros(0))
     anchor = Anchor(t, hashlib.sha256(f"simulated:{now_s}".encode()).digest(), now_s)

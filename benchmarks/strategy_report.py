@@ -1,5 +1,5 @@
-"""Strategy figures for the notes: Kupiec table per asset, what the model proposed for ETH in
-the two weeks before the 2020-03-12 and 2021-05-19 crashes (data before each date only), and
+"""Strategy figures for the notes: the calibration table (benchmarks/calibration_report.py),
+what the model proposed for ETH in the two weeks before the 2020-03-12 and 2021-05-19 crashes (data before each date only), and
 propose() timing for 1 and 20 assets with one year of hourly history; Monte Carlo paths/s.
 
 Run by hand: `python benchmarks/strategy_report.py`."""
@@ -10,30 +10,17 @@ import statistics
 import time
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from backtests.data import load_bundled
 from backtests.history import market_history
-from backtests.validation import hourly_grid, kupiec
+from calibration_report import calibration_table  # a sibling script
 from strategies.bounds import Bounds
 from strategies.montecarlo import bad_debt, simulate_paths, synthetic_population
 from strategies.strategy import RiskStrategy
 from strategies.types import RiskParams
 
 WETH = RiskParams(8_050, 8_300, 10_500, 1_800_000, 1_400_000, 1_500, 8_000, 0, 280, 8_000)
-
-
-def kupiec_table() -> None:
-    print("| asset | source | hours | 99%: exceed / expected, p | 95%: exceed / expected, p |")
-    print("|---|---|---|---|---|")
-    for symbol in ("ETH", "BTC", "WETH", "WBTC", "LINK", "CRV", "stETH", "USDC", "DAI", "USDT", "AAVE", "UST"):
-        series = load_bundled(symbol)
-        prices = hourly_grid(series.prices_usd)
-        r99, r95 = kupiec(symbol, prices, 0.99), kupiec(symbol, prices, 0.95)
-        source = "Binance 2017-21" if symbol in ("ETH", "BTC") else "CoinGecko 2021-23"
-        print(f"| {symbol} | {source} | {r99.observations} | {r99.exceedances} / {r99.expected:.0f}, p={r99.p_value:.3f}"
-              f"{'' if r99.passes else ' FAIL'} | {r95.exceedances} / {r95.expected:.0f}, p={r95.p_value:.3f}{'' if r95.passes else ' FAIL'} |")
 
 
 def crash_windows() -> None:
@@ -76,6 +63,7 @@ def timing() -> None:
 
 
 if __name__ == "__main__":
-    kupiec_table()
+    for line in calibration_table():
+        print(line)
     crash_windows()
     timing()

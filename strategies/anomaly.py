@@ -6,7 +6,8 @@ window; the newest observation (the feed's own `updatedAt`) is older than
 `max_staleness_s`; too little history; a gap longer than `max_gap_hours` in the recent
 history; the last hour jumped beyond `jump_robust_sigmas` robust sigmas (and
 `min_jump_fraction`), waiting for confirmation; or the second price source disagrees by more
-than `max_reference_deviation`. Robust statistics only (median and MAD), so the guard itself
+than `max_reference_deviation` (for pegged assets the peg model's source check decides:
+manipulation holds, a depeg both sources show tightens). Robust statistics only (median and MAD), so the guard itself
 cannot be moved by the outliers it looks for. A hold is not an error: the strategy proposes
 nothing for that asset and states the reason."""
 
@@ -40,8 +41,10 @@ def longest_gap_hours(prices_usd: np.ndarray) -> int:
 class AnomalyGuard:
     config: GuardConfig
 
-    def check(self, asset: AssetHistory, as_of_s: int) -> str | None:
-        """None when the asset's data can be used, else the reason to hold."""
+    def check(self, asset: AssetHistory, as_of_s: int, pegged: bool = False) -> str | None:
+        """None when the asset's data can be used, else the reason to hold. For a `pegged`
+        asset the second source is judged by `strategies.peg.source_verdict` instead (a depeg
+        both sources agree on must tighten, not hold)."""
         config = self.config
         prices = asset.prices_usd
         if asset.last_observation_s == 0 or not np.isfinite(prices).any():
@@ -74,6 +77,6 @@ class AnomalyGuard:
             if not math.isfinite(reference) or reference <= 0:
                 return "reference price source reported a zero, negative or invalid price"
             deviation = abs(prices[-1] / reference - 1)
-            if deviation > config.max_reference_deviation:
+            if deviation > config.max_reference_deviation and not pegged:
                 return f"oracle price is {deviation:.1%} away from the reference source; possible manipulation"
         return None

@@ -1,19 +1,28 @@
 """The agent's strategy: one `propose(history, current, bounds)` used identically by the
 enclave (live), `verify`, shadow mode and backtests, configured by the one measured strategy
-config. Pure: no chain, no store, no clock; seeded randomness."""
+config. Pure: no chain, no store, no clock; seeded randomness.
+
+Per asset (docs/methodology.md): the volatility is the largest of the forecast, the stress
+record and the input window's (through the cycle); the LT covers the expected shortfall over
+the liquidation horizon under the risk appetite, with the tail fitted at that horizon; pegged
+assets use the peg model; the bonus makes liquidations pay at the depth; caps follow the
+liquidation capacity and demand; the whole rate curve is steered to a utilization band.
+Loosening waits for a calm run and moves half the bound; a depeg tightens at the full bound."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from strategies import caps, collateral, rates
+from strategies import caps, collateral, peg, rates, stressed
 from strategies.anomaly import AnomalyGuard, valid_returns
 from strategies.bounds import Bounds, Param, project
 from strategies.config import StrategyConfig, default_config
 from strategies.inputs import AssetHistory, MarketHistory
 from strategies.montecarlo import bad_debt, simulate_paths, synthetic_population
+from strategies.params import MAX_CAP_TOKENS
 from strategies.types import AssetRecommendation, ParamChange, Recommendation, RiskParams, bounds_for
 from strategies.volatility import ewma_sigma_series, select_and_forecast, winsorize
 
@@ -42,7 +51,7 @@ class RiskStrategy:
             if asset.symbol not in current:
                 assets.append(AssetRecommendation(asset.symbol, "hold", "no current parameters for this asset"))
                 continue
-            reason = guard.check(asset, history.as_of_s)
+            reason = guard.check(asset, history.as_of_s, pegged=self.config.peg_calibration(asset.symbol) is not None)
             if reason is not None:
                 assets.append(AssetRecommendation(asset.symbol, "hold", reason))
                 continue
@@ -77,43 +86,109 @@ class RiskStrategy:
             return "reducing"
         return "active"
 
+    def _peg_view(self, asset: AssetHistory, history: MarketHistory, horizon_hours: int) -> PegView | None:
+        """The peg model's view of a pegged asset (config [depegs]); None for the others, and
+        for an asset pegged to one the market does not carry (then the volatile tail alone)."""
+        calibration = self.config.peg_calibration(asset.symbol)
+        if calibration is None:
+            return None
+        if calibration.peg == "USD":
+            peg_prices: np.ndarray | float = asset.peg_usd or 1.0
+        else:
+            try:
+                peg_prices = history.asset(calibration.peg).prices_usd
+            except KeyError:
+                return None
+        c_peg = self.config.peg_model
+        finite = np.isfinite(asset.prices_usd) & np.isfinite(peg_prices)
+        prices = asset.prices_usd[finite]
+        pegs = peg_prices[finite] if isinstance(peg_prices, np.ndarray) else peg_prices
+        if len(prices) <= horizon_hours:
+            return None
+        deviation = peg.peg_deviation(prices, pegs, c_peg.median_hours)
+        filtered = (1 + deviation) * pegs
+        jump = peg.fit_jump_model(calibration, self.config.pooled_depeg_events(), history.as_of_s, c_peg.fallback_severity)
+        appetite = self.config.risk_appetite
+
+        def tail(hours: int, confidence: float) -> peg.MixtureTail:
+            noise = peg.noise_drops(filtered, pegs, hours, calibration.depeg_threshold)
+            return peg.mixture_tail(jump, noise, hours, confidence)
+
+        depegged = peg.in_depeg(deviation, calibration.depeg_threshold, c_peg.min_points)
+        last_peg = float(pegs[-1]) if isinstance(pegs, np.ndarray) else float(pegs)
+        reference = asset.reference_price_usd
+        verdict = peg.source_verdict(float(deviation[-1]), reference / last_peg - 1 if reference else None,
+                                     calibration.depeg_threshold, c_peg.max_disagreement, depegged)
+        off_peg = np.flatnonzero(deviation < -calibration.depeg_threshold)
+        hours_on_peg = len(deviation) - 1 - int(off_peg[-1]) if len(off_peg) else len(deviation)
+        return PegView(calibration.peg, float(deviation[-1]), depegged, verdict, jump,
+                       tail(horizon_hours, appetite.lt_confidence), tail(appetite.ltv_horizon_hours, appetite.ltv_confidence),
+                       hours_on_peg // 24)
+
     def _propose_asset(
         self, asset: AssetHistory, history: MarketHistory, params: RiskParams, bounds: Bounds
     ) -> AssetRecommendation:
         config = self.config
-        c_collateral, c_bonus, c_vol = config.collateral, config.bonus, config.volatility
+        appetite, ttc, c_collateral, c_bonus, c_vol = (config.risk_appetite, config.through_the_cycle, config.collateral,
+                                                        config.bonus, config.volatility)
+        k = c_vol.winsorize_robust_sigmas
         returns = valid_returns(asset.prices_usd)
-        forecast = select_and_forecast(returns, config.volatility)
-        sigma = forecast.hourly_sigma
-        # Standardized by the EWMA sigma, from winsorized returns: isolated aggregator spikes
-        # (seen on stablecoin prints) must not masquerade as a tail; a real depeg moves sigma.
-        standardized = winsorize(returns, c_vol.winsorize_robust_sigmas) / ewma_sigma_series(
-            returns, c_vol.ewma_decay_per_hour, c_vol.ewma_warmup_hours, c_vol.winsorize_robust_sigmas)
-        tail = collateral.fit_tail(standardized, c_collateral.confidence, config.tail)
-        ltv_tail = collateral.fit_tail(standardized, c_collateral.ltv_confidence, config.tail)
+        forecast = select_and_forecast(returns, c_vol)
+        ewma = ewma_sigma_series(returns, c_vol.ewma_decay_per_hour, c_vol.ewma_warmup_hours, k)
+        # Through the cycle: the largest of the forecast, the stress record before now and the
+        # input window's realized volatility (strategies.stressed).
+        stressed_sigma = stressed.through_the_cycle_sigma(forecast.hourly_sigma, config.stress_records_of(asset.symbol),
+                                                          history.as_of_s, winsorize(returns, k), ttc.min_window_hours)
+        sigma = stressed_sigma.hourly_sigma
         price = asset.last_price_usd
         threshold_now = params.liquidation_threshold_bps / 1e4
         bonus_now = params.liquidation_bonus_bps / 1e4
         collateral_usd, debt_usd, positions_source = self._positions(asset, history, threshold_now)
+        depth = asset.liquidity_depth_usd
 
-        # Horizon: how long the depth needs to absorb what a one-day 99% drop liquidates.
-        stress_drop_1d = tail.drop_var(sigma, 24)
-        stress_share = caps.liquidated_share(collateral_usd, debt_usd, threshold_now, stress_drop_1d)
-        stress_liquidation_usd = stress_share * float(collateral_usd.sum()) * (1 - stress_drop_1d)
-        absorb_hours = (stress_liquidation_usd / asset.liquidity_depth_usd if asset.liquidity_depth_usd > 0
-                        else c_collateral.max_horizon_hours)
-        horizon = float(np.clip(1 + absorb_hours, c_collateral.min_horizon_hours, c_collateral.max_horizon_hours))
+        # Horizon: how long the depth needs to absorb what the stress drop liquidates.
+        def horizon_tail(hours: int, confidence: float) -> collateral.TailModel:
+            return collateral.fit_horizon_tail(returns, ewma, hours, confidence, config.tail, k)
 
+        base_tail = horizon_tail(appetite.min_horizon_hours, appetite.lt_confidence)
+        stress_drop = base_tail.drop_var(sigma, appetite.min_horizon_hours)
+        stress_share = caps.liquidated_share(collateral_usd, debt_usd, threshold_now, stress_drop)
+        stress_liquidation_usd = stress_share * float(collateral_usd.sum()) * (1 - stress_drop)
+        absorb_hours = stress_liquidation_usd / depth if depth > 0 else appetite.max_horizon_hours
+        horizon = int(np.ceil(np.clip(1 + absorb_hours, appetite.min_horizon_hours, appetite.max_horizon_hours)))
+        tail = base_tail if horizon == appetite.min_horizon_hours else horizon_tail(horizon, appetite.lt_confidence)
+        ltv_tail = horizon_tail(appetite.ltv_horizon_hours, appetite.ltv_confidence)
         var = tail.drop_var(sigma, horizon)
         es = tail.drop_expected_shortfall(sigma, horizon)
-        hourly_liquidation_usd = min(stress_liquidation_usd / max(horizon, 1.0), asset.liquidity_depth_usd)
-        slippage = collateral.constant_product_slippage(hourly_liquidation_usd, asset.liquidity_depth_usd, c_bonus.depth_slippage)
-        bonus_target = int(np.clip(round(1e4 * (1 + slippage) + c_bonus.liquidator_cost_bps), c_bonus.min_bonus_bps,
-                                   c_bonus.max_bonus_bps))
-        threshold_target = int(np.clip(np.floor(1e4 * (1 - es) / (bonus_target / 1e4)), c_collateral.min_threshold_bps,
-                                       c_collateral.max_threshold_bps))
-        ltv_drop = ltv_tail.drop_var(sigma, c_collateral.ltv_horizon_hours)
-        ltv_target = int(np.floor(threshold_target * (1 - ltv_drop)))
+        ltv_drop = ltv_tail.drop_var(sigma, appetite.ltv_horizon_hours)
+
+        # Pegged assets: the peg model replaces the volatile tail while the peg holds (a
+        # dollar stable's volatility is aggregator noise); once it breaks, the larger of the
+        # two. An asset pegged to another (stETH/ETH) carries both: 1 - (1 - vol)(1 - peg).
+        peg_view = self._peg_view(asset, history, horizon)
+        if peg_view is not None:
+            if peg_view.verdict.kind in ("manipulation", "unconfirmed"):
+                return AssetRecommendation(asset.symbol, "hold", peg_view.verdict.reason)
+            peg_lt, peg_ltv = peg_view.lt_tail, peg_view.ltv_tail
+            if peg_view.peg != "USD":
+                var, es = 1 - (1 - var) * (1 - peg_lt.var_drop), 1 - (1 - es) * (1 - peg_lt.es_drop)
+                ltv_drop = 1 - (1 - ltv_drop) * (1 - peg_ltv.var_drop)
+            elif peg_view.depegged:
+                var, es, ltv_drop = max(var, peg_lt.var_drop), max(es, peg_lt.es_drop), max(ltv_drop, peg_ltv.var_drop)
+            else:
+                var, es, ltv_drop = peg_lt.var_drop, peg_lt.es_drop, peg_ltv.var_drop
+        depeg = peg_view is not None and peg_view.verdict.kind == "depeg"
+
+        # Bonus: the stress's typical liquidation must pay after slippage at the depth and gas,
+        # in the busiest hour of the stress (which carries `peak_hour_share` of its volume).
+        hourly_liquidation_usd = stress_liquidation_usd * c_bonus.peak_hour_share
+        reference_repay = collateral.reference_repay_usd(collateral_usd, debt_usd, threshold_now, stress_drop)
+        bonus = collateral.liquidation_bonus_bps(
+            hourly_liquidation_usd, depth, c_bonus.depth_slippage, reference_repay if reference_repay > 0 else math.inf,
+            c_bonus.gas_usd_per_liquidation, c_bonus.margin_bps, c_bonus.min_bonus_bps, c_bonus.max_bonus_bps)
+        threshold_target = int(np.clip(collateral.threshold_target_bps(es, bonus.bonus_bps, appetite.max_bad_debt_share),
+                                       c_collateral.min_threshold_bps, c_collateral.max_threshold_bps))
+        ltv_target = collateral.ltv_target_bps(threshold_target, ltv_drop)
 
         # Post-update check: a cut that liquidates too much at once is taken in smaller steps.
         immediate = collateral.newly_liquidatable(collateral_usd, debt_usd, threshold_now, threshold_target / 1e4)
@@ -127,39 +202,58 @@ class RiskStrategy:
             )
             split = True
 
-        # Caps from liquidation capacity at the 99% stress drop over the horizon.
-        cap_share = caps.liquidated_share(collateral_usd, debt_usd, threshold_now, var)
-        supply_cap_usd = caps.supply_cap_usd(asset.liquidity_depth_usd, config.caps.liquidation_hours, cap_share, var)
-        supply_cap_tokens = max(int(supply_cap_usd / price), int(asset.supplied_tokens * 1.1), 1)
-        borrow_cap_tokens = max(int(supply_cap_tokens * params.optimal_usage_ratio_bps / 1e4), 1)
+        # Caps: the liquidation capacity at the stressed ES, raised only on demand.
+        c_caps = config.caps
+        cap_share = caps.liquidated_share(collateral_usd, debt_usd, threshold_now, es)
+        capacity = min(caps.capacity_supply_cap_tokens(depth, c_caps.liquidation_hours, cap_share, min(es, 0.999), price,
+                                                       c_caps.min_liquidated_share), MAX_CAP_TOKENS)
+        borrow_capacity = max(int(capacity * params.optimal_usage_ratio_bps / 1e4), 1)
+        supply_cap = caps.cap_target(params.supply_cap_tokens, asset.supplied_tokens, capacity, c_caps.raise_usage_share,
+                                     bounds.limits[Param.SUPPLY_CAP].max_change / 1e4)
+        borrow_cap = caps.cap_target(params.borrow_cap_tokens, asset.borrowed_tokens, borrow_capacity,
+                                     c_caps.raise_usage_share, bounds.limits[Param.BORROW_CAP].max_change / 1e4)
 
         targets: dict[Param, int] = {
             Param.LIQUIDATION_THRESHOLD: step_target,
             Param.LTV: min(ltv_target, step_target),
-            Param.LIQUIDATION_BONUS: bonus_target,
-            Param.SUPPLY_CAP: supply_cap_tokens,
-            Param.BORROW_CAP: borrow_cap_tokens,
+            Param.LIQUIDATION_BONUS: bonus.bonus_bps,
+            Param.SUPPLY_CAP: supply_cap.tokens,
+            Param.BORROW_CAP: borrow_cap.tokens,
         }
         recent_utilization = asset.utilization[-24:]
         utilization = float(np.nanmean(recent_utilization)) if np.isfinite(recent_utilization).any() else None
         if utilization is not None:
-            rate_at_target = (params.base_variable_borrow_rate_bps + params.variable_rate_slope1_bps) / 1e4
-            adapted = rates.adapted_rate_at_target(
-                max(rate_at_target, 0.001), utilization, params.optimal_usage_ratio_bps / 1e4,
-                config.window.decision_interval_s, config.rates.speed_per_year,
-            )
-            targets[Param.VARIABLE_RATE_SLOPE1] = max(int(round(adapted * 1e4)) - params.base_variable_borrow_rate_bps, 0)
+            c_rates = config.rates
+            curve = rates.RateCurve.from_params(params)
+            kink = min(curve.optimal_usage, rates.optimal_usage_target(
+                asset.utilization, c_rates.liquidity_buffer_multiple, c_rates.min_optimal_usage, c_rates.max_optimal_usage))
+            steered = rates.steer_curve(curve, utilization, c_rates.band_width, config.window.decision_interval_s,
+                                        c_rates.speed_per_year, c_rates.slope2_speed_per_year, c_rates.min_rate_at_kink,
+                                        c_rates.max_rate_at_kink, c_rates.min_slope2, c_rates.max_slope2, kink)
+            targets.update(steered.targets_bps())
 
         current_values = params.by_param()
-        gate = self._risk_gate(asset.prices_usd[np.isfinite(asset.prices_usd)], returns)
-        if gate == "reducing":
+        finite_prices = asset.prices_usd[np.isfinite(asset.prices_usd)]
+        if peg_view is not None and peg_view.peg == "USD":
+            # A dollar stable's volatility is aggregator noise: its stress is being off the peg.
+            gate = "reducing" if peg_view.depegged else "active"
+            calm = min(peg_view.days_on_peg, ttc.calm_days_to_loosen)
+        else:
+            gate = self._risk_gate(finite_prices, returns)
+            calm = stressed.calm_days(finite_prices, ttc.calm_days_to_loosen, config.risk_gate.stress_drawdown,
+                                      config.risk_gate.stress_volatility_ratio)
+        model_targets = dict(targets)  # what the method asks for, reported; below, what may move now
+        if depeg:
+            # A depeg both sources show: LTV, LT and caps down by the whole bound.
             for param in (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.SUPPLY_CAP, Param.BORROW_CAP):
-                if param in targets:
-                    targets[param] = min(targets[param], current_values[param])
-        projection = project(current_values, targets, bounds, history.as_of_s, config.min_change())
+                targets[param] = bounds.limits[param].floor
+        loosening_held = gate == "reducing" or calm < ttc.calm_days_to_loosen or depeg
+        if loosening_held:
+            targets = stressed.hold_loosening(current_values, targets)
+        shares = stressed.step_shares(current_values, targets, ttc.loosening_share)
+        projection = project(current_values, targets, bounds, history.as_of_s, config.min_change(), shares)
         changes = projection.changes
-        paths = simulate_paths(sigma, int(np.ceil(horizon)), config.montecarlo.paths, config.seed,
-                               config.montecarlo.student_dof)
+        paths = simulate_paths(sigma, horizon, config.montecarlo.paths, config.seed, config.montecarlo.student_dof)
         after = {**current_values, **changes}
         delay = config.montecarlo.liquidation_delay_hours
         debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay)
@@ -171,18 +265,29 @@ class RiskStrategy:
             collateral_usd, debt_usd, threshold_now, after[Param.LIQUIDATION_THRESHOLD] / 1e4
         )
         metrics = {
-            "hourly_volatility": sigma,
+            "hourly_volatility": forecast.hourly_sigma,
             "volatility_model": forecast.model,
+            "stressed_volatility": sigma,
+            "stressed_volatility_source": stressed_sigma.source,
+            "stress_record_volatility": stressed_sigma.recorded if stressed_sigma.recorded is not None else 0.0,
+            "input_window_volatility": stressed_sigma.window if stressed_sigma.window is not None else 0.0,
+            "calm_days": calm,
+            "loosening_held": loosening_held,
             "horizon_hours": horizon,
             "var_drop": var,
             "expected_shortfall_drop": es,
             "tail_var_sigmas": tail.var_sigmas,
             "tail_es_sigmas": tail.es_sigmas,
             "ltv_buffer_drop": ltv_drop,
-            "liquidation_slippage": slippage,
-            "liquidity_depth_usd": asset.liquidity_depth_usd,
+            "liquidation_slippage": bonus.slippage,
+            "liquidation_gas_share": bonus.gas_share,
+            "reference_repay_usd": reference_repay,
+            "liquidity_depth_usd": depth,
             "depth_source": asset.depth_source,
             "stress_liquidation_usd": stress_liquidation_usd,
+            "supply_cap_capacity_tokens": capacity,
+            "supply_cap_reason": supply_cap.reason,
+            "borrow_cap_reason": borrow_cap.reason,
             "utilization": utilization if utilization is not None else (
                 asset.borrowed_tokens / asset.supplied_tokens if asset.supplied_tokens else 0.0),
             "positions_source": positions_source,
@@ -200,7 +305,14 @@ class RiskStrategy:
             "gaps": len(asset.gaps),
             **{f"oos_rmse_{name}": value for name, value in forecast.oos_errors.items()},
         }
-        target_names = {p.name: v for p, v in targets.items()}
+        if peg_view is not None:
+            metrics.update({
+                "peg": peg_view.peg, "peg_deviation": peg_view.deviation, "peg_state": peg_view.verdict.kind,
+                "depeg_intensity_per_year": peg_view.jump.intensity_per_year,
+                "depeg_probability_horizon": peg_view.lt_tail.jump_probability,
+                "peg_es_drop": peg_view.lt_tail.es_drop, "peg_ltv_var_drop": peg_view.ltv_tail.var_drop,
+            })
+        target_names = {p.name: v for p, v in model_targets.items()}
         target_names[Param.LIQUIDATION_THRESHOLD.name] = threshold_target
         target_names["LIQUIDATION_THRESHOLD_STEP"] = step_target
         dropped = {p.name: reason for p, reason in sorted(projection.dropped.items())}
@@ -208,5 +320,18 @@ class RiskStrategy:
             return AssetRecommendation(asset.symbol, "hold", "targets within dead band, cooldown or bounds", (),
                                        target_names, metrics, dropped)
         change_list = tuple(ParamChange(p, current_values[p], v) for p, v in sorted(changes.items()))
-        reason = "move toward risk targets" + ("; threshold cut split to limit immediate liquidations" if split else "")
+        reason = ("depeg: tighten at the full bound; " + peg_view.verdict.reason) if depeg else "move toward risk targets"
+        reason += "; threshold cut split to limit immediate liquidations" if split else ""
         return AssetRecommendation(asset.symbol, "update", reason, change_list, target_names, metrics, dropped)
+
+
+@dataclass(frozen=True)
+class PegView:
+    peg: str
+    deviation: float
+    depegged: bool
+    verdict: peg.SourceVerdict
+    jump: peg.JumpModel
+    lt_tail: peg.MixtureTail
+    ltv_tail: peg.MixtureTail
+    days_on_peg: int

@@ -1,0 +1,113 @@
+"""Through-the-cycle pieces on hand-made series (no ../shared/data): stress records, the
+stressed volatility, the stress signal and calm run, and which moves loosen."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from strategies.params import Param
+from strategies.stressed import (
+    calm_days,
+    hold_loosening,
+    is_stressed,
+    loosens,
+    recorded_sigma,
+    step_shares,
+    stress_records,
+    through_the_cycle_sigma,
+    window_sigma,
+)
+
+RETURNS = np.array([0.01, 0.01, 0.03, 0.0, 0.04, 0.0])
+TIMES = np.arange(10, 16)
+
+
+def test_stress_records_are_the_steps_of_the_running_maximum():
+    """Window 2, rolling sqrt(mean r^2) ending at t = 11..15: 0.01, sqrt(5e-4) = 0.0223607,
+    sqrt(4.5e-4) = 0.0212132, sqrt(8e-4) = 0.0282843, 0.0282843 (a tie sets no record)."""
+    records = stress_records(TIMES, RETURNS, 2)
+    assert [r.window_end_s for r in records] == [11, 12, 14]
+    np.testing.assert_allclose([r.hourly_sigma for r in records], [0.01, 0.0223607, 0.0282843], atol=1e-7)
+
+
+def test_small_steps_are_not_stored():
+    """With 50% required: after 0.01 the next record must beat 0.015 (0.02236 does), then
+    0.03354 (0.02828 does not)."""
+    assert [r.window_end_s for r in stress_records(TIMES, RETURNS, 2, min_increase=0.5)] == [11, 12]
+
+
+def test_stress_records_refuse_bad_inputs():
+    with pytest.raises(ValueError, match="6 timestamps but 5 returns"):
+        stress_records(TIMES, RETURNS[:5], 2)
+    with pytest.raises(ValueError, match="at least one hour"):
+        stress_records(TIMES, RETURNS, 0)
+    assert stress_records(TIMES, RETURNS, 7) == ()
+
+
+def test_a_decision_sees_only_records_set_before_it():
+    records = stress_records(TIMES, RETURNS, 2)
+    assert recorded_sigma(records, 10) is None
+    assert recorded_sigma(records, 13) == pytest.approx(0.0223607, abs=1e-7)
+    assert recorded_sigma(records, 14) == pytest.approx(0.0282843, abs=1e-7)
+
+
+def test_through_the_cycle_sigma_takes_the_largest_and_names_it():
+    """Records as above; an input window of 720 returns of +-1.5% has realized volatility
+    0.015. At t = 13: current 0.02 < record 0.02236 -> record; current 0.03 -> current. A calm
+    window after a short history (no record): 0.015 beats a current 0.01 -> input window."""
+    records = stress_records(TIMES, RETURNS, 2)
+    window = np.tile([0.015, -0.015], 360)
+    assert window_sigma(window, 720) == pytest.approx(0.015)
+    assert window_sigma(window[:100], 720) is None
+    stressed = through_the_cycle_sigma(0.02, records, 13, window)
+    assert (stressed.source, stressed.hourly_sigma) == ("stress record", pytest.approx(0.0223607, abs=1e-7))
+    assert through_the_cycle_sigma(0.03, records, 13, window).source == "current"
+    calm = through_the_cycle_sigma(0.01, (), 13, window)
+    assert (calm.source, calm.hourly_sigma) == ("input window", pytest.approx(0.015))
+    with pytest.raises(ValueError, match="finite non-negative"):
+        through_the_cycle_sigma(math.nan, records, 13, window)
+
+
+def _prices(returns: np.ndarray) -> np.ndarray:
+    return 100 * np.exp(np.concatenate([[0.0], np.cumsum(returns)]))
+
+
+def test_stress_signal_volatility_and_drawdown():
+    """31 days of +-1% (every daily std 0.01), then a day of +-3% (std 0.03 > 2 x 0.01):
+    stressed; a day of +-1.5% (0.015 < 0.02): not. A 20% fall from the 7-day high: stressed."""
+    calm = np.tile([0.01, -0.01], 24 * 31 // 2)
+    assert is_stressed(_prices(np.concatenate([calm, np.tile([0.03, -0.03], 12)])), 0.15, 2.0)
+    assert not is_stressed(_prices(np.concatenate([calm, np.tile([0.015, -0.015], 12)])), 0.15, 2.0)
+    fall = np.concatenate([calm, np.full(24, math.log(0.8) / 24)])
+    assert is_stressed(_prices(fall), 0.15, 100.0)
+    assert not is_stressed(_prices(fall), 0.25, 100.0)
+
+
+def test_calm_run_counts_back_to_the_last_stressed_day():
+    """40 days of +-1% with one +-3% day ending three checkpoints ago (returns N-96..N-73):
+    checkpoints now, -24 h, -48 h are calm; the one at -72 h sees the +-3% day: run of 3."""
+    returns = np.tile([0.01, -0.01], 24 * 40 // 2)
+    n = len(returns)
+    returns[n - 96:n - 72] = np.tile([0.03, -0.03], 12)
+    assert calm_days(_prices(returns), 10, 0.15, 2.0) == 3
+    assert calm_days(_prices(np.tile([0.01, -0.01], 24 * 40 // 2)), 10, 0.15, 2.0) == 10
+
+
+def test_loosening_moves_get_a_share_of_the_bound_and_wait_for_calm():
+    """LT up, LTV down, LB down, supply cap up: LT, LB (a lower bonus pays liquidators less)
+    and the cap loosen; the LTV cut does not."""
+    current = {Param.LTV: 8_000, Param.LIQUIDATION_THRESHOLD: 8_300, Param.LIQUIDATION_BONUS: 10_500,
+               Param.SUPPLY_CAP: 1_000}
+    targets = {Param.LTV: 7_900, Param.LIQUIDATION_THRESHOLD: 8_400, Param.LIQUIDATION_BONUS: 10_400,
+               Param.SUPPLY_CAP: 1_500}
+    assert step_shares(current, targets, 0.5) == {Param.LIQUIDATION_THRESHOLD: 0.5, Param.LIQUIDATION_BONUS: 0.5,
+                                                  Param.SUPPLY_CAP: 0.5}
+    assert hold_loosening(current, targets) == {Param.LTV: 7_900, Param.LIQUIDATION_THRESHOLD: 8_300,
+                                                Param.LIQUIDATION_BONUS: 10_500, Param.SUPPLY_CAP: 1_000}
+    assert loosens(Param.LIQUIDATION_BONUS, 10_500, 10_400) and not loosens(Param.LIQUIDATION_BONUS, 10_500, 10_600)
+    with pytest.raises(ValueError, match="loosening share must be in"):
+        step_shares(current, targets, 0.0)
+
