@@ -56,33 +56,46 @@ def not_yet(issue: int) -> typer.Exit:
 
 @app.command()
 def demo(
-    cycles: Annotated[int, typer.Option(help="Days to replay (one decision per day).")] = 14,
-    db: Annotated[Path, typer.Option(help="SQLite file the demo writes.")] = Path("var/demo.sqlite"),
+    cycles: Annotated[int, typer.Option(min=1, max=28, help="Days to replay around the 2021-05-19 crash (one decision a day).")] = 10,
+    db: Annotated[Path, typer.Option(help="SQLite file the demo writes (replaced).")] = Path("var/demo.sqlite"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Run the whole system on embedded defaults: in-process EVM, SQLite, local enclave."""
-    from dataclasses import asdict
+    """Run the whole system on embedded defaults: Aave v3 on the in-process EVM, SQLite, local enclave."""
+    from tqdm import tqdm
 
-    from agent.demo import run_demo
+    from agent.demo import run_demo, summary_json
     from enclave.nsm import DEFAULT_HOME
 
-    typer.echo(f"demo: deploying to the in-process EVM, starting the enclave, replaying {cycles} days of prices...", err=True)
-    summary = run_demo(cycles, db, DEFAULT_HOME)
+    check_writable_file(db)
+    typer.echo(f"demo: deploying Aave v3 and the steward to the in-process EVM, starting the enclave, "
+               f"replaying {cycles} days of prices...", err=True)
+    with tqdm(total=cycles * 24, desc="replay", unit="h", file=sys.stderr, disable=as_json) as bar:
+        summary = run_demo(cycles, db, DEFAULT_HOME, progress=lambda done, _total: bar.update(done - bar.n))
     if as_json:
-        typer.echo(json.dumps(asdict(summary), indent=1))
+        typer.echo(summary_json(summary))
         return
-    typer.echo(f"prices: {summary.price_source}; {summary.hours_replayed} hours replayed, "
+    typer.echo(f"prices: {summary.price_source.split('; ')[0]}; {summary.hours_replayed} hours replayed, "
                f"WETH ${summary.weth_price_start_usd:,.2f} -> ${summary.weth_price_end_usd:,.2f}")
-    typer.echo(f"enclave {summary.enclave_address} (measurement {summary.measurement[:16]}...) registered through the timelock")
+    typer.echo(f"enclave {summary.enclave_address} (measurement {summary.measurement[:16]}...) registered through the registrar and timelock")
     typer.echo(f"decisions: {summary.decisions}; proposals by state: "
                + ", ".join(f"{state} {count}" for state, count in summary.proposals_by_state.items()))
     typer.echo(f"{'WETH':<28}{'before':>14}{'after':>14}")
     for key, value in summary.weth_before.items():
         typer.echo(f"  {key:<26}{value:>14,}{summary.weth_after[key]:>14,}")
-    typer.echo(f"liquidations: {summary.liquidations}; bad debt (USDC reserve deficit): ${summary.bad_debt_usd:,.2f}")
-    typer.echo(f"database: {summary.database}")
+    typer.echo(f"liquidations: {summary.liquidations}; bad debt (debt left on accounts with no collateral): "
+               f"${summary.bad_debt_usd:,.2f} on {summary.accounts_with_bad_debt} accounts")
+    typer.echo(f"database: {summary.database} ({summary.seconds:.0f} s)")
     typer.echo(f"verify a proposal:  risk-agent verify 1 --db {summary.database}")
     typer.echo(f"open the dashboard: risk-agent dashboard --db {summary.database}")
+
+
+def check_writable_file(path: Path) -> None:
+    """A file the command will write: its directory must exist (nothing is created silently
+    elsewhere) and it must not be a directory."""
+    if path.is_dir():
+        raise fail(f"{path} is a directory, not a file")
+    if not path.parent.exists():
+        raise fail(f"directory {path.parent} does not exist")
 
 
 @app.command()

@@ -237,7 +237,7 @@ class Demo:
 
     def run(self) -> DemoSummary:
         self.fund_and_open_positions()
-        reader = MarketReader.from_deployment(self.w3, self.deployment, ("WETH",))
+        reader = jobs.reader_for(self.w3, self.deployment, ["WETH"])
         before = reader.read().reserve("WETH").params
         with Session(self.engine) as session:
             session.merge(RunInfoRow(key="time_shift_s", value=str(self.time_shift)))
@@ -261,7 +261,7 @@ class Demo:
             for hour, (stamp, price) in enumerate(self.replay.items()):
                 target = int(stamp.timestamp()) + self.time_shift
                 advance_time(self.w3, max(target - latest_timestamp(self.w3), 1))
-                self.price_tx.send(self.feed.functions.pushAnswer(int(round(float(price) * 10**PRICE_DECIMALS))))
+                self.price_tx.send(self.feed.functions.pushAnswer(int(round(float(price) * 10**PRICE_DECIMALS))), simulate=False)
                 self.keeper_round(float(price), previous)
                 previous = float(price)
                 jobs.execute(ctx)

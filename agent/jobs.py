@@ -73,7 +73,7 @@ class AgentContext:
 
     def __post_init__(self) -> None:
         if self.reader is None:
-            self.reader = MarketReader.from_deployment(self.w3, self.deployment, tuple(self.assets))
+            self.reader = reader_for(self.w3, self.deployment, self.assets)
         if self.positions is None:
             self.positions = PositionReader(self.w3, self.reader.market)
 
@@ -84,6 +84,15 @@ class AgentContext:
             positions=self.positions, accounts=lambda: known_accounts(self.engine),
             fallback_depth_usd=self.liquidity_depth_usd,
         )
+
+
+def reader_for(w3: Web3, deployment: Deployment, assets: list[str]) -> MarketReader:
+    """A reader of the governed reserves and the reserves their DEX pairs are quoted in (the
+    second price needs the quote's feed); reading every reserve costs more on every ingest."""
+    everything = MarketReader.from_deployment(w3, deployment)
+    quotes = {everything.pair_quote_symbol(symbol) for symbol in assets} - {None}
+    wanted = tuple(dict.fromkeys([*assets, *sorted(quotes)]))
+    return MarketReader.from_deployment(w3, deployment, wanted)
 
 
 # ------------------------------------------------------------------ ingest
@@ -230,7 +239,7 @@ def decide(ctx: AgentContext) -> list[int]:
     address = attestation.enclave_address
     snapshot = ctx.reader.read()
     ingest_rounds(ctx, snapshot)  # the feed's rounds up to the anchor block are in the store
-    inputs = ctx.anchor_reader().read(address, snapshot.block_number)
+    inputs = ctx.anchor_reader().read(address, snapshot.block_number, snapshot)
     decision = ctx.enclave.decide(inputs)
     canonical = inputs.canonical_bytes()
     with Session(ctx.engine, expire_on_commit=False) as session:

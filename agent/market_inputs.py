@@ -182,8 +182,10 @@ class AnchorReader:
     accounts: Callable[[], Iterable[str]] = lambda: ()
     fallback_depth_usd: dict[str, float] | None = None
 
-    def read(self, enclave: str | None, block_identifier: int | str = "latest") -> DecisionInputs:
-        snapshot = self.reader.read(block_identifier)
+    def read(self, enclave: str | None, block_identifier: int | str = "latest",
+             snapshot: MarketSnapshot | None = None) -> DecisionInputs:
+        """Everything at one block; pass the `snapshot` already read at it to save a read."""
+        snapshot = snapshot if snapshot is not None else self.reader.read(block_identifier)
         block = snapshot.block_number
         states, nonce = None, 0
         if self.steward is not None:

@@ -17,6 +17,9 @@ from pathlib import Path
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.backends.pyevm.serializers import serialize_transaction, serialize_transaction_receipt
+from eth_tester.exceptions import TransactionNotFound
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 
 from chain.errors import NodeStartError, RpcUnavailableError
@@ -27,9 +30,63 @@ ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 ANVIL_CHAIN_ID = 31337
 
 
+class IndexedPyEVMBackend(PyEVMBackend):
+    """py-evm through eth-tester finds a transaction by scanning blocks back from the head for
+    every receipt, and a log query asks for the receipt of every transaction in its range: on
+    a chain of a few thousand blocks one `eth_getLogs` took seconds. This backend keeps a
+    transaction-hash -> block-number index, filled incrementally and re-checked against the
+    canonical chain (a snapshot revert replaces blocks), and answers the same serialized
+    receipts and transactions."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._block_of_tx: dict[bytes, int] = {}
+        self._indexed_hashes: list[bytes] = []  # canonical block hash per indexed number
+
+    def _reindex(self) -> None:
+        chain = self.chain
+        head = chain.get_block().number  # the pending block; mined blocks are below it
+        # Drop indexed numbers whose canonical block changed (a revert) or no longer exists.
+        keep = min(len(self._indexed_hashes), head)
+        while keep > 0 and chain.get_canonical_block_hash(keep - 1) != self._indexed_hashes[keep - 1]:
+            keep -= 1
+        del self._indexed_hashes[keep:]
+        for number in range(len(self._indexed_hashes), head):
+            block = chain.get_canonical_block_by_number(number)
+            for transaction in block.transactions:
+                self._block_of_tx[transaction.hash] = number
+            self._indexed_hashes.append(block.hash)
+
+    def _locate(self, transaction_hash: bytes):
+        chain = self.chain
+        head = chain.get_block()
+        for index, transaction in enumerate(head.transactions):
+            if transaction.hash == transaction_hash:
+                return head, transaction, index
+        for attempt in range(2):
+            number = self._block_of_tx.get(transaction_hash)
+            if number is not None and number < head.number:
+                block = chain.get_canonical_block_by_number(number)
+                for index, transaction in enumerate(block.transactions):
+                    if transaction.hash == transaction_hash:
+                        return block, transaction, index
+            if attempt == 0:
+                self._reindex()
+        raise TransactionNotFound(f"No transaction found for transaction hash: {transaction_hash.hex()}")
+
+    def get_transaction_by_hash(self, transaction_hash):
+        block, transaction, index = self._locate(transaction_hash)
+        return serialize_transaction(block, transaction, index, block.number == self.chain.get_block().number)
+
+    def get_transaction_receipt(self, transaction_hash):
+        block, transaction, index = self._locate(transaction_hash)
+        return serialize_transaction_receipt(block, block.get_receipts(self.chain.chaindb), transaction, index,
+                                             block.number == self.chain.get_block().number, self.chain.get_vm())
+
+
 def in_process_web3() -> Web3:
     """A fresh in-process EVM (Cancun rules) with ten funded accounts."""
-    return Web3(EthereumTesterProvider())
+    return Web3(EthereumTesterProvider(EthereumTester(IndexedPyEVMBackend())))
 
 
 def connect(rpc_url: str, timeout_seconds: float = 10.0) -> Web3:

@@ -184,6 +184,14 @@ class MarketReader:
     def chain_id(self) -> int:
         return self.market.chain_id
 
+    def pair_quote_symbol(self, symbol: str) -> str | None:
+        """The listed reserve a reserve's DEX pair is quoted in (None: no pair, or an unlisted quote)."""
+        pair = self._pairs.get(symbol)
+        if pair is None:
+            return None
+        quote = next((r for r in self.market.reserves if r.underlying == pair[1]), None)
+        return quote.symbol if quote is not None else None
+
     def _build_calls(self) -> None:
         calls = [self.multicall.block_number_call(), self.multicall.timestamp_call()]
         for reserve in self.market.reserves:

@@ -472,9 +472,15 @@ def _asset_history(asset: AssetInputs, prices_usd: dict[str, float], as_of_s: in
         depth, reference = pair.fallback_depth_usd, None
     else:
         depth = constant_product_depth_usd(pair.asset_reserve_tokens, price, config.bonus.depth_slippage) if math.isfinite(price) else 0.0
-        quote_price = prices_usd.get(pair.quote_symbol, config.peg_usd(pair.quote_symbol) or math.nan)
-        reference = (pair.quote_reserve_tokens / pair.asset_reserve_tokens * quote_price
-                     if pair.asset_reserve_tokens > 0 and math.isfinite(quote_price) else math.nan)
+        # The quote priced by its own feed in these inputs, else by its peg; a quote priced by
+        # neither gives no second price (never an invalid one: that would hold the asset).
+        quote_price = prices_usd.get(pair.quote_symbol, config.peg_usd(pair.quote_symbol))
+        if quote_price is None:
+            reference = None
+        elif pair.asset_reserve_tokens > 0 and pair.quote_reserve_tokens > 0:
+            reference = pair.quote_reserve_tokens / pair.asset_reserve_tokens * quote_price
+        else:
+            reference = math.nan  # an empty pair: the guard holds on it
     if asset.utilization is not None and len(asset.utilization):
         utilization = hourly_grid(asset.utilization.timestamps_s, asset.utilization.values, as_of_s,
                                   window.history_hours, window.utilization_max_carry_hours).values

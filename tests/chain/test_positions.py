@@ -42,7 +42,7 @@ def make_book(aave: AaveSystem):
 
 def both_readers(aave: AaveSystem):
     """Through UiPoolDataProviderV3, and as for a market whose file names none."""
-    return (PositionReader(aave.w3, aave.resolved),
+    return (PositionReader(aave.w3, aave.resolved, use_ui_provider=True),
             PositionReader(aave.w3, replace(aave.resolved, ui_pool_data_provider=None)))
 
 
