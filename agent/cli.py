@@ -14,40 +14,19 @@ from typing import Annotated
 
 import typer
 
+from agent.cli_chain import chain_app, enclave_app
+from agent.cli_common import check_writable_file, fail, parse_hex32
 from agent.cli_data import data_app
 from agent.errors import RiskAgentError
 from chain.errors import ChainError
 from enclave.errors import EnclaveError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.splitlines()[0])
-chain_app = typer.Typer(no_args_is_help=True, help="Local nodes, deployment and market reads.")
-enclave_app = typer.Typer(no_args_is_help=True, help="Enclave image measurement, attestation and registration.")
+app.add_typer(data_app, name="data")
 app.add_typer(chain_app, name="chain")
 app.add_typer(enclave_app, name="enclave")
-app.add_typer(data_app, name="data")
 
 USER_ERRORS: tuple[type[Exception], ...] = (RiskAgentError, ChainError, EnclaveError)
-
-
-def fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-def signer_from_env(w3, key_env: str | None, option: str):
-    """The account whose hex key is in `key_env`; on a local anvil chain, its first dev account."""
-    from eth_account import Account
-
-    from chain.node import ANVIL_CHAIN_ID, dev_accounts
-
-    if key_env:
-        key = os.environ.get(key_env)
-        if not key:
-            raise fail(f"environment variable {key_env} is not set")
-        return Account.from_key(key)
-    if w3.eth.chain_id == ANVIL_CHAIN_ID:
-        return dev_accounts(w3)[0]
-    raise fail(f"not a local anvil chain: give {option} NAME")
 
 
 def not_yet(issue: int) -> typer.Exit:
@@ -87,15 +66,6 @@ def demo(
     typer.echo(f"database: {summary.database} ({summary.seconds:.0f} s)")
     typer.echo(f"verify a proposal:  risk-agent verify 1 --db {summary.database}")
     typer.echo(f"open the dashboard: risk-agent dashboard --db {summary.database}")
-
-
-def check_writable_file(path: Path) -> None:
-    """A file the command will write: its directory must exist (nothing is created silently
-    elsewhere) and it must not be a directory."""
-    if path.is_dir():
-        raise fail(f"{path} is a directory, not a file")
-    if not path.parent.exists():
-        raise fail(f"directory {path.parent} does not exist")
 
 
 @app.command()
@@ -141,31 +111,110 @@ def status(
 
 @app.command()
 def verify(
-    proposal_id: int,
-    db: Annotated[str, typer.Option(help="Database file or URL.")] = "var/demo.sqlite",
-    rpc: Annotated[str | None, typer.Option(help="Re-read the steward's record from this node.")] = None,
-    trust_dev_root: Annotated[bool, typer.Option(help="Trust the local development root (demo/local profiles).")] = True,
+    proposal_id: Annotated[int | None, typer.Argument(help="A proposal in --db (omit with --update).")] = None,
+    db: Annotated[str, typer.Option(help="Database file or URL (opened read-only).")] = "var/demo.sqlite",
+    rpc: Annotated[str | None, typer.Option(help="Re-read the inputs and the record from this node.")] = None,
+    deployment_file: Annotated[Path, typer.Option("--deployment", help="Deployment file (with --rpc).")] = Path("var/deployment.json"),
+    update: Annotated[str | None, typer.Option(help="Update hash: verify from the chain alone (needs --rpc; no database).")] = None,
+    trust_dev_root: Annotated[Path | None, typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
-    """Re-run a stored decision and check bytes, signature, attestation and the chain record."""
-    from agent.verify import verify_proposal
+    """Check an update: inputs hash, inputs re-read on chain, re-run bytes, signature,
+    attestation, chain record. Exit 0 only when every check holds."""
+    from agent.verify import verify_on_chain, verify_stored
+    from chain.deployment import Deployment
     from enclave.attestation import TrustAnchors
-    from enclave.nsm import DEFAULT_HOME, DevCa
 
-    if "://" not in db and not Path(db).exists():
-        raise fail(f"database {db} not found (run `make demo` first)")
     anchors = TrustAnchors()
-    if trust_dev_root:
-        anchors = anchors.with_root(DevCa.load_or_create(DEFAULT_HOME / "dev-ca").root_pem)
-    w3 = None
+    if trust_dev_root is not None:
+        try:
+            anchors = anchors.with_root(trust_dev_root.read_bytes())
+        except (OSError, ValueError) as error:
+            raise fail(f"--trust-dev-root {trust_dev_root} is not a PEM certificate ({type(error).__name__})") from None
+    w3 = deployment = None
     if rpc:
         from chain.node import connect
 
         w3 = connect(rpc)
-    checks = verify_proposal(db, proposal_id, anchors, w3)
-    for check in checks:
-        typer.echo(f"{'ok  ' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+        deployment = Deployment.read(deployment_file)
+        deployment.check_chain(w3)
+    if update is not None:
+        if w3 is None:
+            raise fail("--update verifies from the chain alone: give --rpc and --deployment")
+        checks = verify_on_chain(w3, deployment, parse_hex32(update, "--update"), anchors)
+    elif proposal_id is None:
+        raise fail("give a proposal id (with --db) or --update HASH (with --rpc)")
+    else:
+        checks = verify_stored(db, proposal_id, anchors, w3, deployment)
+    if as_json:
+        typer.echo(json.dumps([{"check": c.name, "passed": c.passed, "detail": c.detail} for c in checks], indent=1))
+    else:
+        for check in checks:
+            typer.echo(f"{'ok  ' if check.passed else 'FAIL'} {check.name}: {check.detail}")
     if not all(check.passed for check in checks):
         raise typer.Exit(code=1)
+
+
+@app.command()
+def propose(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the market's chain (a node or an anvil fork).")],
+    addresses_provider: Annotated[str | None, typer.Option(help="The market's Aave v3 PoolAddressesProvider.")] = None,
+    deployment_file: Annotated[Path | None, typer.Option("--deployment", help="A deployment file instead (provider, Multicall3, pairs, steward).")] = None,
+    assets: Annotated[str | None, typer.Option(help="Comma-separated reserve symbols (default: every reserve).")] = None,
+    steward: Annotated[str | None, typer.Option(help="A RiskSteward on the market: its bounds and cooldowns apply.")] = None,
+    enclave: Annotated[str | None, typer.Option(help="Use this enclave's nonce counter (to match what it would sign).")] = None,
+    block: Annotated[int | None, typer.Option(min=0, help="Decide as of this block (default: latest).")] = None,
+    multicall: Annotated[str | None, typer.Option(help="Multicall3 address (default: the canonical one).")] = None,
+    positions_from_block: Annotated[int | None, typer.Option(min=0, help="Discover borrowers from pool events since this block.")] = None,
+    depth_usd: Annotated[float | None, typer.Option(min=0.0, help="Stated DEX depth (USD) for reserves without a pair.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON.")] = False,
+) -> None:
+    """Shadow mode: read a live market, run the same decision path as the service and print
+    what the enclave would sign (before -> after, rationale, metrics). No keys, no enclave
+    registration, nothing submitted."""
+    from agent.cli_common import parse_address
+    from agent.shadow import shadow_decision
+    from chain.deployment import CANONICAL_MULTICALL3, Deployment
+    from chain.node import connect
+
+    chosen = None
+    if assets is not None:
+        chosen = tuple(a.strip() for a in assets.split(",") if a.strip())
+        if not chosen:
+            raise fail("--assets is empty: name at least one reserve, or leave the option out for all")
+    w3 = connect(rpc)
+    pairs: dict[str, str] = {}
+    if deployment_file is not None:
+        deployment = Deployment.read(deployment_file)
+        deployment.check_chain(w3)
+        addresses_provider = addresses_provider or deployment.addresses_provider
+        multicall = multicall or deployment.multicall
+        steward = steward or deployment.steward
+        pairs = deployment.dex_pairs
+        positions_from_block = deployment.deployed_at_block if positions_from_block is None else positions_from_block
+    if addresses_provider is None:
+        raise fail("give --addresses-provider (or --deployment FILE)")
+    result = shadow_decision(
+        w3, parse_address(addresses_provider, "--addresses-provider"), chosen,
+        parse_address(steward, "--steward") if steward else None, block, depth_usd,
+        multicall=parse_address(multicall, "--multicall") if multicall else CANONICAL_MULTICALL3, dex_pairs=pairs,
+        positions_from_block=positions_from_block, enclave=parse_address(enclave, "--enclave") if enclave else None,
+    )
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=1))
+        return
+    for line in result.lines():
+        typer.echo(line)
+
+
+@app.command("db-upgrade")
+def db_upgrade(db: Annotated[str, typer.Option(help="Database file or URL to bring to this version's schema.")]) -> None:
+    """Migrate a database to this version's schema (the service does it on start; read-only
+    commands never do)."""
+    from agent.store import make_engine
+
+    make_engine(db)
+    typer.echo(f"database {db} is at the current schema")
 
 
 @app.command()
@@ -279,160 +328,23 @@ def dashboard(
     raise typer.Exit(subprocess.call(command, env={**os.environ, "RISK_AGENT_DASHBOARD_DB": db}))
 
 
-@enclave_app.command("measure")
-def enclave_measure(
-    manifest: Annotated[bool, typer.Option(help="Also print the manifest (path, size, SHA-384).")] = False,
-) -> None:
-    """Print the enclave image measurement (SHA-384 over the sorted manifest, as PCR0)."""
-    from enclave.image import measure
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors a user can act on: the data and strategy-config families are imported lazily
+    (they pull in pandas), only once something has failed."""
+    from backtests.formats import DataError
+    from strategies.config import StrategyConfigError
+    from strategies.inputs import InputsError
 
-    measurement = measure()
-    if manifest:
-        typer.echo(measurement.manifest.decode(), nl=False)
-    typer.echo(measurement.hex)
-
-
-@enclave_app.command("verify")
-def enclave_verify(
-    document: Annotated[Path, typer.Argument(help="Attestation document (CBOR COSE_Sign1).")],
-    measurement: Annotated[str, typer.Option(help="Expected PCR0, hex.")],
-    nonce: Annotated[str | None, typer.Option(help="Expected nonce, hex.")] = None,
-    max_age: Annotated[float | None, typer.Option(help="Maximum age in seconds.")] = None,
-    at_document_time: Annotated[bool, typer.Option(help="Judge age at the document's own timestamp (archived documents).")] = False,
-    trust_dev_root: Annotated[Path | None, typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
-) -> None:
-    """Verify an attestation document; exit 0 only when every check holds."""
-    from enclave.attestation import TrustAnchors, verify_document
-
-    try:
-        raw = document.read_bytes()
-        expected = bytes.fromhex(measurement.removeprefix("0x"))
-        expected_nonce = bytes.fromhex(nonce.removeprefix("0x")) if nonce else None
-    except FileNotFoundError:
-        raise fail(f"document {document} not found") from None
-    except ValueError:
-        raise fail("--measurement and --nonce must be hex") from None
-    anchors = TrustAnchors()
-    if trust_dev_root:
-        anchors = anchors.with_root(trust_dev_root.read_bytes())
-    import cbor2
-
-    now_ms = None
-    if at_document_time:
-        try:
-            now_ms = cbor2.loads(cbor2.loads(raw)[2])["timestamp"]
-        except Exception:  # noqa: BLE001 - the verifier below gives the precise reason
-            now_ms = None
-    verified = verify_document(raw, expected_measurement=expected, anchors=anchors, expected_nonce=expected_nonce,
-                               max_age_s=max_age, now_ms=now_ms)
-    typer.echo(f"verified: module {verified.module_id}, PCR0 {verified.measurement.hex()[:24]}..., "
-               f"key {verified.enclave_address or 'none'}, chain {' <- '.join(verified.certificate_chain)}")
-
-
-@enclave_app.command("serve")
-def enclave_serve(
-    port: Annotated[int, typer.Option()] = 0,
-    backend: Annotated[str, typer.Option(help="local or nitro")] = "local",
-) -> None:
-    """Run the enclave process in the foreground (what the agent starts in local mode)."""
-    from enclave.server import main as serve
-
-    serve(["--port", str(port), "--backend", backend])
-
-
-@enclave_app.command("register")
-def enclave_register(
-    url: Annotated[str, typer.Option(help="Enclave endpoint.")],
-    rpc: Annotated[str, typer.Option(help="JSON-RPC URL.")],
-    deployment_file: Annotated[Path, typer.Option("--deployment")] = Path("var/deployment.json"),
-    governance_key_env: Annotated[str | None, typer.Option(help="Env var with the governance proposer's key.")] = None,
-    trust_dev_root: Annotated[Path | None, typer.Option(help="Trust this development root (PEM).")] = None,
-) -> None:
-    """Attest an enclave with a fresh nonce and schedule its registration in the timelock."""
-
-    from agent.registration import schedule_registration
-    from chain.deployment import Deployment
-    from chain.node import connect
-    from chain.steward import StewardClient
-    from enclave.attestation import TrustAnchors
-    from enclave.client import EnclaveClient
-    from enclave.image import measure
-
-    deployment = Deployment.read(deployment_file)
-    w3 = connect(rpc)
-    governance = signer_from_env(w3, governance_key_env, "--governance-key-env")
-    anchors = TrustAnchors().with_root(trust_dev_root.read_bytes()) if trust_dev_root else TrustAnchors()
-    attested = EnclaveClient(url, measure().digest, anchors).attest()
-    operation_id = schedule_registration(StewardClient(w3, deployment, governance), attested)
-    typer.echo(f"enclave key {attested.enclave_address} attested; registration scheduled as operation 0x{operation_id.hex()} "
-               f"(executable after {deployment.min_delay_seconds} s unless the guardian cancels it)")
-
-
-@chain_app.command("deploy")
-def chain_deploy(
-    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the node.")],
-    out: Annotated[Path, typer.Option(help="Where to write the deployment file.")] = Path("var/deployment.json"),
-    min_delay: Annotated[int, typer.Option(help="Timelock delay in seconds (1 day in production).")] = 86_400,
-    deployer_key_env: Annotated[
-        str | None, typer.Option(help="Environment variable holding the deployer's hex private key.")
-    ] = None,
-    guardian: Annotated[str | None, typer.Option(help="Guardian address (veto, pause).")] = None,
-) -> None:
-    """Deploy pool, oracle, feeds, timelock and steward to a node and print the addresses."""
-
-    from chain.deploy import SystemConfig, deploy_system
-    from chain.node import ANVIL_CHAIN_ID, connect, dev_accounts
-
-    w3 = connect(rpc)
-    deployer = signer_from_env(w3, deployer_key_env, "--deployer-key-env")
-    guardian_address = guardian or (dev_accounts(w3)[1].address if w3.eth.chain_id == ANVIL_CHAIN_ID else deployer.address)
-    deployment = deploy_system(w3, deployer, guardian_address, SystemConfig(min_delay_seconds=min_delay))
-    deployment.write(out)
-    typer.echo(f"deployed to chain {deployment.chain_id}; deployment file: {out}")
-    rows = {
-        "pool (data provider, rate strategy)": deployment.market.pool,
-        "oracle": deployment.market.oracle,
-        "multicall3": deployment.market.multicall,
-        "timelock": deployment.timelock,
-        "steward": deployment.steward,
-    }
-    rows.update({f"{a.symbol} token / feed": f"{a.token} / {a.aggregator}" for a in deployment.assets})
-    for label, address in rows.items():
-        typer.echo(f"  {label:<36} {address}")
-
-
-@chain_app.command("read")
-def chain_read(
-    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the node.")],
-    deployment_file: Annotated[Path, typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Read every reserve in one Multicall3 round trip and print it."""
-    from dataclasses import asdict
-
-    from chain.deployment import Deployment
-    from chain.node import connect
-    from chain.reader import MarketReader
-
-    deployment = Deployment.read(deployment_file)
-    snapshot = MarketReader(connect(rpc), deployment.market).read()
-    if as_json:
-        typer.echo(json.dumps({"block": snapshot.block_number, "reserves": [asdict(r) for r in snapshot.reserves]}, indent=1))
-        return
-    typer.echo(f"block {snapshot.block_number} at {snapshot.block_timestamp}")
-    typer.echo(f"{'asset':<8}{'price $':>14}{'LTV':>7}{'LT':>7}{'LB':>7}{'util':>8}{'supply cap':>16}{'borrow cap':>16}")
-    for r in snapshot.reserves:
-        typer.echo(
-            f"{r.symbol:<8}{r.price_usd_e8 / 1e8:>14,.2f}{r.ltv_bps:>7}{r.liquidation_threshold_bps:>7}"
-            f"{r.liquidation_bonus_bps:>7}{r.utilization:>8.1%}{r.supply_cap_tokens:>16,}{r.borrow_cap_tokens:>16,}"
-        )
+    return (*USER_ERRORS, DataError, StrategyConfigError, InputsError)
 
 
 def main() -> None:
     try:
         app()
-    except USER_ERRORS as error:
-        typer.echo(f"error: {error}", err=True)
+    except Exception as error:  # noqa: BLE001 - sorted below: a user's error is one line, a bug keeps its traceback
+        if not isinstance(error, _user_errors()):
+            raise
+        typer.echo(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", err=True)
         sys.exit(2)
 
 

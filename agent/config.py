@@ -52,7 +52,7 @@ class Schedules(Strict):
     """Seconds between runs of each job."""
 
     ingest_s: float = Field(60, gt=0)
-    decide_s: float = Field(3_600, gt=0)
+    decide_s: float | None = Field(None, gt=0)  # None: the strategy config's decision interval
     submit_s: float = Field(30, gt=0)
     execute_s: float = Field(60, gt=0)
     reconcile_s: float = Field(60, gt=0)
@@ -72,8 +72,7 @@ class AgentConfig(BaseSettings):
     operator: OperatorSettings = OperatorSettings()
     schedules: Schedules = Schedules()
     liquidity_depth_usd: dict[str, float] = {}
-    history_window_hours: int = Field(24 * 120, gt=0)
-    backfill_csv: dict[str, Path] = {}  # asset -> CSV/Parquet of timestamp, price (read once)
+    backfill_csv: dict[str, Path] = {}  # asset -> a price file of any supported format (read once, named by its SHA-256)
     metrics_port: int | None = None
     max_backoff_s: float = Field(300, gt=0)
 

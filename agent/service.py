@@ -124,11 +124,11 @@ def health(ctx: AgentContext, metrics: Metrics) -> None:
 
 def build_context(config: AgentConfig) -> tuple[AgentContext, list[Callable[[], None]]]:
     """Connects everything the jobs need; returns the context and what to close at exit."""
-    from backtests.data import load_generic
+    from backtests.data import load_any
     from chain.deployment import Deployment
     from chain.errors import DeploymentFileError
     from chain.node import connect, dev_accounts
-    from chain.steward import StewardClient
+    from chain.steward import RegistrarClient, StewardClient
     from enclave.attestation import TrustAnchors
     from enclave.client import EnclaveClient, start_enclave
     from enclave.image import measure
@@ -143,6 +143,8 @@ def build_context(config: AgentConfig) -> tuple[AgentContext, list[Callable[[], 
     deployment = Deployment.read(config.deployment_file)
     if deployment.chain_id != config.chain_id:
         raise DeploymentFileError(f"deployment file {config.deployment_file} is for chain {deployment.chain_id}")
+    if deployment.steward is None:
+        raise DeploymentFileError(f"deployment file {config.deployment_file} names no steward")
     operator = config.operator_account(dev_accounts(w3) if config.profile != "production" else None)
     dev_ca_dir = config.enclave.dev_ca_dir or DEFAULT_HOME / "dev-ca"
     anchors = TrustAnchors()
@@ -153,16 +155,23 @@ def build_context(config: AgentConfig) -> tuple[AgentContext, list[Callable[[], 
         process = start_enclave(dev_ca_dir=dev_ca_dir, backend=config.enclave.backend)
         closers.append(process.stop)
         url = process.url
-    relay = StewardClient(w3, deployment, operator)
+    relay = StewardClient(w3, deployment.steward, deployment.multicall, operator, from_block=deployment.deployed_at_block)
+    registrar = None
+    if config.enclave.auto_register:
+        if deployment.registrar is None:
+            raise DeploymentFileError(f"enclave.auto_register needs a registrar in {config.deployment_file}")
+        registrar = RegistrarClient(w3, deployment.registrar, operator)
     ctx = AgentContext(
         engine=make_engine(config.database_url), w3=w3, deployment=deployment, relay=relay,
         enclave=EnclaveClient(url, measure().digest, anchors, config.enclave.max_attestation_age_s),
-        assets=config.assets, governance=relay if config.enclave.auto_register else None,
-        liquidity_depth_usd=config.liquidity_depth_usd, window_hours=config.history_window_hours,
+        assets=config.assets, registrar=registrar, liquidity_depth_usd=config.liquidity_depth_usd,
     )
+    for symbol in config.assets:
+        ctx.reader.read().reserve(symbol)  # an asset the market does not list fails at start, by name
     for symbol, path in config.backfill_csv.items():
-        series = load_generic(path, symbol).prices_usd
-        added = jobs.backfill(ctx, symbol, [(int(t.timestamp()), float(p)) for t, p in series.items()], f"backfill:{path}")
+        series = load_any(path, symbol)
+        times = series.prices_usd.index.as_unit("s").asi8
+        added = jobs.backfill(ctx, symbol, times, series.prices_usd.to_numpy(), series.observation_source)
         log.info("backfilled", extra={"fields": {"asset": symbol, "points": added}})
     return ctx, closers
 
@@ -177,7 +186,8 @@ def run_service(config: AgentConfig, stop: threading.Event | None = None) -> Non
     schedules = config.schedules
     runners = {
         "ingest": (JobRunner("ingest", jobs.ingest, ctx, metrics, config.max_backoff_s), schedules.ingest_s),
-        "decide": (JobRunner("decide", jobs.decide, ctx, metrics, config.max_backoff_s), schedules.decide_s),
+        "decide": (JobRunner("decide", jobs.decide, ctx, metrics, config.max_backoff_s),
+                   schedules.decide_s or ctx.config.window.decision_interval_s),
         "submit": (JobRunner("submit", jobs.submit, ctx, metrics, config.max_backoff_s), schedules.submit_s),
         "execute": (JobRunner("execute", jobs.execute, ctx, metrics, config.max_backoff_s), schedules.execute_s),
         "reconcile": (JobRunner("reconcile", jobs.reconcile, ctx, metrics, config.max_backoff_s), schedules.reconcile_s),

@@ -351,16 +351,17 @@ class RegistrarClient:
         self.transactor = Transactor(w3, account)
 
     def schedule_registration(self, enclave: str, measurement: bytes, attestation_digest: bytes,
-                              expires_at_s: int = 0) -> tuple[GovernanceBatch, TxReceipt]:
-        """Schedules steward.registerEnclave(...) in the timelock; returns the batch (executable
-        by anyone after the delay) and the receipt."""
+                              expires_at_s: int = 0, document: bytes = b"") -> tuple[GovernanceBatch, TxReceipt]:
+        """Schedules steward.registerEnclave(...) in the timelock, publishing the attestation
+        `document` in the call's calldata; returns the batch (executable by anyone after the
+        delay) and the receipt."""
         steward = call(self.registrar.functions.steward())
         payload = bytes(Web3.to_bytes(hexstr=our_contract(self.w3, "RiskSteward", steward).encode_abi(
             "registerEnclave", [Web3.to_checksum_address(enclave), measurement, attestation_digest, expires_at_s]
         )))
         batch = GovernanceBatch((Web3.to_checksum_address(steward),), (payload,), keccak(payload))
         receipt = self.transactor.send(self.registrar.functions.scheduleRegistration(
-            Web3.to_checksum_address(enclave), measurement, attestation_digest, expires_at_s
+            Web3.to_checksum_address(enclave), measurement, attestation_digest, expires_at_s, document
         ))
         return batch, receipt
 

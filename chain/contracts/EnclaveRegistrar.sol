@@ -55,11 +55,18 @@ contract EnclaveRegistrar {
 
     /// @notice Schedules the registration of an attested enclave key in the timelock. The same
     ///         registration proposed again returns the existing operation.
+    /// @param attestationDocument The attestation document itself, published in this call's
+    ///        calldata (not stored) so that anyone can fetch it, check that its digest is
+    ///        `attestationDigest` and verify it, with nothing but the chain.
     /// @return operationId The timelock operation (salt = keccak256 of the call).
-    function scheduleRegistration(address enclave, bytes calldata measurement, bytes32 attestationDigest, uint64 expiresAt)
-        external
-        returns (bytes32 operationId)
-    {
+    function scheduleRegistration(
+        address enclave,
+        bytes calldata measurement,
+        bytes32 attestationDigest,
+        uint64 expiresAt,
+        bytes calldata attestationDocument
+    ) external returns (bytes32 operationId) {
+        attestationDocument; // published, not interpreted: verifiers read it from the calldata
         if (msg.sender != operator) revert OnlyOperator(msg.sender);
         bytes memory payload =
             abi.encodeCall(IEnclaveRegistry.registerEnclave, (enclave, measurement, attestationDigest, expiresAt));

@@ -68,12 +68,12 @@ def test_deploy_then_read_then_missing_artifact(tmp_path):
         assert result.returncode == 0, result.stderr
         deployment = json.loads(out.read_text())
         assert deployment["chain_id"] == 31337
-        assert deployment["steward"] in result.stdout and deployment["market"]["pool"] in result.stdout
+        assert deployment["steward"] in result.stdout and deployment["addresses_provider"] in result.stdout
 
         read = run("chain", "read", "--rpc", node.rpc_url, "--deployment", str(out), "--json")
         assert read.returncode == 0, read.stderr
         reserves = {r["symbol"]: r for r in json.loads(read.stdout)["reserves"]}
-        assert reserves["WETH"]["liquidation_threshold_bps"] == 8_300
+        assert reserves["WETH"]["params"]["liquidation_threshold_bps"] == 8_300
         assert reserves["USDC"]["price_usd_e8"] == 10**8
 
         missing = run("chain", "deploy", "--rpc", node.rpc_url, "--out", str(tmp_path / "x.json"),

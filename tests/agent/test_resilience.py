@@ -15,12 +15,11 @@ from agent import jobs
 from agent.jobs import AgentContext
 from agent.service import JobRunner, Metrics
 from agent.store import AttestationRow, DecisionRow, MarketSnapshotRow, ProposalRow, make_engine
-from chain.deploy import SystemConfig, deploy_system
-from chain.node import advance_time, dev_accounts, in_process_web3
-from chain.steward import StewardClient
+from chain.node import advance_time, in_process_web3
 from enclave.attestation import TrustAnchors
 from enclave.client import EnclaveClient, start_enclave
 from enclave.nsm import DevCa
+from tests.support.system import deploy, registrar_for, relay_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +27,12 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def context(tmp_path):
     w3 = in_process_web3()
-    accounts = dev_accounts(w3)
-    deployment = deploy_system(w3, accounts[0], accounts[1].address, SystemConfig(min_delay_seconds=60))
-    relay = StewardClient(w3, deployment, accounts[0])
-    anchors = TrustAnchors().with_root(DevCa.load_or_create(tmp_path / "dev-ca").root_pem)
     process = start_enclave(dev_ca_dir=tmp_path / "dev-ca")
-    ctx = AgentContext(engine=make_engine(str(tmp_path / "agent.sqlite")), w3=w3, deployment=deployment, relay=relay,
-                       enclave=EnclaveClient(process.url, process.measurement, anchors), assets=["WETH"], governance=relay)
+    system, who = deploy(w3, measurements=(process.measurement,))
+    anchors = TrustAnchors().with_root(DevCa.load_or_create(tmp_path / "dev-ca").root_pem)
+    ctx = AgentContext(engine=make_engine(str(tmp_path / "agent.sqlite")), w3=w3, deployment=system.to_deployment(),
+                       relay=relay_for(w3, system, who.operator), enclave=EnclaveClient(process.url, process.measurement, anchors),
+                       assets=["WETH"], registrar=registrar_for(w3, system, who.operator))
     ctx.test_process = process
     ctx.test_dev_ca = tmp_path / "dev-ca"
     yield ctx

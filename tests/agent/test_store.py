@@ -152,20 +152,35 @@ def test_read_only_engine_cannot_write(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_ingest_writes_snapshots_once_per_block(database_url):
-    from chain.deploy import SystemConfig, deploy_system
-    from chain.deployment import Deployment
-    from chain.node import dev_accounts, in_process_web3
+def test_ingest_writes_snapshots_once_per_block_and_every_feed_round(database_url):
+    """Deploy (each feed has its listing round 1), push two WETH rounds: the first ingest stores
+    the snapshot, the three WETH rounds with their own updatedAt and round ids, and WETH's
+    utilization; a second ingest of the same block stores nothing new."""
     from agent.jobs import AgentContext, ingest
+    from agent.store import PricePointRow, UtilizationPointRow
+    from chain.aave import our_contract
+    from chain.node import advance_time, in_process_web3
+    from chain.transact import Transactor
+    from tests.support.system import deploy, relay_for
 
     w3 = in_process_web3()
-    accounts = dev_accounts(w3)
-    deployment: Deployment = deploy_system(w3, accounts[0], accounts[1].address, SystemConfig(min_delay_seconds=60))
-    ctx = AgentContext(engine=make_engine(database_url), w3=w3, deployment=deployment, relay=None, enclave=None,
-                       assets=["WETH"])
+    system, who = deploy(w3)
+    feed = our_contract(w3, "PushableAggregator", system.market.reserve("WETH").feed)
+    pushed = []
+    for price in (1_610, 1_620):
+        advance_time(w3, 600)
+        receipt = Transactor(w3, who.governance).send(feed.functions.pushAnswer(price * 10**8))
+        pushed.append(int(w3.eth.get_block(receipt["blockNumber"])["timestamp"]))
+    ctx = AgentContext(engine=make_engine(database_url), w3=w3, deployment=system.to_deployment(),
+                       relay=relay_for(w3, system, who.operator), enclave=None, assets=["WETH"])
     first = ingest(ctx)
     assert ingest(ctx) == first
     with Session(ctx.engine) as session:
         snapshots = session.exec(select(MarketSnapshotRow)).all()
         assert len(snapshots) == 1 and snapshots[0].block_number == first
-        assert {r["symbol"] for r in json.loads(snapshots[0].reserves_json)} == {"WETH", "WBTC", "USDC", "LINK", "CRV"}
+        assert {r["symbol"] for r in json.loads(snapshots[0].reserves_json)} == {"WETH", "USDC"}  # WETH and its pair's quote
+        rounds = session.exec(select(PricePointRow).order_by(PricePointRow.timestamp_s)).all()
+        assert [(r.round_id, r.price_usd) for r in rounds] == [("1", 1_600.0), ("2", 1_610.0), ("3", 1_620.0)]
+        assert [r.timestamp_s for r in rounds][1:] == pushed
+        assert {r.source for r in rounds} == {f"feed:{system.market.reserve('WETH').feed}"}
+        assert len(session.exec(select(UtilizationPointRow)).all()) == 1

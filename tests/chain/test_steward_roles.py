@@ -148,7 +148,7 @@ def test_registrar_has_no_other_way_into_the_timelock(system: System):
     functions = {e["name"] for e in system.registrar.abi if e["type"] == "function"}
     assert functions == {"scheduleRegistration", "setOperator", "operator", "steward", "timelock"}
     registrar = system.registrar.functions
-    schedule = registrar.scheduleRegistration(system.relayer.address, MEASUREMENT, b"\x00" * 32, 0)
+    schedule = registrar.scheduleRegistration(system.relayer.address, MEASUREMENT, b"\x00" * 32, 0, b"")
     expect_revert(lambda: system.send(system.relayer, schedule), "OnlyOperator", system.relayer.address)
     expect_revert(lambda: system.send(system.operator, registrar.setOperator(system.relayer.address)),
                   "OnlyGovernance", system.operator.address)
