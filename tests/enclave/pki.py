@@ -112,18 +112,20 @@ PROTECTED_ES384 = bytes.fromhex("a1013822")  # {1: -35}
 
 class TestPki:
     """A root (trusted through `anchors`), an intermediate and leaves, P-384 and SHA-384
-    like AWS's, all valid at DOCUMENT_TIME."""
+    like AWS's, all valid at `at` (DOCUMENT_TIME unless given)."""
 
     __test__ = False
 
-    def __init__(self) -> None:
+    def __init__(self, at: datetime = DOCUMENT_TIME) -> None:
+        self.at = at
         self.root = issue("test root", None, ca=True, lifetime=timedelta(days=3650),
-                          not_before=DOCUMENT_TIME - timedelta(days=30), key_usage=key_usage(cert_sign=True))
+                          not_before=at - timedelta(days=30), key_usage=key_usage(cert_sign=True))
         self.intermediate = issue("test intermediate", self.root, ca=True, lifetime=timedelta(days=365),
-                                  not_before=DOCUMENT_TIME - timedelta(days=10), key_usage=key_usage(cert_sign=True))
+                                  not_before=at - timedelta(days=10), key_usage=key_usage(cert_sign=True))
         self.anchors = TrustAnchors().with_root(self.root.der)
 
     def leaf(self, issuer: Issued | None = None, **options) -> Issued:
+        options.setdefault("not_before", self.at - timedelta(hours=1))
         options.setdefault("ca", False)
         options.setdefault("key_usage", key_usage(digital_signature=True))
         return issue("test leaf", issuer or self.intermediate, **options)

@@ -25,14 +25,19 @@ def client(enclave_process, anchors) -> EnclaveClient:
     return client
 
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def raw_answer(enclave_process, inputs) -> dict:
-    return requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), timeout=60).json()
+    return requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), headers=JSON_HEADERS, timeout=60).json()
 
 
 def test_same_inputs_twice_give_byte_identical_signed_updates(enclave_process, client):
     inputs = eth_inputs()
-    first = requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), timeout=60).content
-    second = requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), timeout=60).content
+    first = requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), headers=JSON_HEADERS,
+                          timeout=60).content
+    second = requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), headers=JSON_HEADERS,
+                          timeout=60).content
     assert first == second
     decision = client.decide(inputs)
     assert decision.updates, "the 2020-03-12 window should produce an update"
@@ -67,7 +72,7 @@ def test_answer_for_other_inputs_is_refused(enclave_process):
 
 
 def test_malformed_inputs_get_a_clear_refusal(enclave_process, client):
-    response = requests.post(f"{enclave_process.url}/decide", data=b'{"chain_id": 1}', timeout=10)
+    response = requests.post(f"{enclave_process.url}/decide", data=b'{"chain_id": 1}', headers=JSON_HEADERS, timeout=10)
     assert response.status_code == 400 and "malformed decision inputs" in response.json()["error"]
 
 
