@@ -249,7 +249,10 @@ class EnclaveServer:
 
     def shutdown(self) -> None:
         self._stopping.set()
-        self._busy.put(None)
+        try:
+            self._busy.put_nowait(None)
+        except queue.Full:
+            pass  # the responder is a daemon thread: it dies with the process
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.listener.close()
 
@@ -267,6 +270,8 @@ class EnclaveServer:
         try:
             head = connection.read_head(self.limits.max_header_bytes, self.limits.header_timeout_s)
             length = self.api.body_length(head)
+            if length and head.headers.get("expect", "").lower() == "100-continue":
+                connection.send_continue()  # curl waits for this before sending a large body
             body = connection.read_body(length, self.limits.body_timeout_s) if length else b""
             return self.api.respond(head, body)
         except ClientGone:

@@ -187,6 +187,13 @@ class ServerConnection:
         self._buffer.clear()
         return body
 
+    def send_continue(self) -> None:
+        """The interim answer to `Expect: 100-continue`, once the head has been accepted."""
+        try:
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        except OSError:
+            pass
+
     def send(self, status: int, body: bytes, content_type: str, headers: tuple[tuple[str, str], ...] = (),
              timeout_s: float = 10.0) -> None:
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", f"Content-Type: {content_type}",

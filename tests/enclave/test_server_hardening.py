@@ -174,6 +174,23 @@ def test_an_oversize_body_actually_sent_gets_the_answer_not_a_reset(hardened):
     assert_same_enclave(hardened)
 
 
+def test_expect_100_continue_is_answered_only_for_an_accepted_head(hardened):
+    """curl sends `Expect: 100-continue` before large bodies: the server says 100 once the
+    head passes every check, then reads the body; an oversize head gets 413 and no 100."""
+    port = int(hardened.url.rsplit(":", 1)[1])
+    body = b"[" * 1000
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(post("/decide", body, extra="Expect: 100-continue\r\n")[:-len(body)])  # the head alone
+        assert sock.recv(64) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = read_answer(sock, time.perf_counter())
+    assert (answer.status, answer.error) == (400, "body refused before decoding: JSON nested deeper than 32 levels")
+    oversize = post("/decide", b"").replace(b"Content-Length: 0", f"Content-Length: {DEFAULT_MAX_BODY_BYTES + 1}".encode())
+    refused = exchange(hardened, oversize.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"))
+    assert refused.status == 413
+    assert b"100 Continue" not in refused.head
+
+
 # --- slow clients ----------------------------------------------------------------------------
 
 def test_client_sending_headers_one_byte_at_a_time_is_dropped(hardened):
