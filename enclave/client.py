@@ -11,7 +11,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from eth_utils import keccak
 
 from chain.node import stop_process
@@ -19,6 +18,8 @@ from chain.update import ParameterUpdate, recover_signer
 from enclave.attestation import TrustAnchors, VerifiedAttestation, verify_document
 from enclave.decision import DecisionInputs
 from enclave.errors import EnclaveAnswerError, EnclaveUnavailableError
+from enclave.server import TOKEN_ENV
+from enclave.transport import Address, Response, request
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class EnclaveProcess:
     url: str
     address: str
     measurement: bytes
+    token: str | None = None  # the bearer token it was started with (None: --dev)
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -67,28 +69,43 @@ class EnclaveProcess:
 
 
 def start_enclave(*, dev_ca_dir: Path | None = None, backend: str = "local", image_root: Path | None = None,
+                  token: str | None = None, listen: str | None = None, extra_args: tuple[str, ...] = (),
                   timeout_s: float = 60) -> EnclaveProcess:
-    command = [sys.executable, "-m", "enclave.server", "--port", "0", "--backend", backend]
+    """Starts `python -m enclave.server` and waits for its ready line. With a `token` the
+    process requires it from clients (given through the environment, never the command
+    line); without one it runs with --dev (local development, no client authentication)."""
+    command = [sys.executable, "-m", "enclave.server", "--backend", backend, "--listen", listen or "http://127.0.0.1:0"]
     if dev_ca_dir:
         command += ["--dev-ca-dir", str(dev_ca_dir)]
     if image_root:
         command += ["--image-root", str(image_root)]
+    if token is None:
+        command.append("--dev")
+    command += list(extra_args)
+    env = {key: value for key, value in os.environ.items() if key != TOKEN_ENV}
+    if token is not None:
+        env[TOKEN_ENV] = token
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**env, "PYTHONUNBUFFERED": "1"})
     line = process.stdout.readline()
     if not line:
+        process.wait()
         error = process.stderr.read().strip().splitlines()
+        process.stderr.close()
+        process.stdout.close()
         raise EnclaveUnavailableError(f"enclave process exited at start: {error[-1] if error else 'no output'}")
     ready = json.loads(line)
-    return EnclaveProcess(process, f"http://127.0.0.1:{ready['port']}", ready["address"], bytes.fromhex(ready["measurement"]))
+    return EnclaveProcess(process, ready["url"], ready["address"], bytes.fromhex(ready["measurement"]), token)
 
 
 class EnclaveClient:
     """Trusts an enclave only after `attest()`, and each answer only after checking it."""
 
     def __init__(self, url: str, expected_measurement: bytes, anchors: TrustAnchors, max_age_s: float = 300,
-                 timeout_s: float = 120) -> None:
+                 timeout_s: float = 120, token: str | None = None) -> None:
         self.url = url.rstrip("/")
+        self.address = Address.parse(self.url)
+        self.token = token
         self.expected_measurement = expected_measurement
         self.anchors = anchors
         self.max_age_s = max_age_s
@@ -96,23 +113,18 @@ class EnclaveClient:
         self.attested: VerifiedAttestation | None = None
         self.document: bytes | None = None
 
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
-        try:
-            response = requests.request(method, self.url + path, timeout=self.timeout_s, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as error:
-            kind = "timed out" if isinstance(error, requests.Timeout) else "is not answering"
-            raise EnclaveUnavailableError(f"enclave at {self.url} {kind} ({path})") from None
-        if response.status_code != 200:
-            try:
-                message = response.json().get("error", response.text)
-            except ValueError:
-                message = response.text[:200]
-            raise EnclaveAnswerError(f"enclave refused {path}: {message}")
+    def _request(self, method: str, path: str, body: bytes = b"", content_type: str | None = None) -> Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = request(self.address, method, path, body=body, headers=headers, timeout_s=self.timeout_s)
+        if response.status != 200:
+            raise EnclaveAnswerError(f"enclave refused {path.split('?')[0]} ({response.status}): {response.error_message()}")
         return response
 
     def attest(self) -> VerifiedAttestation:
         nonce = os.urandom(32)
-        document = self._request("GET", f"/attestation?nonce={nonce.hex()}").content
+        document = self._request("GET", f"/attestation?nonce={nonce.hex()}").body
         verified = verify_document(document, expected_measurement=self.expected_measurement, anchors=self.anchors,
                                    expected_nonce=nonce, max_age_s=self.max_age_s)
         if verified.enclave_address is None:
@@ -125,8 +137,11 @@ class EnclaveClient:
             raise EnclaveAnswerError("enclave not attested yet: call attest() first")
         body = inputs.canonical_bytes()  # encoded once: sent, and hashed to check the answer
         expected_hash = keccak(body)
-        answer = self._request("POST", "/decide", data=body,
-                               headers={"Content-Type": "application/cbor"}).json()
+        response = self._request("POST", "/decide", body, "application/cbor")
+        try:
+            answer = json.loads(response.body)
+        except ValueError:
+            raise EnclaveAnswerError("enclave answered /decide with something that is not JSON") from None
         return check_answer(answer, expected_hash, self.attested.enclave_address, self.expected_measurement,
                             inputs.chain_id, inputs.steward)
 

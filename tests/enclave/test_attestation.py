@@ -139,5 +139,5 @@ def test_aws_root_is_the_published_one():
 
 
 def test_not_a_document():
-    rejected(b"\x00\x01garbage", "COSE", expected_measurement=None)
-    rejected(cbor2.dumps([cbor2.dumps({1: -7}), {}, b"", b"\x00" * 96]), "unsupported algorithm", expected_measurement=None)
+    rejected(cbor2.dumps({"not": "a COSE_Sign1"}), "not a COSE_Sign1 structure", expected_measurement=None)
+    rejected(cbor2.dumps([cbor2.dumps({1: -7}), {}, b"", b"\x00" * 96]), "unsupported algorithm -7", expected_measurement=None)

@@ -25,14 +25,20 @@ def client(enclave_process, anchors) -> EnclaveClient:
     return client
 
 
+CBOR_HEADERS = {"Content-Type": "application/cbor"}
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def raw_answer(enclave_process, inputs) -> dict:
-    return requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), timeout=60).json()
+    return requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), headers=CBOR_HEADERS, timeout=60).json()
 
 
 def test_same_inputs_twice_give_byte_identical_signed_updates(enclave_process, client):
     inputs = eth_inputs()
-    first = requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), timeout=60).content
-    second = requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), timeout=60).content
+    first = requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), headers=CBOR_HEADERS,
+                          timeout=60).content
+    second = requests.post(f"{enclave_process.url}/decide", data=inputs.canonical_bytes(), headers=CBOR_HEADERS,
+                          timeout=60).content
     assert first == second
     decision = client.decide(inputs)
     assert decision.updates, "the 2020-03-12 window should produce an update"
@@ -67,8 +73,12 @@ def test_answer_for_other_inputs_is_refused(enclave_process):
 
 
 def test_malformed_inputs_get_a_clear_refusal(enclave_process, client):
-    response = requests.post(f"{enclave_process.url}/decide", data=b'{"chain_id": 1}', timeout=10)
-    assert response.status_code == 400 and response.json()["error"] == "inputs are not CBOR (CBORDecodeEOF)"
+    """JSON is refused by type (415); CBOR that is not canonical inputs by what is wrong (400)."""
+    response = requests.post(f"{enclave_process.url}/decide", data=b'{"chain_id": 1}', headers=JSON_HEADERS, timeout=10)
+    assert response.status_code == 415
+    assert response.json()["error"] == "decision inputs must be application/cbor (the canonical encoding)"
+    response = requests.post(f"{enclave_process.url}/decide", data=bytes.fromhex("a1616101"), headers=CBOR_HEADERS, timeout=10)
+    assert response.status_code == 400 and response.json()["error"] == "inputs.version is missing"
 
 
 def test_kill_mid_request_gives_a_clear_error_and_a_new_key_after_restart(dev_ca_dir, anchors):
