@@ -42,7 +42,7 @@ from chain.positions import DiscoveryCursor, PositionReader, discover_accounts
 from chain.reader import MarketReader
 from chain.steward import OperationState, StewardClient
 from chain.update import ParameterUpdate, recover_signer
-from enclave.attestation import TrustAnchors, verify_document
+from enclave.attestation import TrustAnchors, attestation_digest, verify_document
 from enclave.decision import decide
 from enclave.errors import AttestationError
 from enclave.image import measure
@@ -111,17 +111,9 @@ def check_attestation(document: bytes | None, enclave: str, anchors: TrustAnchor
         return Check("attestation", False, f"document unreadable ({type(error).__name__})")
     if verified.enclave_address != enclave:
         return Check("attestation", False, f"the document binds {verified.enclave_address}, not {enclave}")
-    if digest is not None and digest not in (verified.document_sha256, _canonical_digest(document)):
+    if digest is not None and digest != attestation_digest(document):
         return Check("attestation", False, "the document's digest is not the one registered on chain")
     return Check("attestation", True, f"key {enclave} bound to this code's measurement {code.hex()[:16]}...")
-
-
-def _canonical_digest(document: bytes) -> bytes | None:
-    try:
-        from enclave.attestation import attestation_digest
-    except ImportError:
-        return None
-    return attestation_digest(document)
 
 
 def _close(a: float, b: float) -> bool:
