@@ -21,7 +21,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 from web3 import Web3
 
-from agent.market_inputs import AnchorReader, feed_source, store_prices, store_utilization
+from agent.market_inputs import AnchorReader, feed_source, store_prices
 from agent.registration import schedule_registration
 from agent.store import (
     AttestationRow,
@@ -80,7 +80,7 @@ class AgentContext:
     def anchor_reader(self) -> AnchorReader:
         return AnchorReader(
             w3=self.w3, reader=self.reader, assets=list(self.assets), config=self.config,
-            prices=store_prices(self.engine), utilization=store_utilization(self.engine), steward=self.relay,
+            prices=store_prices(self.engine), steward=self.relay,
             positions=self.positions, accounts=lambda: known_accounts(self.engine),
             fallback_depth_usd=self.liquidity_depth_usd,
         )

@@ -3,9 +3,14 @@ copied into the project); where that folder is absent they are skipped with the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
 from backtests.data import DATA_DIR
+
+DEMO_DAYS = 3
 
 
 def pytest_collection_modifyitems(config, items):
@@ -15,3 +20,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "needs_data" in item.keywords:
             item.add_marker(skip)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    summary: object  # agent.demo.DemoSummary
+    db: Path
+    home: Path  # RISK_AGENT_HOME of the run: its dev CA is home / "dev-ca"
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """ONE demo database per test session (3 replayed days around 2021-05-19 on real Aave v3,
+    the real enclave process), shared by every test that needs one. Treat it as read-only:
+    copy the file before changing it."""
+    from agent.demo import run_demo
+
+    home = tmp_path_factory.mktemp("demo-home")
+    db = home / "demo.sqlite"
+    summary = run_demo(DEMO_DAYS, db, home)
+    return DemoRun(summary, db, home)
