@@ -236,6 +236,14 @@ def decide(ctx: AgentContext) -> list[int]:
     if attestation is None:
         log.info("decision skipped: enclave key not registered yet")
         return []
+    with Session(ctx.engine) as session:
+        in_flight = session.exec(select(sql_func.count()).select_from(ProposalRow).where(
+            col(ProposalRow.state).in_([ProposalState.SIGNED, ProposalState.SUBMITTED]))).one()
+    if in_flight:
+        # The nonces of a new decision would collide with the unrelayed ones (read at the same
+        # counter): relay (or expire) those first.
+        log.info("decision skipped: earlier updates are still being relayed", extra={"fields": {"in_flight": in_flight}})
+        return []
     address = attestation.enclave_address
     snapshot = ctx.reader.read()
     ingest_rounds(ctx, snapshot)  # the feed's rounds up to the anchor block are in the store
