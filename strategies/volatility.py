@@ -394,3 +394,153 @@ def select_and_forecast(returns: np.ndarray, config: VolatilityConfig | None = N
     if best == "ewma":
         return VolatilityForecast(_ewma_forecast(weights, squares), best, rmse)
     return VolatilityForecast(models[best].forecast_hourly(returns), best, rmse)
+
+
+# ------------------------------------------------------------------ day-anchored selection (proposal)
+#
+# `select_and_forecast` above scores the models on the 30 days before `as_of`, each model
+# trained on everything before the day it forecasts. Hourly decisions shift every training
+# set by an hour, so nothing can be reused and every decision refits: ~5 GARCH fits per asset.
+# The variant below anchors the training to UTC day boundaries: the fit at a boundary uses
+# the fixed-length span of returns before it only, so it is the same for every decision that
+# looks back at that boundary and can be cached (keyed by the SHA-256 of its data and the
+# hyperparameters: a fresh process computes the same record). A decision then needs, per
+# asset, one new record per UTC day and a forward filter from the last boundary to `as_of`.
+# It changes outputs (other training spans, a daily GARCH refit instead of weekly, each span
+# winsorized by its own median/MAD): it is not wired in; see the perf report for the figures.
+
+
+@dataclass(frozen=True)
+class DailyFit:
+    """What the three models know at one UTC day boundary, from the span before it only."""
+
+    lower: float  # winsorizing bounds of the span (infinite when its MAD is 0)
+    upper: float
+    ewma_sigma: float
+    garch_params: tuple[float, float, float]
+    garch_sigma: float
+    har_coefficients: tuple[float, ...] | None  # None: fewer than `har_min_days` days (EWMA)
+    har_intercept: float
+    har_sigma: float
+
+
+def _winsorizing_bounds(returns: np.ndarray, k: float) -> tuple[float, float]:
+    median = np.median(returns)
+    mad_sigma = 1.4826 * np.median(np.abs(returns - median))
+    if mad_sigma <= 0:
+        return -np.inf, np.inf
+    return float(median - k * mad_sigma), float(median + k * mad_sigma)
+
+
+def daily_fit(span: np.ndarray, config: VolatilityConfig) -> DailyFit:
+    """The three models fit on `span` (valid hourly returns before a boundary, oldest first)."""
+    lower, upper = _winsorizing_bounds(span, config.winsorize_robust_sigmas)
+    clipped = np.clip(span, lower, upper)
+    ewma = EwmaVolatility(decay_per_hour=config.ewma_decay_per_hour).forecast_hourly(clipped)
+    sample = clipped[-config.garch_max_hours :] * 100
+    params = garch11_fit(sample)
+    garch = float(np.sqrt(garch11_one_step_variance(sample, params)) / 100)
+    daily_rv = _daily_realized_vol(clipped)
+    if len(daily_rv) < config.har_min_days:
+        return DailyFit(lower, upper, ewma, tuple(params), garch, None, 0.0, ewma)
+    features, targets = har_features(daily_rv)
+    coefficients, intercept = least_squares_fit(features, targets)
+    har = float(max((_har_latest(daily_rv) @ coefficients + intercept)[0], 1e-6) / np.sqrt(HOURS_PER_DAY))
+    return DailyFit(lower, upper, ewma, tuple(params), garch, tuple(coefficients), float(intercept), har)
+
+
+class DailyFitCache:
+    """Fits by content: SHA-256 of the span's bytes and the hyperparameters. Bounded (least
+    recently used out); thread-safe. Only a cache: a miss computes the same record."""
+
+    def __init__(self, max_entries: int = 8_192) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._entries: OrderedDict[bytes, DailyFit] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+        self.hits = self.misses = 0
+
+    def get(self, span: np.ndarray, config: VolatilityConfig) -> DailyFit:
+        import hashlib
+
+        key = hashlib.sha256(np.ascontiguousarray(span, dtype=np.float64).tobytes()
+                             + repr((config.winsorize_robust_sigmas, config.ewma_decay_per_hour, config.garch_max_hours,
+                                     config.har_min_days)).encode()).digest()
+        with self._lock:
+            fit = self._entries.get(key)
+            if fit is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return fit
+        fit = daily_fit(span, config)
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = fit
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return fit
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+
+DAILY_FITS = DailyFitCache()
+SECONDS_PER_DAY = 86_400
+
+
+def _forecast_forward(fit: DailyFit, model: str, sequence: np.ndarray, config: VolatilityConfig) -> float:
+    """The winner's forecast for the hour after `as_of`: the boundary's fit run over the span
+    and the returns since the boundary (clipped with the span's bounds)."""
+    if model == "ewma" or (model == "har" and fit.har_coefficients is None):
+        return EwmaVolatility(decay_per_hour=config.ewma_decay_per_hour).forecast_hourly(sequence)
+    if model == "garch":
+        sample = sequence[-config.garch_max_hours :] * 100
+        return float(np.sqrt(garch11_one_step_variance(sample, np.array(fit.garch_params))) / 100)
+    daily_rv = _daily_realized_vol(sequence)
+    predicted = (_har_latest(daily_rv) @ np.array(fit.har_coefficients) + fit.har_intercept)[0]
+    return float(max(predicted, 1e-6) / np.sqrt(HOURS_PER_DAY))
+
+
+def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: VolatilityConfig | None = None,
+                              cache: DailyFitCache | None = None) -> VolatilityForecast:
+    """Model selection anchored to UTC days. `prices_usd` is the hourly grid ending at
+    `as_of_s` (NaN: no price). B0 is the last grid hour at or before the UTC midnight before
+    `as_of`, B_d = B0 - d days. Each boundary's span is the `len(prices_usd) - 1 - 24 x
+    (holdout + 1)` hourly returns before it (within every window that looks back at it); a
+    model's error on day d is its forecast at B_d against the day after B_d (24 returns,
+    clipped with the span's bounds). The winner forecasts with its fit at B0, filtered over
+    the span and the returns since B0. Fewer than holdout + HAR days of returns: EWMA, as in
+    `select_and_forecast`."""
+    config = config or DEFAULT_VOLATILITY
+    cache = cache if cache is not None else DAILY_FITS
+    holdout = config.selection_holdout_days
+    returns = np.diff(np.log(prices_usd))
+    valid = np.isfinite(returns)
+    if int(valid.sum()) // HOURS_PER_DAY < holdout + config.har_min_days:
+        clipped = winsorize(returns[valid], config.winsorize_robust_sigmas)
+        return VolatilityForecast(EwmaVolatility(decay_per_hour=config.ewma_decay_per_hour).forecast_hourly(clipped),
+                                  "ewma", {})
+    span_hours = len(returns) - HOURS_PER_DAY * (holdout + 1)
+    hours_after_midnight = -(-(as_of_s % SECONDS_PER_DAY) // 3_600)  # marks after B0 (ceil)
+    last = len(returns) - hours_after_midnight  # returns[:last] end at or before B0
+    errors: dict[str, list[float]] = {"ewma": [], "garch": [], "har": []}
+    for day in range(holdout, 0, -1):
+        end = last - day * HOURS_PER_DAY
+        span = returns[max(end - span_hours, 0) : end]
+        fit = cache.get(span[np.isfinite(span)], config)
+        following = returns[end : end + HOURS_PER_DAY]
+        following = np.clip(following[np.isfinite(following)], fit.lower, fit.upper)
+        realized = float(np.sqrt(np.sum(following**2)))
+        for name, hourly in (("ewma", fit.ewma_sigma), ("garch", fit.garch_sigma), ("har", fit.har_sigma)):
+            errors[name].append((hourly * np.sqrt(HOURS_PER_DAY) - realized) ** 2)
+    rmse = {name: float(np.sqrt(np.mean(values))) for name, values in errors.items()}
+    best = min(sorted(rmse), key=lambda name: rmse[name])
+    span = returns[max(last - span_hours, 0) : last]
+    fit = cache.get(span[np.isfinite(span)], config)
+    sequence = returns[max(last - span_hours, 0) :]
+    sequence = np.clip(sequence[np.isfinite(sequence)], fit.lower, fit.upper)
+    return VolatilityForecast(_forecast_forward(fit, best, sequence, config), best, rmse)
