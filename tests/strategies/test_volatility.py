@@ -18,6 +18,7 @@ from backtests.data import synthetic_garch
 from strategies.config import default_config
 from strategies.volatility import (
     DEFAULT_VOLATILITY,
+    DailyFitCache,
     EwmaVolatility,
     GarchVolatility,
     HarVolatility,
@@ -28,6 +29,7 @@ from strategies.volatility import (
     har_features,
     least_squares_fit,
     select_and_forecast,
+    select_and_forecast_daily,
     winsorize,
 )
 
@@ -239,3 +241,66 @@ def test_selection_needs_holdout_plus_har_days_of_history():
     assert set(select_and_forecast(returns, replace(DEFAULT_VOLATILITY, selection_holdout_days=20)).oos_errors) == {
         "ewma", "garch", "har"}
     assert select_and_forecast(returns, DEFAULT_VOLATILITY).oos_errors == {}
+
+
+# ------------------------------------------------------------------ day-anchored selection (proposal)
+
+DAY_S = 86_400
+MIDNIGHT_S = 1_717_200_000  # a UTC midnight (19,875 days after 1970-01-01)
+WINDOW_HOURS = 2_880
+
+
+def hourly_grid_at(prices: np.ndarray, hours_after: int) -> tuple[np.ndarray, int]:
+    """The 120-day grid ending `hours_after` hours after MIDNIGHT_S (prices[i] at hour i of a
+    path whose hour WINDOW_HOURS - 1 is the midnight), and its as_of."""
+    end = WINDOW_HOURS + hours_after
+    return prices[end - WINDOW_HOURS : end], MIDNIGHT_S + hours_after * 3_600
+
+
+def test_daily_selection_is_the_same_from_an_empty_or_a_warm_cache():
+    """The cache is only a cache: a fresh process (empty cache) gives the same forecast as a
+    service that decided an hour earlier, bit for bit."""
+    prices = synthetic_garch(WINDOW_HOURS + 48, seed=7, alpha=0.1, beta=0.85).prices_usd.to_numpy()
+    warm = DailyFitCache()
+    select_and_forecast_daily(*hourly_grid_at(prices, 4), DEFAULT_VOLATILITY, warm)
+    from_warm = select_and_forecast_daily(*hourly_grid_at(prices, 5), DEFAULT_VOLATILITY, warm)
+    from_cold = select_and_forecast_daily(*hourly_grid_at(prices, 5), DEFAULT_VOLATILITY, DailyFitCache())
+    assert from_warm == from_cold
+    assert from_warm.model in {"ewma", "garch", "har"} and set(from_warm.oos_errors) == {"ewma", "garch", "har"}
+
+
+def test_daily_fits_are_computed_once_per_utc_day():
+    """The first decision fits 31 spans (30 holdout days and the last boundary); later ones
+    that day reuse them all; the first after the next midnight fits one new span."""
+    prices = synthetic_garch(WINDOW_HOURS + 48, seed=8, alpha=0.1, beta=0.85).prices_usd.to_numpy()
+    cache = DailyFitCache()
+    select_and_forecast_daily(*hourly_grid_at(prices, 1), DEFAULT_VOLATILITY, cache)
+    assert (cache.misses, cache.hits) == (31, 0)
+    for hours_after in range(2, 24):
+        select_and_forecast_daily(*hourly_grid_at(prices, hours_after), DEFAULT_VOLATILITY, cache)
+    assert cache.misses == 31
+    select_and_forecast_daily(*hourly_grid_at(prices, 24), DEFAULT_VOLATILITY, cache)
+    assert cache.misses == 32
+
+
+def test_daily_fits_use_data_before_their_boundary_only():
+    """Prices after the last midnight change the forecast (filtered forward), never a fit:
+    the second decision finds every span in the cache."""
+    prices = synthetic_garch(WINDOW_HOURS + 48, seed=9, alpha=0.1, beta=0.85).prices_usd.to_numpy()
+    grid, as_of = hourly_grid_at(prices, 6)
+    shocked = grid.copy()
+    shocked[-6:] *= np.exp(np.linspace(0.01, 0.3, 6))
+    cache = DailyFitCache()
+    before = select_and_forecast_daily(grid, as_of, DEFAULT_VOLATILITY, cache)
+    after = select_and_forecast_daily(shocked, as_of, DEFAULT_VOLATILITY, cache)
+    assert cache.misses == 31 and after.oos_errors == before.oos_errors
+    assert after.hourly_sigma > before.hourly_sigma
+
+
+def test_daily_selection_falls_back_to_ewma_on_short_history():
+    prices = synthetic_garch(24 * 70, seed=2).prices_usd.to_numpy()
+    grid = np.concatenate([np.full(WINDOW_HOURS - len(prices), np.nan), prices])
+    forecast = select_and_forecast_daily(grid, MIDNIGHT_S, DEFAULT_VOLATILITY, DailyFitCache())
+    returns = np.diff(np.log(prices))
+    assert (forecast.model, forecast.oos_errors) == ("ewma", {})
+    assert forecast.hourly_sigma == EwmaVolatility().forecast_hourly(winsorize(returns, 12.0))
