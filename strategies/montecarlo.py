@@ -162,13 +162,18 @@ def bad_debt(
     liquidation_threshold: float,
     liquidation_bonus: float,
     liquidation_delay_hours: int = 1,
+    *,
+    liquidated: bool = True,
 ) -> BadDebtEstimate:
-    """Bad debt per path for positions (collateral value now, debt) under one LT and LB."""
+    """Bad debt per path for positions (collateral value now, debt) under one LT and LB.
+    `liquidated=False` skips the mean liquidated debt (NaN then), which costs about as much
+    as the bad debt itself when many positions are liquidated and bad debt is rare."""
     if len(debt_usd) == 0:
         return BadDebtEstimate(0.0, 0.0, 0.0)
     if not (_SPARSE_SUMS_EXACT and liquidation_bonus > 0 and np.all(collateral_usd >= 0)):
-        return _bad_debt_dense(price_paths, collateral_usd, debt_usd, liquidation_threshold, liquidation_bonus,
-                               liquidation_delay_hours)
+        estimate = _bad_debt_dense(price_paths, collateral_usd, debt_usd, liquidation_threshold, liquidation_bonus,
+                                   liquidation_delay_hours)
+        return estimate if liquidated else BadDebtEstimate(estimate.mean_usd, estimate.var95_usd, float("nan"))
     # Price multiplier at which each position's HF reaches 1.
     trigger = debt_usd / (collateral_usd * liquidation_threshold)
     horizon = price_paths.shape[1] - 1
@@ -187,8 +192,8 @@ def bad_debt(
         recoverable = collateral_usd[position_index] * execution_price / liquidation_bonus
         shortfall = np.maximum(debt_usd[position_index] - recoverable, 0.0)
     per_path = sparse_row_sums(path_index, position_index, shortfall, shape)
-    liquidated = sparse_row_sums(rows, cols, debt_usd[cols], shape)
-    return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), float(liquidated.mean()))
+    liquidated_mean = float(sparse_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
+    return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), liquidated_mean)
 
 
 def _bad_debt_dense(

@@ -151,3 +151,12 @@ def test_synthetic_population_is_seeded_solvent_and_sums_to_the_debt():
     assert collateral.tobytes() == again[0].tobytes() and debt.tobytes() == again[1].tobytes()
     assert debt.sum() == pytest.approx(1e6, rel=1e-12)
     assert (collateral * 0.8 / debt >= 1.0).all()
+
+
+def test_liquidated_debt_can_be_skipped_without_changing_the_bad_debt():
+    price_paths = simulate_paths(0.02, 48, 500, seed=6)
+    collateral, debt = synthetic_population(1e8, 0.8, 300, seed=6)
+    full = bad_debt(price_paths, collateral, debt, 0.8, 1.05, 1)
+    lean = bad_debt(price_paths, collateral, debt, 0.8, 1.05, 1, liquidated=False)
+    assert (lean.mean_usd, lean.var95_usd) == (full.mean_usd, full.var95_usd) and np.isnan(lean.liquidated_mean_usd)
+    assert full.liquidated_mean_usd > 0
