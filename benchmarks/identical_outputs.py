@@ -7,8 +7,10 @@ decision path at the byte level (canonical recommendation JSON from `recommend` 
 synthetic markets with and without positions, several assets at once, and the bundled ETH/BTC
 history at several dates), plus short agent backtests (every decision's canonical bytes).
 
-    # the reference, e.g. main's tree unpacked in /tmp/main-src:
-    PYTHONPATH=/tmp/main-src python benchmarks/identical_outputs.py record /tmp/before.jsonl
+    # the reference, e.g. main's tree unpacked in /tmp/main-src (name the data directory: the
+    # default is found next to the source tree):
+    RISK_AGENT_DATA_DIR=$PWD/../shared/data PYTHONPATH=/tmp/main-src \
+        python benchmarks/identical_outputs.py record /tmp/before.jsonl
     python benchmarks/identical_outputs.py compare /tmp/before.jsonl
 
 `--quick` runs a third of the synthetic cases (for a check while working)."""
@@ -174,10 +176,19 @@ def backtest_cases() -> Iterator[tuple[str, bytes]]:
     for when, canonical in sorted(result.recommendations.items()):
         yield f"backtest/synthetic/{when}", canonical
     yield "backtest/synthetic/metrics", json.dumps({k: _hex(v) for k, v in sorted(result.metrics().items())}).encode()
+    try:
+        from backtests.run import BacktestSpec, run_backtest
+
+        bundled = run_backtest(BacktestSpec(("ETH", "BTC"), "2020-03-01", "2020-03-21", positions_per_asset=2_000))
+    except Exception as error:  # noqa: BLE001 - the data set is optional for this script
+        print(f"bundled data not available ({error}); skipping the ETH/BTC backtest", file=sys.stderr)
+        return
+    for when, canonical in sorted(bundled.recommendations.items()):
+        yield f"backtest/ETH+BTC/{when}", canonical
 
 
-def all_cases(quick: bool) -> Iterator[tuple[str, bytes | str]]:
-    count = CASES_PER_KIND // 3 if quick else CASES_PER_KIND
+def all_cases(quick: bool, count: int = CASES_PER_KIND) -> Iterator[tuple[str, bytes | str]]:
+    count = count // 3 if quick else count
     yield from volatility_cases(count)
     yield from montecarlo_cases(count)
     yield from decision_cases(count)
@@ -185,8 +196,8 @@ def all_cases(quick: bool) -> Iterator[tuple[str, bytes | str]]:
         yield from backtest_cases()
 
 
-def _entries(quick: bool, echo: Callable[[str], None]) -> Iterator[dict]:
-    for name, output in all_cases(quick):
+def _entries(quick: bool, echo: Callable[[str], None], count: int = CASES_PER_KIND) -> Iterator[dict]:
+    for name, output in all_cases(quick, count):
         data = output if isinstance(output, bytes) else output.encode()
         echo(name)
         yield {"case": name, "sha256": hashlib.sha256(data).hexdigest(), "output": data.decode()}
@@ -197,6 +208,7 @@ def main() -> int:
     parser.add_argument("mode", choices=("record", "compare"))
     parser.add_argument("file", type=Path)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--cases", type=int, default=CASES_PER_KIND, help="seeded cases per kind")
     args = parser.parse_args()
     import strategies
 
@@ -204,22 +216,26 @@ def main() -> int:
     started = time.perf_counter()
     if args.mode == "record":
         with args.file.open("w") as out:
-            for entry in _entries(args.quick, lambda name: print(name, file=sys.stderr)):
+            for entry in _entries(args.quick, lambda name: print(name, file=sys.stderr), args.cases):
                 out.write(json.dumps(entry) + "\n")
         print(f"recorded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         return 0
     reference = {e["case"]: e for e in map(json.loads, args.file.read_text().splitlines())}
-    compared, differing = 0, []
-    for entry in _entries(args.quick, lambda name: None):
-        expected = reference.get(entry["case"])
+    compared, differing, unmatched = 0, [], []
+    for entry in _entries(args.quick, lambda name: None, args.cases):
+        expected = reference.pop(entry["case"], None)
         if expected is None:
+            unmatched.append(entry["case"])
             continue
         compared += 1
         if expected["sha256"] != entry["sha256"]:
             differing.append(entry["case"])
             print(f"DIFFERS {entry['case']}\n  before {expected['output'][:400]}\n  after  {entry['output'][:400]}")
-    print(f"{compared} cases compared, {len(differing)} differ ({time.perf_counter() - started:.0f} s)")
-    return 1 if differing or compared == 0 else 0
+    for name in unmatched + sorted(reference):
+        print(f"ONLY {'AFTER' if name in unmatched else 'BEFORE'} {name}")
+    print(f"{compared} cases compared, {len(differing)} differ, {len(unmatched) + len(reference)} not in both "
+          f"({time.perf_counter() - started:.0f} s)")
+    return 1 if differing or unmatched or reference or compared == 0 else 0
 
 
 if __name__ == "__main__":
