@@ -13,8 +13,9 @@ path's minimum reaches its trigger, at the first hour the running minimum does (
 search on the running minimum instead of comparing every hour with every position); and it
 can leave a shortfall only if its collateral at the path's minimum, after the bonus, is below
 its debt, since `collateral * price / bonus` cannot decrease as the price rises. Every other
-pair contributes the exact zero the dense form computes, and the per-path sums run over the
-same full rows, so the estimates are the dense form's bit for bit."""
+pair contributes the exact zero the dense form computes, and the per-path sums add the
+non-zero entries in numpy's own pairwise order (`sparse_row_sums`: an exact zero changes no
+running sum), so the estimates are the dense form's bit for bit."""
 
 from __future__ import annotations
 
