@@ -113,6 +113,12 @@ _FD_STEP = np.finfo(np.float64).eps ** 0.5  # scipy's SLSQP finite-difference st
 # alpha x gamma x (alpha + beta) and gamma plays no part in GARCH(1,1), so each of these 16
 # points appears 4 times there; the first best is the same point.
 _START_GRID = [(alpha, persistence) for alpha in (0.01, 0.05, 0.1, 0.2) for persistence in (0.5, 0.7, 0.9, 0.98)]
+# arch's GARCH(1,1) constraints (omega, alpha, beta >= 0; alpha + beta <= 1) have
+# coefficients in {-1, 0, 1} and at most two non-zero per row: every product is exact and an
+# exact zero changes no sum, so `a @ x` equals each row's `np.dot` whatever the order of
+# additions, and scipy may take them as one vector constraint (a quarter of the calls).
+_ONE_MATRIX_PRODUCT = bool(np.isin(_GARCH11.constraints()[0], (-1.0, 0.0, 1.0)).all()
+                           and (np.count_nonzero(_GARCH11.constraints()[0], axis=1) <= 2).all())
 
 
 class _Garch11Likelihood:
@@ -213,24 +219,35 @@ def garch11_fit(resids: np.ndarray) -> np.ndarray:
         x0 = np.asarray(x, dtype=np.float64)
         return _forward_difference(likelihood.negative, x0, likelihood.negative(x0), steps(x0))
 
-    def linear_constraint(coeff: np.ndarray, value: float):
-        def fun(params: np.ndarray, *args: object) -> float:
-            return np.dot(coeff, params) - value
+    def linear_constraint(coeff: np.ndarray, value: np.ndarray):
+        """arch's constraints `coeff . x - value >= 0` (scipy differences each numerically).
+        arch passes one row per constraint; with `_ONE_MATRIX_PRODUCT` the rows go as one
+        vector constraint, `a @ x - b`, which is each row's `np.dot` bit for bit."""
+
+        def fun(params: np.ndarray, *args: object) -> np.ndarray:
+            return coeff @ params - value
 
         def jac(x: np.ndarray, *args: object) -> np.ndarray:
             # scipy clips x into the bounds before differencing a constraint (gh-11403).
             if (x < lower).any() or (x > upper).any():
                 x = np.clip(x, lower, upper)
             x0 = np.asarray(x, dtype=np.float64)
-            return _forward_difference(fun, x0, fun(x0), steps(x0))
+            f0, h = fun(x0), steps(x0)
+            jacobian = np.empty((len(np.atleast_1d(f0)), len(x0)))
+            for i in range(len(x0)):
+                x1 = np.copy(x0)
+                x1[i] = x0[i] + h[i]
+                jacobian[:, i] = (fun(x1) - f0) / ((x0[i] + h[i]) - x0[i])
+            return jacobian if coeff.ndim == 2 else jacobian[0]
 
         return {"type": "ineq", "fun": fun, "jac": jac}
 
+    constraints = ([linear_constraint(a, b)] if _ONE_MATRIX_PRODUCT
+                   else [linear_constraint(a[i], b[i]) for i in range(a.shape[0])])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Values in x were outside bounds during a minimize step", RuntimeWarning)
         result = minimize(likelihood.negative, likelihood.starting_values(), jac=gradient, method="SLSQP", bounds=bounds,
-                          constraints=[linear_constraint(a[i], b[i]) for i in range(a.shape[0])],
-                          options={"disp": False})
+                          constraints=constraints, options={"disp": False})
     return result.x
 
 
@@ -404,15 +421,22 @@ def select_and_forecast(returns: np.ndarray, config: VolatilityConfig | None = N
 # The variant below anchors the training to UTC day boundaries: the fit at a boundary uses
 # the fixed-length span of returns before it only, so it is the same for every decision that
 # looks back at that boundary and can be cached (keyed by the SHA-256 of its data and the
-# hyperparameters: a fresh process computes the same record). A decision then needs, per
-# asset, one new record per UTC day and a forward filter from the last boundary to `as_of`.
-# It changes outputs (other training spans, a daily GARCH refit instead of weekly, each span
+# hyperparameters: a fresh process computes the same records). GARCH is refit at the first
+# boundary of each UTC week (day number divisible by 7), as the current selection refits it
+# weekly, and its parameters are run over each day's span (the current selection reuses the
+# week's stale forecast instead). A decision then needs, per asset, one new daily record per
+# UTC day (a GARCH fit one day in seven) and a forward filter from the last boundary to
+# `as_of`. It changes outputs (other training spans, filtered GARCH forecasts, each span
 # winsorized by its own median/MAD): it is not wired in; see the perf report for the figures.
+
+SECONDS_PER_DAY = 86_400
+DAYS_PER_WEEK = 7
 
 
 @dataclass(frozen=True)
 class DailyFit:
-    """What the three models know at one UTC day boundary, from the span before it only."""
+    """What the three models know at one UTC day boundary, from the span before it only
+    (GARCH: the parameters of the week's fit, run over this span)."""
 
     lower: float  # winsorizing bounds of the span (infinite when its MAD is 0)
     upper: float
@@ -432,55 +456,78 @@ def _winsorizing_bounds(returns: np.ndarray, k: float) -> tuple[float, float]:
     return float(median - k * mad_sigma), float(median + k * mad_sigma)
 
 
-def daily_fit(span: np.ndarray, config: VolatilityConfig) -> DailyFit:
-    """The three models fit on `span` (valid hourly returns before a boundary, oldest first)."""
+def weekly_garch_fit(span: np.ndarray, config: VolatilityConfig) -> tuple[float, float, float]:
+    """GARCH(1,1) parameters (percent returns) fit on a week boundary's span, winsorized."""
+    lower, upper = _winsorizing_bounds(span, config.winsorize_robust_sigmas)
+    return tuple(float(p) for p in garch11_fit(np.clip(span, lower, upper)[-config.garch_max_hours :] * 100))
+
+
+def daily_fit(span: np.ndarray, garch_params: tuple[float, float, float], config: VolatilityConfig) -> DailyFit:
+    """The three models at a boundary from `span` (valid hourly returns before it, oldest
+    first); GARCH with the given parameters."""
     lower, upper = _winsorizing_bounds(span, config.winsorize_robust_sigmas)
     clipped = np.clip(span, lower, upper)
     ewma = EwmaVolatility(decay_per_hour=config.ewma_decay_per_hour).forecast_hourly(clipped)
     sample = clipped[-config.garch_max_hours :] * 100
-    params = garch11_fit(sample)
-    garch = float(np.sqrt(garch11_one_step_variance(sample, params)) / 100)
+    garch = float(np.sqrt(garch11_one_step_variance(sample, np.array(garch_params))) / 100)
     daily_rv = _daily_realized_vol(clipped)
     if len(daily_rv) < config.har_min_days:
-        return DailyFit(lower, upper, ewma, tuple(params), garch, None, 0.0, ewma)
+        return DailyFit(lower, upper, ewma, garch_params, garch, None, 0.0, ewma)
     features, targets = har_features(daily_rv)
     coefficients, intercept = least_squares_fit(features, targets)
     har = float(max((_har_latest(daily_rv) @ coefficients + intercept)[0], 1e-6) / np.sqrt(HOURS_PER_DAY))
-    return DailyFit(lower, upper, ewma, tuple(params), garch, tuple(coefficients), float(intercept), har)
+    return DailyFit(lower, upper, ewma, garch_params, garch, tuple(coefficients), float(intercept), har)
 
 
 class DailyFitCache:
-    """Fits by content: SHA-256 of the span's bytes and the hyperparameters. Bounded (least
-    recently used out); thread-safe. Only a cache: a miss computes the same record."""
+    """Fits by content: SHA-256 of the span's bytes, the GARCH parameters a daily record
+    uses, and the hyperparameters. Bounded (least recently used out); thread-safe. Only a
+    cache: a miss computes the same record."""
 
     def __init__(self, max_entries: int = 8_192) -> None:
         import threading
         from collections import OrderedDict
 
-        self._entries: OrderedDict[bytes, DailyFit] = OrderedDict()
+        self._entries: OrderedDict[bytes, object] = OrderedDict()
         self._lock = threading.Lock()
         self.max_entries = max_entries
         self.hits = self.misses = 0
 
-    def get(self, span: np.ndarray, config: VolatilityConfig) -> DailyFit:
-        import hashlib
-
-        key = hashlib.sha256(np.ascontiguousarray(span, dtype=np.float64).tobytes()
-                             + repr((config.winsorize_robust_sigmas, config.ewma_decay_per_hour, config.garch_max_hours,
-                                     config.har_min_days)).encode()).digest()
+    def _cached(self, key: bytes, compute):
         with self._lock:
-            fit = self._entries.get(key)
-            if fit is not None:
+            if key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return fit
-        fit = daily_fit(span, config)
+                return self._entries[key]
+        value = compute()
         with self._lock:
             self.misses += 1
-            self._entries[key] = fit
+            self._entries[key] = value
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-        return fit
+        return value
+
+    @staticmethod
+    def span_digest(span: np.ndarray) -> bytes:
+        import hashlib
+
+        return hashlib.sha256(np.ascontiguousarray(span, dtype=np.float64).tobytes()).digest()
+
+    @staticmethod
+    def _key(kind: bytes, digest: bytes, config: VolatilityConfig, extra: tuple = ()) -> bytes:
+        settings = (config.winsorize_robust_sigmas, config.ewma_decay_per_hour, config.garch_max_hours,
+                    config.har_min_days, *extra)
+        return kind + digest + repr(settings).encode()
+
+    def garch(self, span: np.ndarray, config: VolatilityConfig, digest: bytes | None = None) -> tuple[float, float, float]:
+        digest = digest or self.span_digest(span)
+        return self._cached(self._key(b"garch", digest, config), lambda: weekly_garch_fit(span, config))
+
+    def daily(self, span: np.ndarray, garch_params: tuple[float, float, float], config: VolatilityConfig,
+              digest: bytes | None = None) -> DailyFit:
+        digest = digest or self.span_digest(span)
+        return self._cached(self._key(b"daily", digest, config, tuple(float(p).hex() for p in garch_params)),
+                            lambda: daily_fit(span, garch_params, config))
 
     def clear(self) -> None:
         with self._lock:
@@ -489,7 +536,6 @@ class DailyFitCache:
 
 
 DAILY_FITS = DailyFitCache()
-SECONDS_PER_DAY = 86_400
 
 
 def _forecast_forward(fit: DailyFit, model: str, sequence: np.ndarray, config: VolatilityConfig) -> float:
@@ -510,11 +556,11 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
     """Model selection anchored to UTC days. `prices_usd` is the hourly grid ending at
     `as_of_s` (NaN: no price). B0 is the last grid hour at or before the UTC midnight before
     `as_of`, B_d = B0 - d days. Each boundary's span is the `len(prices_usd) - 1 - 24 x
-    (holdout + 1)` hourly returns before it (within every window that looks back at it); a
-    model's error on day d is its forecast at B_d against the day after B_d (24 returns,
-    clipped with the span's bounds). The winner forecasts with its fit at B0, filtered over
-    the span and the returns since B0. Fewer than holdout + HAR days of returns: EWMA, as in
-    `select_and_forecast`."""
+    (holdout + 7)` hourly returns before it, which lie inside every window that looks back
+    at it or at a boundary up to 6 days later (the week's GARCH fit). A model's error on day
+    d is its forecast at B_d against the day after B_d (24 returns, clipped with the span's
+    bounds). The winner forecasts with its fit at B0, run over the span and the returns since
+    B0. Fewer than holdout + HAR days of returns: EWMA, as in `select_and_forecast`."""
     config = config or DEFAULT_VOLATILITY
     cache = cache if cache is not None else DAILY_FITS
     holdout = config.selection_holdout_days
@@ -524,14 +570,33 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
         clipped = winsorize(returns[valid], config.winsorize_robust_sigmas)
         return VolatilityForecast(EwmaVolatility(decay_per_hour=config.ewma_decay_per_hour).forecast_hourly(clipped),
                                   "ewma", {})
-    span_hours = len(returns) - HOURS_PER_DAY * (holdout + 1)
-    hours_after_midnight = -(-(as_of_s % SECONDS_PER_DAY) // 3_600)  # marks after B0 (ceil)
+    span_hours = max(len(returns) - HOURS_PER_DAY * (holdout + DAYS_PER_WEEK), HOURS_PER_DAY)
+    hours_after_midnight = -(-(as_of_s % SECONDS_PER_DAY) // 3_600)  # grid marks after B0 (ceil)
     last = len(returns) - hours_after_midnight  # returns[:last] end at or before B0
+    first_day = as_of_s // SECONDS_PER_DAY  # UTC day number of B0's midnight
+
+    spans: dict[int, tuple[np.ndarray, bytes]] = {}
+
+    def span_before(end: int) -> tuple[np.ndarray, bytes]:
+        """The valid returns of the span ending at returns[end], and their digest (once each)."""
+        if end not in spans:
+            span = returns[max(end - span_hours, 0) : end]
+            span = span[np.isfinite(span)]
+            spans[end] = (span, cache.span_digest(span))
+        return spans[end]
+
+    def record(days_back: int) -> DailyFit:
+        end = last - days_back * HOURS_PER_DAY
+        week_end = end - ((first_day - days_back) % DAYS_PER_WEEK) * HOURS_PER_DAY
+        week_span, week_digest = span_before(week_end)
+        params = cache.garch(week_span, config, week_digest)
+        span, digest = span_before(end)
+        return cache.daily(span, params, config, digest)
+
     errors: dict[str, list[float]] = {"ewma": [], "garch": [], "har": []}
     for day in range(holdout, 0, -1):
+        fit = record(day)
         end = last - day * HOURS_PER_DAY
-        span = returns[max(end - span_hours, 0) : end]
-        fit = cache.get(span[np.isfinite(span)], config)
         following = returns[end : end + HOURS_PER_DAY]
         following = np.clip(following[np.isfinite(following)], fit.lower, fit.upper)
         realized = float(np.sqrt(np.sum(following**2)))
@@ -539,8 +604,7 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
             errors[name].append((hourly * np.sqrt(HOURS_PER_DAY) - realized) ** 2)
     rmse = {name: float(np.sqrt(np.mean(values))) for name, values in errors.items()}
     best = min(sorted(rmse), key=lambda name: rmse[name])
-    span = returns[max(last - span_hours, 0) : last]
-    fit = cache.get(span[np.isfinite(span)], config)
+    fit = record(0)
     sequence = returns[max(last - span_hours, 0) :]
     sequence = np.clip(sequence[np.isfinite(sequence)], fit.lower, fit.upper)
     return VolatilityForecast(_forecast_forward(fit, best, sequence, config), best, rmse)

@@ -269,18 +269,24 @@ def test_daily_selection_is_the_same_from_an_empty_or_a_warm_cache():
     assert from_warm.model in {"ewma", "garch", "har"} and set(from_warm.oos_errors) == {"ewma", "garch", "har"}
 
 
-def test_daily_fits_are_computed_once_per_utc_day():
-    """The first decision fits 31 spans (30 holdout days and the last boundary); later ones
-    that day reuse them all; the first after the next midnight fits one new span."""
-    prices = synthetic_garch(WINDOW_HOURS + 48, seed=8, alpha=0.1, beta=0.85).prices_usd.to_numpy()
+def test_daily_fits_are_computed_once_per_utc_day_and_garch_once_per_week():
+    """MIDNIGHT_S is day 19,875 (19,875 % 7 = 2). The first decision computes 31 daily
+    records (days 19,845..19,875) and the GARCH fits of the weeks they fall in, which start
+    on days 19,845, 19,852, 19,859, 19,866 and 19,873 (divisible by 7): 36. The rest of the
+    day reuses them all; day 19,876 adds its daily record (its week's GARCH is known): 37;
+    day 19,880 starts a week: its record and a GARCH fit, and the days 19,877-19,879 between
+    add three records: 42."""
+    prices = synthetic_garch(WINDOW_HOURS + 24 * 6, seed=8, alpha=0.1, beta=0.85).prices_usd.to_numpy()
     cache = DailyFitCache()
     select_and_forecast_daily(*hourly_grid_at(prices, 1), DEFAULT_VOLATILITY, cache)
-    assert (cache.misses, cache.hits) == (31, 0)
+    assert (cache.misses, cache.hits) == (36, 26)  # a week's GARCH fit is found again by later days
     for hours_after in range(2, 24):
         select_and_forecast_daily(*hourly_grid_at(prices, hours_after), DEFAULT_VOLATILITY, cache)
-    assert cache.misses == 31
+    assert cache.misses == 36
     select_and_forecast_daily(*hourly_grid_at(prices, 24), DEFAULT_VOLATILITY, cache)
-    assert cache.misses == 32
+    assert cache.misses == 37
+    select_and_forecast_daily(*hourly_grid_at(prices, 5 * 24), DEFAULT_VOLATILITY, cache)
+    assert cache.misses == 42
 
 
 def test_daily_fits_use_data_before_their_boundary_only():
@@ -293,7 +299,7 @@ def test_daily_fits_use_data_before_their_boundary_only():
     cache = DailyFitCache()
     before = select_and_forecast_daily(grid, as_of, DEFAULT_VOLATILITY, cache)
     after = select_and_forecast_daily(shocked, as_of, DEFAULT_VOLATILITY, cache)
-    assert cache.misses == 31 and after.oos_errors == before.oos_errors
+    assert cache.misses == 36 and after.oos_errors == before.oos_errors
     assert after.hourly_sigma > before.hourly_sigma
 
 
