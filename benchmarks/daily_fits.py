@@ -26,8 +26,9 @@ _current = threading.local()
 
 
 @contextlib.contextmanager
-def daily_fits_wired() -> Iterator[None]:
-    """Inside: the strategy's volatility forecast is the day-anchored one."""
+def daily_fits_wired(seconds: list[float] | None = None) -> Iterator[None]:
+    """Inside: the strategy's volatility forecast is the day-anchored one (each call's
+    duration appended to `seconds` when given)."""
     import strategies.strategy as strategy_module
     from strategies.volatility import select_and_forecast_daily
 
@@ -42,7 +43,11 @@ def daily_fits_wired() -> Iterator[None]:
 
     def select(returns, config=None):
         prices_usd, as_of_s = _current.grid
-        return select_and_forecast_daily(prices_usd, as_of_s, config)
+        started = time.perf_counter()
+        forecast = select_and_forecast_daily(prices_usd, as_of_s, config)
+        if seconds is not None:
+            seconds.append(time.perf_counter() - started)
+        return forecast
 
     strategy_module.RiskStrategy._propose_asset = propose_asset
     strategy_module.select_and_forecast = select
@@ -58,39 +63,51 @@ def _relative(a: float, b: float) -> float:
 
 
 def compare(symbols: tuple[str, ...], start: str, end: str, step_days: int, hour: int) -> None:
+    """Day-anchored vs current selection at each decision time t; and, for scale, the current
+    selection against itself an hour later (t + 1 h): how much it moves on its own."""
     from backtests.data import load_bundled
     from backtests.history import decision_inputs, default_params
     from strategies.config import default_config
     from strategies.decision import recommend
 
     config = default_config()
-    models, sigma_changes, target_changes, change_sets, rows = Counter(), [], Counter(), Counter(), 0
+    pairs = {"daily(t) vs current(t)": [], "current(t+1h) vs current(t)": []}
+    target_changes, change_sets = Counter(), Counter()
     started = time.perf_counter()
     for symbol in symbols:
         series = load_bundled(symbol)
         for as_of in pd.date_range(start, end, freq=f"{step_days}D", tz="UTC") + pd.Timedelta(hours=hour):
-            inputs = decision_inputs([series], as_of, config=config, params={symbol: default_params(symbol)},
-                                     supplied_tokens=5e5, borrowed_tokens=2e5)
-            current = recommend(inputs, config).asset(symbol)
-            with daily_fits_wired():
-                daily = recommend(inputs, config).asset(symbol)
-            if "volatility_model" not in current.metrics:
-                continue  # held by the guard: no forecast either way
-            rows += 1
-            models[(current.metrics["volatility_model"], daily.metrics["volatility_model"])] += 1
-            sigma_changes.append(_relative(daily.metrics["hourly_volatility"], current.metrics["hourly_volatility"]))
+            def asset_at(when, daily=False):
+                inputs = decision_inputs([series], when, config=config, params={symbol: default_params(symbol)},
+                                         supplied_tokens=5e5, borrowed_tokens=2e5)
+                if not daily:
+                    return recommend(inputs, config).asset(symbol)
+                with daily_fits_wired():
+                    return recommend(inputs, config).asset(symbol)
+
+            current, later, daily = asset_at(as_of), asset_at(as_of + pd.Timedelta(hours=1)), asset_at(as_of, True)
+            if not all("volatility_model" in a.metrics for a in (current, later, daily)):
+                continue  # held by the guard: no forecast
+            for label, other in (("daily(t) vs current(t)", daily), ("current(t+1h) vs current(t)", later)):
+                pairs[label].append((other.metrics["volatility_model"] == current.metrics["volatility_model"],
+                                     _relative(other.metrics["hourly_volatility"], current.metrics["hourly_volatility"]),
+                                     abs(other.targets["LIQUIDATION_THRESHOLD"] - current.targets["LIQUIDATION_THRESHOLD"])))
             for name in sorted(set(current.targets) | set(daily.targets)):
                 if current.targets.get(name) != daily.targets.get(name):
                     target_changes[name] += 1
             change_sets["same changes" if current.changes == daily.changes else "other changes"] += 1
-    sigma = np.array(sigma_changes)
+    rows = len(pairs["daily(t) vs current(t)"])
     print(f"{rows} decisions ({', '.join(symbols)}, {start} to {end}, every {step_days} days at {hour:02d}:00 UTC) "
           f"in {time.perf_counter() - started:.0f} s")
-    print("model (current -> daily):", ", ".join(f"{a}->{b}: {n}" for (a, b), n in sorted(models.items())))
-    print(f"hourly sigma, relative change: median {np.median(sigma):.2%}, p90 {np.percentile(sigma, 90):.2%}, "
-          f"max {sigma.max():.2%}")
-    print("targets that differ (decisions):", dict(sorted(target_changes.items())) or "none")
-    print("signed changes:", dict(change_sets))
+    for label, values in pairs.items():
+        same = np.array([v[0] for v in values])
+        sigma = np.array([v[1] for v in values])
+        threshold = np.array([v[2] for v in values])
+        print(f"{label:<28} same model {same.mean():.0%}; hourly sigma moves median {np.median(sigma):.1%}, "
+              f"p90 {np.percentile(sigma, 90):.1%}; LT target moves median {np.median(threshold):.0f} bps, "
+              f"p90 {np.percentile(threshold, 90):.0f} bps")
+    print("targets that differ, daily vs current (decisions):", dict(sorted(target_changes.items())) or "none")
+    print("changes proposed, daily vs current:", dict(change_sets))
 
 
 def main() -> int:
