@@ -52,7 +52,9 @@ def synthetic_paths(assets: int, hours: int, seed: int = 0):
 
 def naive_static(paths, initial, config) -> dict[str, float]:
     """Hour by hour, position by position, in Python: every position's health checked every
-    hour, liquidated with the engine's arithmetic (close factor, bonus, slippage, bad debt)."""
+    hour, liquidated with the engine's arithmetic (close factor, bonus, slippage, bad debt),
+    and the engine's hourly aggregates (debt, utilization, borrowing power, capital
+    efficiency) summed position by position."""
     from backtests.simulator import _slippage, _stable_borrow_rate, make_population
 
     hours = min(len(p.prices_usd) for p in paths)
@@ -62,6 +64,7 @@ def naive_static(paths, initial, config) -> dict[str, float]:
         tokens[p.symbol], debts[p.symbol] = book.tokens.tolist(), book.debt_usd.tolist()
     out = {"bad_debt_usd": 0.0, "liquidated_debt_usd": 0.0, "liquidations": 0, "protocol_revenue_usd": 0.0,
            "skipped": 0}
+    efficiency = []
     debt_index = 1.0
     stable_supply = sum(sum(d) for d in debts.values()) / config.stable_target_utilization
     for t in range(config.start_hour, hours):
@@ -70,6 +73,7 @@ def naive_static(paths, initial, config) -> dict[str, float]:
         rate = _stable_borrow_rate(utilization, config)
         out["protocol_revenue_usd"] += total_debt * rate / HOURS_PER_YEAR * config.stable_reserve_factor
         debt_index *= 1 + rate / HOURS_PER_YEAR
+        borrowing_power = 0.0
         for path in paths:
             price = float(path.prices_usd[t])
             params = initial[path.symbol]
@@ -101,6 +105,10 @@ def naive_static(paths, initial, config) -> dict[str, float]:
                     remaining = 0.0
                     held[i] = 0.0
                 owed[i] = remaining / debt_index
+            borrowing_power += sum(held) * price * params.ltv_bps / 1e4
+        total_debt = sum(sum(d) for d in debts.values()) * debt_index
+        efficiency.append(total_debt / borrowing_power if borrowing_power > 0 else 0.0)
+    out["mean_capital_efficiency"] = float(np.mean(efficiency))
     return out
 
 
@@ -120,7 +128,8 @@ def engine(assets: int = 10, positions: int = 10_000, naive_hours: int = 24 * 30
     naive_s = time.perf_counter() - started
     same = (fast.liquidations == slow["liquidations"] and fast.skipped_unprofitable_liquidations == slow["skipped"]
             and np.isclose(fast.bad_debt_usd, slow["bad_debt_usd"], rtol=1e-9, atol=1e-6)
-            and np.isclose(fast.liquidated_debt_usd, slow["liquidated_debt_usd"], rtol=1e-9))
+            and np.isclose(fast.liquidated_debt_usd, slow["liquidated_debt_usd"], rtol=1e-9)
+            and np.isclose(fast.mean_capital_efficiency, slow["mean_capital_efficiency"], rtol=1e-9))
     print(f"engine vs naive loop, {assets} assets x {positions:,} positions x {naive_hours} h: engine {engine_s:.2f} s, "
           f"naive {naive_s:.1f} s: {naive_s / engine_s:.0f}x ({fast.liquidations:,} liquidations, bad debt "
           f"${fast.bad_debt_usd:,.0f}; same results: {same}) [{_load()}]")
