@@ -92,7 +92,8 @@ def naive_static(paths, initial, config) -> dict[str, float]:
                 seized_value = min(repay * bonus, collateral_value)
                 if seized_value < repay * bonus:
                     repay = seized_value / bonus
-                if _slippage(seized_value, path.liquidity_depth_usd, config.depth_slippage) >= bonus - 1 and collateral_value > 0:
+                slippage = _slippage(seized_value, path.liquidity_depth_usd, config.depth_slippage)
+                if slippage >= bonus - 1 and collateral_value > 0:
                     out["skipped"] += 1
                     continue
                 out["liquidations"] += 1
@@ -130,7 +131,8 @@ def engine(assets: int = 10, positions: int = 10_000, naive_hours: int = 24 * 30
             and np.isclose(fast.bad_debt_usd, slow["bad_debt_usd"], rtol=1e-9, atol=1e-6)
             and np.isclose(fast.liquidated_debt_usd, slow["liquidated_debt_usd"], rtol=1e-9)
             and np.isclose(fast.mean_capital_efficiency, slow["mean_capital_efficiency"], rtol=1e-9))
-    print(f"engine vs naive loop, {assets} assets x {positions:,} positions x {naive_hours} h: engine {engine_s:.2f} s, "
+    print(f"engine vs naive loop, {assets} assets x {positions:,} positions x {naive_hours} h: "
+          f"engine {engine_s:.2f} s, "
           f"naive {naive_s:.1f} s: {naive_s / engine_s:.0f}x ({fast.liquidations:,} liquidations, bad debt "
           f"${fast.bad_debt_usd:,.0f}; same results: {same}) [{_load()}]")
     started = time.perf_counter()
@@ -149,7 +151,8 @@ def engine(assets: int = 10, positions: int = 10_000, naive_hours: int = 24 * 30
     year_s = time.perf_counter() - started
 
     def same_result(a, b) -> bool:
-        return (a.metrics() == b.metrics() and a.skipped_unprofitable_liquidations == b.skipped_unprofitable_liquidations
+        return (a.metrics() == b.metrics()
+                and a.skipped_unprofitable_liquidations == b.skipped_unprofitable_liquidations
                 and all(a.series[k].tobytes() == b.series[k].tobytes() for k in b.series))
 
     print(f"  proposal (benchmarks/engine_prototype.py: vectorized liquidation, a book re-sorted and re-summed only "
@@ -192,7 +195,8 @@ def agent_one_asset(days: int, daily_fits: bool) -> None:
         started = time.perf_counter()
         result = run_backtest(spec)
         elapsed = time.perf_counter() - started
-    print(f"agent, ETH (bundled), {days} days of daily decisions, 1,000 positions{', day-anchored fits' if daily_fits else ''}: "
+    print(f"agent, ETH (bundled), {days} days of daily decisions, 1,000 positions"
+          f"{', day-anchored fits' if daily_fits else ''}: "
           f"{_scaled(elapsed, days, len(result.recommendations))} ({len(result.recommendations)} decisions, "
           f"{result.updates} updates) [{_load()}]")
 
@@ -248,7 +252,8 @@ def crashes() -> None:
 
     for start, end in (("2020-03-01", "2020-03-31"), ("2021-05-01", "2021-05-31")):
         spec = BacktestSpec(("ETH",), start, end)
-        results = [run_backtest(replace(spec, strategy=name)) for name in ("agent", "agent-no-delay", "static-v3", "static-v2")]
+        results = [run_backtest(replace(spec, strategy=name))
+                   for name in ("agent", "agent-no-delay", "static-v3", "static-v2")]
         print(f"\nETH {start} to {end}, 1,000 positions, depth $20M at 2% slippage")
         print(metrics_table(results).to_string(float_format=lambda v: f"{v:,.2f}"))
 

@@ -89,9 +89,11 @@ def compare(symbols: tuple[str, ...], start: str, end: str, step_days: int, hour
             if not all("volatility_model" in a.metrics for a in (current, later, daily)):
                 continue  # held by the guard: no forecast
             for label, other in (("daily(t) vs current(t)", daily), ("current(t+1h) vs current(t)", later)):
-                pairs[label].append((other.metrics["volatility_model"] == current.metrics["volatility_model"],
-                                     _relative(other.metrics["hourly_volatility"], current.metrics["hourly_volatility"]),
-                                     abs(other.targets["LIQUIDATION_THRESHOLD"] - current.targets["LIQUIDATION_THRESHOLD"])))
+                mine, theirs = other.metrics, current.metrics
+                pairs[label].append((mine["volatility_model"] == theirs["volatility_model"],
+                                     _relative(mine["hourly_volatility"], theirs["hourly_volatility"]),
+                                     abs(other.targets["LIQUIDATION_THRESHOLD"]
+                                         - current.targets["LIQUIDATION_THRESHOLD"])))
             for name in sorted(set(current.targets) | set(daily.targets)):
                 if current.targets.get(name) != daily.targets.get(name):
                     target_changes[name] += 1

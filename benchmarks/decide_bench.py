@@ -29,7 +29,6 @@ import cProfile
 import io
 import os
 import pstats
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -111,7 +110,8 @@ class Market:
                 symbol=a["symbol"], address="0x" + f"{i + 1:040x}", decimals=18, params=a["params"],
                 supplied_tokens=a["supplied_usd"] / last, borrowed_tokens=a["borrowed_usd"] / last,
                 prices=(Observations(f"feed:{a['symbol']}", times, prices, tuple(range(cut.start + 1, stop + 1))),),
-                pair=pair, bounds=Bounds(), utilization=Observations(f"reserve:{a['symbol']}", times, a["utilization"][cut]),
+                pair=pair, bounds=Bounds(),
+                utilization=Observations(f"reserve:{a['symbol']}", times, a["utilization"][cut]),
             ))
             tokens = np.where(self.held[:, i], self.sizes_usd[:, i] / last, 0.0)
             collateral[a["symbol"]] = tokens
@@ -119,8 +119,8 @@ class Market:
         positions = PositionBook("bench", tuple(f"0x{i:040x}" for i in range(len(self.usage))), collateral,
                                  borrowing_power * self.usage)
         anchor = Anchor(20_000_000 + (as_of_s - AS_OF_S) // 12, bytes(range(32)), as_of_s)
-        return DecisionInputs(chain_id=1, steward="0x" + "11" * 20, enclave_nonce=3, anchor=anchor, assets=tuple(assets),
-                              positions=positions)
+        return DecisionInputs(chain_id=1, steward="0x" + "11" * 20, enclave_nonce=3, anchor=anchor,
+                              assets=tuple(assets), positions=positions)
 
 
 def market_inputs(asset_count: int = 20, hours: int = YEAR_HOURS, accounts: int = 4_000, seed: int = 7):
@@ -190,7 +190,7 @@ def daily_fits_sequence(market: Market, config, label: str) -> None:
         selection.append(sum(per_call))
     crossing = next(i for i, t in enumerate(times) if t % 86_400 < HOUR_S)
     print(summary("decide, day-anchored fits, hourly (cache warm)", samples[1:]))
-    print(summary("  of which the volatility selection (20 assets)", selection[1:]))
+    print(summary("  of which the volatility selection, all assets", selection[1:]))
     print(f"{'  first decision, empty cache (fresh process)':<52} {samples[0] * 1e3:9.1f} ms")
     print(f"{'  first decision after UTC midnight (new fits)':<52} {samples[crossing] * 1e3:9.1f} ms   "
           f"(fits computed {DAILY_FITS.misses}, reused {DAILY_FITS.hits})")
@@ -248,11 +248,13 @@ def main() -> int:
             print(summary("decide, fits excluded", timed(lambda config=config: recommend(inputs, config, digest),
                                                           args.repeats)))
             if args.profile:
-                print("profile of one decision, fits excluded:\n" + profile_top(lambda: recommend(inputs, config, digest)))
+                print("profile of one decision, fits excluded:\n"
+                      + profile_top(lambda: recommend(inputs, config, digest)))
         finally:
             strategy_module.select_and_forecast = real
         if args.profile and not args.skip_current:
-            print("profile of one decision, fitting included:\n" + profile_top(lambda: recommend(inputs, config, digest)))
+            print("profile of one decision, fitting included:\n"
+                  + profile_top(lambda: recommend(inputs, config, digest)))
         if args.daily_fits:
             daily_fits_sequence(market, config, label)
     return 0

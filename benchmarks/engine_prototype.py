@@ -53,7 +53,8 @@ def liquidate_vectorized(book, first: int, price: float, threshold: float, bonus
     result.liquidations += len(index)
     result.liquidated_debt_usd = _sequential_total(result.liquidated_debt_usd, repay)
     result.borrower_bonus_losses_usd = _sequential_total(result.borrower_bonus_losses_usd, bonus_value)
-    result.protocol_revenue_usd = _sequential_total(result.protocol_revenue_usd, bonus_value * config.liquidation_protocol_fee)
+    result.protocol_revenue_usd = _sequential_total(result.protocol_revenue_usd,
+                                                    bonus_value * config.liquidation_protocol_fee)
     tokens_after = tokens - seized_value / price
     remaining = debt - repay
     written_off = (tokens_after <= 1e-12) & (remaining > 0)

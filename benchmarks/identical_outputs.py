@@ -60,7 +60,8 @@ def volatility_cases(count: int) -> Iterator[tuple[str, str]]:
         returns = _synthetic_returns(seed)
         forecast = select_and_forecast(returns, vol)
         yield (f"select_and_forecast/{seed}", json.dumps(
-            [_hex(forecast.hourly_sigma), forecast.model, {k: _hex(v) for k, v in sorted(forecast.oos_errors.items())}]))
+            [_hex(forecast.hourly_sigma), forecast.model,
+             {k: _hex(v) for k, v in sorted(forecast.oos_errors.items())}]))
         sigma = ewma_sigma_series(returns, vol.ewma_decay_per_hour, vol.ewma_warmup_hours, vol.winsorize_robust_sigmas)
         yield f"ewma_sigma_series/{seed}", hashlib.sha256(sigma.tobytes()).hexdigest()
 
@@ -146,11 +147,13 @@ def decision_cases(count: int) -> Iterator[tuple[str, bytes]]:
     except Exception as error:  # noqa: BLE001 - the data set is optional for this script
         print(f"bundled data not available ({error}); skipping ETH/BTC cases", file=sys.stderr)
         return
-    for as_of in ("2019-06-01", "2020-03-11", "2020-03-13 07:00", "2021-01-05 13:30:10", "2021-05-10", "2021-05-19 12:00"):
+    for as_of in ("2019-06-01", "2020-03-11", "2020-03-13 07:00", "2021-01-05 13:30:10", "2021-05-10",
+                  "2021-05-19 12:00"):
         stamp = pd.Timestamp(as_of, tz="UTC")
         inputs = decision_inputs([eth], stamp, params={"ETH": weth}, supplied_tokens=5e5, borrowed_tokens=2e5)
         yield f"recommend/ETH/{as_of}", _recommendation_bytes(inputs)
-        both_prices = {"ETH": float(eth.prices_usd.loc[:stamp].iloc[-1]), "BTC": float(btc.prices_usd.loc[:stamp].iloc[-1])}
+        both_prices = {symbol: float(series.prices_usd.loc[:stamp].iloc[-1])
+                       for symbol, series in (("ETH", eth), ("BTC", btc))}
         both = decision_inputs([eth, btc], stamp, params={"ETH": weth, "BTC": AAVE_V3_OCT_2023["WBTC"]},
                                supplied_tokens=1e4, borrowed_tokens=1e3,
                                positions=_positions_book(["ETH", "BTC"], both_prices, 99, 800))

@@ -43,7 +43,8 @@ def _standardized_shocks(seed: int, paths: int, horizon_hours: int, student_dof:
     return shocks
 
 
-def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int, student_dof: float = STUDENT_DOF) -> np.ndarray:
+def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int,
+                   student_dof: float = STUDENT_DOF) -> np.ndarray:
     """Price multipliers, shape (paths, horizon_hours + 1), starting at 1."""
     shocks = _standardized_shocks(int(seed), int(paths), int(horizon_hours), float(student_dof))
     # exp(concatenate([0, cumsum(sigma x shocks)])), computed in one buffer (fresh arrays of
@@ -217,7 +218,8 @@ def _bad_debt_dense(
     return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), float(liquidated.mean()))
 
 
-def synthetic_population(total_debt_usd: float, liquidation_threshold: float, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_population(total_debt_usd: float, liquidation_threshold: float, count: int,
+                         seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A borrower population when none is given: health factors log-normal around 1.6 with a
     tail near 1 (as seen in Aave v2 snapshots), debts Pareto-sized; collateral implied by HF."""
     rng = np.random.default_rng(seed)

@@ -141,7 +141,8 @@ class _Garch11Likelihood:
     def loglikelihood(self, params: np.ndarray) -> float:
         """sum(-0.5 * (log(2 pi) + log(sigma2) + resid**2 / sigma2)), in arch's order of
         operations (written into reused buffers)."""
-        garch_recursion(params, self.fresids, self.sresids, self.sigma2, 1, 0, 1, self.nobs, self.backcast, self.var_bounds)
+        garch_recursion(params, self.fresids, self.sresids, self.sigma2, 1, 0, 1, self.nobs, self.backcast,
+                        self.var_bounds)
         terms = np.log(self.sigma2, out=self._log_sigma2)
         np.add(_LOG_2PI, terms, out=terms)
         np.add(terms, np.divide(self.squares, self.sigma2, out=self._ratio), out=terms)
@@ -246,8 +247,8 @@ def garch11_fit(resids: np.ndarray) -> np.ndarray:
                    else [linear_constraint(a[i], b[i]) for i in range(a.shape[0])])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Values in x were outside bounds during a minimize step", RuntimeWarning)
-        result = minimize(likelihood.negative, likelihood.starting_values(), jac=gradient, method="SLSQP", bounds=bounds,
-                          constraints=constraints, options={"disp": False})
+        result = minimize(likelihood.negative, likelihood.starting_values(), jac=gradient, method="SLSQP",
+                          bounds=bounds, constraints=constraints, options={"disp": False})
     return result.x
 
 
@@ -519,7 +520,8 @@ class DailyFitCache:
                     config.har_min_days, *extra)
         return kind + digest + repr(settings).encode()
 
-    def garch(self, span: np.ndarray, config: VolatilityConfig, digest: bytes | None = None) -> tuple[float, float, float]:
+    def garch(self, span: np.ndarray, config: VolatilityConfig,
+              digest: bytes | None = None) -> tuple[float, float, float]:
         digest = digest or self.span_digest(span)
         return self._cached(self._key(b"garch", digest, config), lambda: weekly_garch_fit(span, config))
 

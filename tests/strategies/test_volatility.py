@@ -57,7 +57,8 @@ def reference_garch_forecast(returns, max_hours=24 * 180):
     sample = returns[-max_hours:] * 100
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = arch_model(sample, mean="Zero", vol="GARCH", p=1, q=1, rescale=False).fit(disp="off", show_warning=False)
+        model = arch_model(sample, mean="Zero", vol="GARCH", p=1, q=1, rescale=False)
+        result = model.fit(disp="off", show_warning=False)
     variance = result.forecast(horizon=1, reindex=False).variance.values[-1]
     return float(np.sqrt(np.mean(variance)) / 100), np.asarray(result.params)
 
@@ -99,7 +100,8 @@ def reference_select_and_forecast(returns):
             errors[name].append((hourly * np.sqrt(24) - realized) ** 2)
     rmse = {name: float(np.sqrt(np.mean(values))) for name, values in errors.items()}
     best = min(sorted(rmse), key=lambda name: rmse[name])
-    final = {"ewma": lambda: EwmaVolatility().forecast_hourly(returns), "garch": lambda: reference_garch_forecast(returns)[0],
+    final = {"ewma": lambda: EwmaVolatility().forecast_hourly(returns),
+             "garch": lambda: reference_garch_forecast(returns)[0],
              "har": lambda: reference_har_forecast(returns)}[best]()
     return final, best, rmse
 
