@@ -40,6 +40,9 @@ test-slow: setup
 
 bench: setup
 	$(BIN)/python benchmarks/chain_bench.py
+	$(BIN)/python benchmarks/decide_bench.py --daily-fits
+	$(BIN)/python benchmarks/enclave_bench.py
+	$(BIN)/python benchmarks/backtest_bench.py engine agent-1 agent-10 sweep
 
 contracts: $(NODE_STAMP)
 	node chain/build.js
