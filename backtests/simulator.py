@@ -143,6 +143,7 @@ class BacktestResult:
     parameter_path: list[tuple[int, str, str, int]] = field(default_factory=list)
     series: dict[str, np.ndarray] = field(default_factory=dict)
     flows: dict[str, float] = field(default_factory=dict)  # market dynamics totals (USD or counts)
+    market_notes: dict = field(default_factory=dict)  # how the run's market was made (for reports)
 
     def metrics(self) -> dict[str, float]:
         return {
