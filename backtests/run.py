@@ -17,7 +17,7 @@ from backtests.data import STABLECOINS, DataError, hourly, load_any, load_bundle
 from backtests.data import DATA_DIR
 from backtests.market_dynamics import BorrowerDynamics, dex_depth_hourly, dex_depth_series, fit_dynamics
 from backtests.realism import RELEVER_SPEED_PER_HOUR, book_hhi, dynamics_from
-from backtests.simulator import BacktestResult, MarketPath, SimulationConfig, simulate
+from backtests.simulator import BacktestResult, DebtReserve, MarketPath, SimulationConfig, simulate
 from strategies.config import StrategyConfig, load_config
 from strategies.inputs import Observations
 
@@ -71,6 +71,7 @@ def load_paths(spec: BacktestSpec) -> tuple[list[MarketPath], int]:
 
 
 MARKETS = ("dynamic", "fixed")
+DEBT_SYMBOL = "USDC"
 
 
 def with_market(paths: list[MarketPath], spec: BacktestSpec) -> tuple[list[MarketPath], BorrowerDynamics | None, dict[str, str]]:
@@ -110,8 +111,15 @@ def run_backtest(spec: BacktestSpec, progress: Callable[[int], None] | None = No
     simulation = SimulationConfig(delay_hours=spec.delay_hours if delayed else 0, warmup_hours=0,
                                   positions_per_asset=spec.positions_per_asset, seed=spec.seed, start_hour=start_hour,
                                   record_inputs=record_inputs, dynamics=dynamics)
-    result = simulate(paths, initial, strategy, simulation, progress, name=spec.strategy, strategy_config=config)
-    result.market_notes = {"model": spec.market, "depth": depth_notes, "strategy_config": config.config_hash_hex}
+    debt = None
+    if spec.market == "dynamic" and DEBT_SYMBOL not in {p.symbol for p in paths}:
+        # The stablecoin the positions borrow is a governed reserve too: its rate curve is
+        # decided and its utilization simulated (pegged at $1 here).
+        debt = DebtReserve(DEBT_SYMBOL, paths[0].timestamps_s, np.ones(len(paths[0].timestamps_s)), 0.0)
+        initial[DEBT_SYMBOL] = initial_params(DEBT_SYMBOL)
+    result = simulate(paths, initial, strategy, simulation, progress, name=spec.strategy, strategy_config=config, debt=debt)
+    result.market_notes = {"model": spec.market, "depth": depth_notes, "strategy_config": config.config_hash_hex,
+                           "debt_reserve": DEBT_SYMBOL if debt is not None else "fixed curve"}
     return result
 
 

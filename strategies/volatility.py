@@ -271,6 +271,8 @@ class GarchVolatility:
 
     def forecast_hourly(self, returns: np.ndarray, horizon_hours: int = 1) -> float:
         sample = returns[-self.max_hours :] * 100
+        if not np.any(sample):
+            return 0.0  # a price that never moved (a pegged feed between rounds): nothing to fit
         if horizon_hours == 1:
             return float(np.sqrt(garch11_one_step_variance(sample, garch11_fit(sample))) / 100)
         with warnings.catch_warnings():
