@@ -229,6 +229,16 @@ def ensure_enclave(ctx: AgentContext) -> AttestationRow | None:
 # ------------------------------------------------------------------ decide
 
 
+def decision_due_at(ctx: AgentContext, last_anchor_s: int | None) -> int:
+    """When the next decision is due (chain time): one decision interval after the last one's
+    anchor, less 1% (a block lands a few seconds either side of the mark). The service checks
+    often; restarts keep the cadence, since it is read from the store."""
+    if last_anchor_s is None:
+        return 0
+    interval = ctx.config.window.decision_interval_s
+    return int(last_anchor_s + interval - max(interval // 100, 30))
+
+
 def decide(ctx: AgentContext) -> list[int]:
     """Reads the inputs at one anchor block, asks the (attested, registered) enclave, and stores
     the decision with its canonical inputs and every signed update, in one transaction."""
@@ -239,6 +249,12 @@ def decide(ctx: AgentContext) -> list[int]:
     with Session(ctx.engine) as session:
         in_flight = session.exec(select(sql_func.count()).select_from(ProposalRow).where(
             col(ProposalRow.state).in_([ProposalState.SIGNED, ProposalState.SUBMITTED]))).one()
+        last = session.exec(select(sql_func.max(DecisionRow.anchor_timestamp))).one()
+    due = decision_due_at(ctx, last)
+    now = latest_timestamp(ctx.w3)
+    if now < due:
+        log.info("decision not due yet", extra={"fields": {"due_at": due, "chain_time": now}})
+        return []
     if in_flight:
         # The nonces of a new decision would collide with the unrelayed ones (read at the same
         # counter): relay (or expire) those first.

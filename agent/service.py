@@ -24,6 +24,7 @@ from agent.jobs import AgentContext
 from agent.store import JobStatusRow, ProposalRow, ProposalState, make_engine
 
 log = logging.getLogger("risk_agent")
+DECIDE_CHECK_S = 300
 
 
 class JsonLines(logging.Formatter):
@@ -186,8 +187,10 @@ def run_service(config: AgentConfig, stop: threading.Event | None = None) -> Non
     schedules = config.schedules
     runners = {
         "ingest": (JobRunner("ingest", jobs.ingest, ctx, metrics, config.max_backoff_s), schedules.ingest_s),
+        # Checked often, decides when due (jobs.decision_due_at): a skipped first run (an enclave
+        # key waiting for its registration) must not wait a whole decision interval.
         "decide": (JobRunner("decide", jobs.decide, ctx, metrics, config.max_backoff_s),
-                   schedules.decide_s or ctx.config.window.decision_interval_s),
+                   schedules.decide_s or min(ctx.config.window.decision_interval_s, DECIDE_CHECK_S)),
         "submit": (JobRunner("submit", jobs.submit, ctx, metrics, config.max_backoff_s), schedules.submit_s),
         "execute": (JobRunner("execute", jobs.execute, ctx, metrics, config.max_backoff_s), schedules.execute_s),
         "reconcile": (JobRunner("reconcile", jobs.reconcile, ctx, metrics, config.max_backoff_s), schedules.reconcile_s),

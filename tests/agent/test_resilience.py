@@ -70,6 +70,7 @@ def test_enclave_down_then_back_with_a_new_key(context):
     assert decide() is True and count(context, DecisionRow) == 1
     first_key = context.enclave.attested.enclave_address
 
+    advance_time(context.w3, 86_400)  # the next decision is due a decision interval later
     context.test_process.kill()
     assert decide() is False  # the enclave is not answering: logged, counted, nothing stored
     assert count(context, DecisionRow) == 1 and count(context, ProposalRow) == 0
@@ -81,7 +82,7 @@ def test_enclave_down_then_back_with_a_new_key(context):
     assert decide() is True  # re-attested: a new key, whose registration is now scheduled
     assert context.enclave.attested.enclave_address != first_key
     assert count(context, DecisionRow) == 1
-    advance_time(context.w3, 61)
+    advance_time(context.w3, 61)  # the new key's registration passes the timelock
     jobs.execute(context)
     jobs.ingest(context)
     assert decide() is True and count(context, DecisionRow) == 2
