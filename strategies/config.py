@@ -56,6 +56,7 @@ class VolatilityConfig:
     garch_max_hours: int
     selection_holdout_days: int
     har_min_days: int
+    selection: str = "daily"  # "daily": fits anchored to UTC days (cached by content); "rolling": refit every decision
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,6 +287,8 @@ def _check(config: StrategyConfig, path: Path) -> StrategyConfig:
         raise StrategyConfigError(f"{path}: bonus.peak_hour_share must be in (0, 1]")
     if not 0 < config.through_the_cycle.loosening_share <= 1:
         raise StrategyConfigError(f"{path}: through_the_cycle.loosening_share must be in (0, 1]")
+    if config.volatility.selection not in ("daily", "rolling"):
+        raise StrategyConfigError(f"{path}: volatility.selection must be 'daily' or 'rolling', not {config.volatility.selection!r}")
     if config.window.history_hours < config.guard.min_history_hours:
         raise StrategyConfigError(f"{path}: window.history_hours is shorter than guard.min_history_hours")
     return config

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from eth_utils import keccak
+from threadpoolctl import threadpool_limits
 
 from strategies.config import StrategyConfig
 from strategies.inputs import DecisionInputs, build_history
@@ -15,10 +16,15 @@ from strategies.types import Recommendation
 
 def recommend(inputs: DecisionInputs, config: StrategyConfig, inputs_hash: bytes | None = None) -> Recommendation:
     """`inputs_hash` may be passed when the canonical bytes are already at hand (they are
-    encoded once per decision)."""
+    encoded once per decision).
+
+    BLAS runs single-threaded here: a multi-threaded BLAS sums in an order that depends on its
+    thread count, which differs between processes (a Dask worker, a test process, the enclave)
+    and moved a GARCH fit in its 10th digit; one thread gives every verifier the same bytes."""
     history = build_history(inputs, config)
-    recommendation = RiskStrategy(config=config).propose(
-        history, {a.symbol: a.params for a in inputs.assets}, {a.symbol: a.bounds for a in inputs.assets}
-    )
+    with threadpool_limits(limits=1):
+        recommendation = RiskStrategy(config=config).propose(
+            history, {a.symbol: a.params for a in inputs.assets}, {a.symbol: a.bounds for a in inputs.assets}
+        )
     digest = inputs_hash if inputs_hash is not None else keccak(inputs.canonical_bytes())
     return replace(recommendation, inputs_hash=digest.hex())

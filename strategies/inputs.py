@@ -8,9 +8,9 @@ numeric arrays as RFC 8746 typed arrays) are what the enclave hashes (`inputs_ha
 in every update), what the agent publishes on chain, and what `verify` re-reads.
 
 `build_history` is the only place strategy inputs are made: it puts every price series on an
-hourly grid ending at the anchor's time (the last observation at or before each hour mark,
-carried at most `max_carry_hours`; older hours are gaps, reported), so the same market sampled
-every minute, every 15 minutes or every hour gives the same history. The service, `verify`,
+hourly grid (the last observation at or before each UTC hour mark, and at the anchor's time
+itself, carried at most `max_carry_hours`; older hours are gaps, reported), so the same market
+sampled every minute, every 15 minutes or every hour gives the same history. The service, `verify`,
 shadow mode and the backtest engine all call it. Pure: no chain, no clock, no I/O.
 """
 
@@ -358,7 +358,7 @@ def check_inputs(inputs: DecisionInputs) -> None:
 
 @dataclass(frozen=True, eq=False)
 class HourlyGrid:
-    """Values at `as_of - (n - 1 - i) h`, oldest first; NaN where no observation lies within
+    """Values at `hour_marks(as_of, n)`, oldest first; NaN where no observation lies within
     the carry allowance. `gaps` are the NaN runs as (first hour, last hour) timestamps."""
 
     values: np.ndarray
@@ -367,7 +367,14 @@ class HourlyGrid:
 
 
 def hour_marks(as_of_s: int, hours: int) -> np.ndarray:
-    return as_of_s - HOUR_S * np.arange(hours - 1, -1, -1, dtype=np.int64)
+    """`hours` marks ending at `as_of`: the UTC hour marks before it and `as_of` itself (the
+    last interval is partial when `as_of` falls inside an hour). UTC marks keep a day's grid
+    the same from one hourly decision to the next, so fits anchored to UTC days are reused."""
+    last_mark = as_of_s - as_of_s % HOUR_S
+    if last_mark == as_of_s:
+        return as_of_s - HOUR_S * np.arange(hours - 1, -1, -1, dtype=np.int64)
+    marks = last_mark - HOUR_S * np.arange(hours - 2, -1, -1, dtype=np.int64)
+    return np.append(marks, np.int64(as_of_s))
 
 
 def hourly_grid(timestamps_s: np.ndarray, values: np.ndarray, as_of_s: int, hours: int, max_carry_hours: int) -> HourlyGrid:

@@ -25,7 +25,7 @@ from strategies.inputs import AssetHistory, MarketHistory
 from strategies.montecarlo import bad_debt, simulate_paths, synthetic_population
 from strategies.params import MAX_CAP_TOKENS
 from strategies.types import AssetRecommendation, ParamChange, Recommendation, RiskParams, bounds_for
-from strategies.volatility import ewma_sigma_series, select_and_forecast, winsorize
+from strategies.volatility import ewma_sigma_series, select_and_forecast, select_and_forecast_daily, winsorize
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +137,8 @@ class RiskStrategy:
                                                         config.bonus, config.volatility)
         k = c_vol.winsorize_robust_sigmas
         returns = valid_returns(asset.prices_usd)
-        forecast = select_and_forecast(returns, c_vol)
+        forecast = (select_and_forecast_daily(asset.prices_usd, history.as_of_s, c_vol) if c_vol.selection == "daily"
+                    else select_and_forecast(returns, c_vol))
         ewma = ewma_sigma_series(returns, c_vol.ewma_decay_per_hour, c_vol.ewma_warmup_hours, k)
         # Through the cycle: the largest of the forecast, the stress record before now and the
         # input window's realized volatility (strategies.stressed).

@@ -201,7 +201,10 @@ def _forward_difference(function, x0: np.ndarray, f0: float, steps: np.ndarray) 
 def garch11_fit(resids: np.ndarray) -> np.ndarray:
     """(omega, alpha, beta) of `arch_model(resids, mean="Zero", vol="GARCH", p=1, q=1,
     rescale=False).fit(disp="off")`, bit for bit, several times faster: same starting
-    values, same SLSQP run (same bounds, constraints and finite-difference derivatives)."""
+    values, same SLSQP run (same bounds, constraints and finite-difference derivatives).
+    A sample that never moved (a pegged feed between rounds) has nothing to fit: all zero."""
+    if not np.any(resids):
+        return np.zeros(3)
     likelihood = _Garch11Likelihood(resids)
     bounds = _GARCH11.bounds(likelihood.resids)
     lower = np.array([b[0] for b in bounds], dtype=float)

@@ -183,3 +183,14 @@ def test_decision_names_the_config_and_inputs_it_came_from():
     recommendation = recommend(inputs, CONFIG)
     assert recommendation.config_hash == default_config().config_hash_hex
     assert recommendation.inputs_hash == inputs.inputs_hash.hex()
+
+
+def test_marks_are_utc_hours_and_the_anchor_itself():
+    """as_of 10:30 UTC: the marks are ..., 09:00, 10:00 and 10:30 (a partial last hour); on an
+    hour mark, just the hours. A day's marks stay the same from one hourly decision to the next."""
+    from strategies.inputs import hour_marks
+
+    day = 1_700_006_400 - 1_700_006_400 % 86_400
+    assert (hour_marks(day + 10 * 3_600 + 1_800, 3) == [day + 9 * 3_600, day + 10 * 3_600, day + 10 * 3_600 + 1_800]).all()
+    assert (hour_marks(day + 10 * 3_600, 3) == [day + 8 * 3_600, day + 9 * 3_600, day + 10 * 3_600]).all()
+    assert set(hour_marks(day + 11 * 3_600 + 60, 30)[:-1]) <= set(hour_marks(day + 12 * 3_600 + 600, 31)[:-1])
