@@ -60,3 +60,117 @@ def parse_hex32(value: str, option: str) -> bytes:
     if len(raw) != 32:
         raise fail(f"{option} must be 32 bytes (64 hex digits)")
     return raw
+
+
+# ------------------------------------------------------------------ databases
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+PG_CONNECT_TIMEOUT_S = 5
+
+
+def database_target(db: str, option: str = "--db") -> str:
+    """A --db value as the store takes it: a SQLite file path (a sqlite:/// URL becomes its
+    path, so read-only opening applies) or a PostgreSQL URL with a connect timeout, so an
+    unreachable server fails in seconds instead of hanging."""
+    if "://" not in db:
+        if not db.strip():
+            raise fail(f"{option} is empty: give a SQLite file path or a postgresql:// URL")
+        return db
+    scheme = db.split("://", 1)[0]
+    if scheme not in DATABASE_SCHEMES:
+        raise fail(f"{option} {db!r}: unknown database URL scheme {scheme!r} (give a SQLite file path, "
+                   "sqlite:///PATH or postgresql://USER@HOST:PORT/NAME)")
+    if scheme == "sqlite":
+        path = db.removeprefix("sqlite:///")
+        if not path or path == db:
+            raise fail(f"{option} {db!r}: a SQLite URL is sqlite:///PATH")
+        return path
+    if "connect_timeout=" not in db:
+        db += ("&" if "?" in db else "?") + f"connect_timeout={PG_CONNECT_TIMEOUT_S}"
+    return db
+
+
+def shown_url(target: str) -> str:
+    """The database as messages name it (without the timeout we added)."""
+    return target.replace(f"?connect_timeout={PG_CONNECT_TIMEOUT_S}", "").replace(
+        f"&connect_timeout={PG_CONNECT_TIMEOUT_S}", "")
+
+
+def read_only_engine(db: str, option: str = "--db"):
+    """For `status`, `verify`, `report` and `dashboard`: never migrated, never written; a
+    missing, unreadable, foreign or other-revision database is one line (DatabaseError)."""
+    from agent.store import DatabaseError, open_read_only
+
+    target = database_target(db, option)
+    try:
+        return open_read_only(target)
+    except DatabaseError as error:
+        raise DatabaseError(shown_url(str(error))) from None
+
+
+def writable_engine(db: str, *, upgrade_older: bool = False, option: str = "--db"):
+    """For commands that write a database (`backtest --db`, `db-upgrade`): a new file (its
+    directory must exist) or an empty database is created at this schema; an agent database
+    at this revision is used; an older one only by `db-upgrade`; anything else is refused
+    before a single byte is written (never migrate someone else's database)."""
+    from agent.store import SCHEMA_REVISION, DatabaseError, make_engine
+
+    target = database_target(db, option)
+    shown = shown_url(target)
+    if "://" not in target:
+        path = Path(target)
+        check_writable_file(path)
+        if not path.exists() or path.stat().st_size == 0:
+            return make_engine(target)
+    tables, revision = probe_database(target)
+    if tables and ("proposal" not in tables or revision is None):
+        raise DatabaseError(f"database {shown} is not a risk-agent database (it has other tables); give a new file")
+    if tables and revision != SCHEMA_REVISION and not upgrade_older:
+        raise DatabaseError(f"database {shown} is at schema revision {revision}; this version writes {SCHEMA_REVISION} "
+                            f"(run `risk-agent db-upgrade --db {shown}` first)")
+    return make_engine(target)
+
+
+def probe_database(target: str) -> tuple[frozenset[str], str | None]:
+    """(table names, alembic revision or None), read without writing (SQLite mode=ro)."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from agent.store import DatabaseError, database_url
+
+    if "://" not in target:
+        engine = create_engine(f"sqlite:///file:{Path(target).resolve()}?mode=ro&uri=true", connect_args={"timeout": 5})
+    else:
+        engine = create_engine(database_url(target))
+    try:
+        with engine.connect() as connection:
+            tables = frozenset(inspect(connection).get_table_names())
+            revision = (connection.exec_driver_sql("select version_num from alembic_version").scalar()
+                        if "alembic_version" in tables else None)
+    except (OperationalError, DBAPIError) as error:
+        reason = str(getattr(error, "orig", error)).splitlines()[0][:200] or type(error).__name__
+        raise DatabaseError(f"database {shown_url(target)} cannot be read: {reason}") from None
+    finally:
+        engine.dispose()
+    return tables, revision
+
+
+# ------------------------------------------------------------------ option values
+
+
+def parse_list(text: str, option: str) -> tuple[str, ...]:
+    """'a, b,c' -> ('a', 'b', 'c'); an empty list is refused by name."""
+    items = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not items:
+        raise fail(f"{option} is empty: give at least one value (comma-separated)")
+    return items
+
+
+def parse_day(text: str, option: str) -> str:
+    """A UTC day as YYYY-MM-DD (checked: 2020-02-30 is refused)."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise fail(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None

@@ -48,6 +48,32 @@ class OperatorSettings(Strict):
     use_dev_account: int | None = None  # index of a local node's dev account (demo and local only)
 
 
+class BackfillSource(Strict):
+    """An earlier price history for one asset, so a fresh service has a full window: any
+    format `risk-agent data inspect` reads, detected from the content unless `format` names
+    it; `decimals` scales a Chainlink round dump whose file does not state them."""
+
+    file: Path
+    format: str | None = None
+    decimals: int | None = Field(None, ge=0, le=36)
+
+    @model_validator(mode="after")
+    def _known_format(self) -> BackfillSource:
+        if self.format is not None:
+            from backtests.formats import FORMAT_NAMES
+
+            if self.format not in FORMAT_NAMES:
+                raise ValueError(f"format {self.format!r} is not one of {', '.join(FORMAT_NAMES)}")
+        return self
+
+    def load(self, symbol: str):
+        """The history as a PriceSeries (backtests.data), or one-line DataError naming the file."""
+        from backtests.data import as_price_series
+        from backtests.loaders import load_prices
+
+        return as_price_series(load_prices(self.file, format_name=self.format, symbol=symbol, decimals=self.decimals))
+
+
 class Schedules(Strict):
     """Seconds between runs of each job."""
 
@@ -72,7 +98,9 @@ class AgentConfig(BaseSettings):
     operator: OperatorSettings = OperatorSettings()
     schedules: Schedules = Schedules()
     liquidity_depth_usd: dict[str, float] = {}
-    backfill_csv: dict[str, Path] = {}  # asset -> a price file of any supported format (read once, named by its SHA-256)
+    # asset -> a price file of any supported format ("file.csv", or {file, format, decimals}); read once at start,
+    # each point named by the file's SHA-256
+    backfill_csv: dict[str, Path | BackfillSource] = {}
     metrics_port: int | None = None
     max_backoff_s: float = Field(300, gt=0)
 
@@ -94,9 +122,17 @@ class AgentConfig(BaseSettings):
                 raise ValueError("enclave.backend: the production profile needs the nitro back end")
             if self.operator.private_key_env or self.operator.use_dev_account is not None:
                 raise ValueError("operator: the production profile refuses plain-text keys; use operator.keystore_file")
+        for symbol in self.backfill_csv:
+            if symbol not in self.assets:
+                raise ValueError(f"backfill_csv.{symbol}: {symbol} is not one of assets ({', '.join(self.assets)})")
         if not (self.operator.keystore_file or self.operator.private_key_env or self.operator.use_dev_account is not None):
             raise ValueError("operator: set keystore_file, private_key_env or (demo/local) use_dev_account")
         return self
+
+    def backfill_sources(self) -> dict[str, BackfillSource]:
+        """Every backfill entry in its full form (a bare path: format detected)."""
+        return {symbol: entry if isinstance(entry, BackfillSource) else BackfillSource(file=entry)
+                for symbol, entry in self.backfill_csv.items()}
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides) -> AgentConfig:
