@@ -19,11 +19,13 @@ from agent.cli_chain import chain_app, enclave_app
 from agent.cli_common import (
     check_writable_file,
     database_target,
+    make_parent,
     fail,
     parse_day,
     parse_hex32,
     parse_list,
     read_only_engine,
+    read_root_certificate,
     writable_engine,
 )
 from agent.cli_data import data_app
@@ -36,13 +38,15 @@ app.add_typer(data_app, name="data")
 app.add_typer(chain_app, name="chain")
 app.add_typer(enclave_app, name="enclave")
 
+DEMO_DB = Path("var/demo.sqlite")
+SWEEP_OUT = Path("var/sweep.csv")
 USER_ERRORS: tuple[type[Exception], ...] = (RiskAgentError, ChainError, EnclaveError)
 
 
 @app.command()
 def demo(
     cycles: Annotated[int, typer.Option(min=1, max=28, help="Days to replay around the 2021-05-19 crash (one decision a day).")] = 10,
-    db: Annotated[Path, typer.Option(help="SQLite file the demo writes (replaced if it is a demo database).")] = Path("var/demo.sqlite"),
+    db: Annotated[Path, typer.Option(help="SQLite file the demo writes (replaced if it is a demo database).")] = DEMO_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the whole system on embedded defaults: Aave v3 on the in-process EVM, SQLite, local enclave."""
@@ -52,13 +56,14 @@ def demo(
     from agent.demo import run_demo, summary_json
     from enclave.nsm import DEFAULT_HOME
 
-    check_writable_file(db)
+    check_writable_file(db, default=DEMO_DB)
     if db.exists() and db.stat().st_size > 0:
         tables, _ = probe_database(str(db))
         if tables and "proposal" not in tables:
             raise fail(f"{db} is not a risk-agent database: the demo replaces only its own databases (give another --db)")
     typer.echo(f"demo: deploying Aave v3 and the steward to the in-process EVM, starting the enclave, "
                f"replaying {cycles} days of prices...", err=True)
+    make_parent(db)
     with tqdm(total=cycles * 24, desc="replay", unit="h", file=sys.stderr, disable=as_json) as bar:
         summary = run_demo(cycles, db, DEFAULT_HOME, progress=lambda done, _total: bar.update(done - bar.n))
     if as_json:
@@ -127,10 +132,7 @@ def verify(
 
     anchors = TrustAnchors()
     if trust_dev_root is not None:
-        try:
-            anchors = anchors.with_root(trust_dev_root.read_bytes())
-        except (OSError, ValueError) as error:
-            raise fail(f"--trust-dev-root {trust_dev_root} is not a PEM certificate ({type(error).__name__})") from None
+        anchors = anchors.with_root(read_root_certificate(trust_dev_root))
     w3 = deployment = None
     if rpc:
         from chain.node import connect
@@ -314,7 +316,7 @@ def sweep(
     depth_scales: Annotated[str, typer.Option(help="Comma-separated multipliers of the default DEX depth (> 0).")] = "1",
     workers: Annotated[int, typer.Option(min=1, help="Local Dask workers.")] = 2,
     scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler (tcp://HOST:PORT).")] = None,
-    out: Annotated[Path, typer.Option(help="CSV of the results table (its directory must exist).")] = Path("var/sweep.csv"),
+    out: Annotated[Path, typer.Option(help="CSV of the results table (its directory must exist).")] = SWEEP_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results table as JSON records.")] = False,
 ) -> None:
     """Run a grid of backtests (strategies x settings x periods x seeds) on Dask."""
@@ -329,7 +331,7 @@ def sweep(
     period_list = parse_periods(periods)
     seed_list = parse_numbers(seeds, "--seeds", int, 0)
     scales = parse_numbers(depth_scales, "--depth-scales", float, 1e-9)
-    check_writable_file(out)
+    check_writable_file(out, default=SWEEP_OUT)
     base = BacktestSpec(parse_list(assets, "--assets"), "", "")
     try:
         for name in dict.fromkeys(names):
@@ -341,7 +343,7 @@ def sweep(
         raise fail(str(error)) from None
     with tqdm(total=len(specs), desc="sweep", unit="run", file=sys.stderr, disable=as_json) as bar:
         table = run_sweep(specs, workers=workers, scheduler=scheduler, progress=lambda _done: bar.update(1))
-    table.to_csv(out, index=False)
+    table.to_csv(make_parent(out), index=False)
     columns = ["strategy", "start", "seed", "depth_scale", "bad_debt_usd", "liquidated_debt_usd", "updates", "seconds"]
     if as_json:
         typer.echo(json.dumps({"table": str(out), "runs": json.loads(table.to_json(orient="records"))}, indent=1))
@@ -373,11 +375,8 @@ def report(
         check_writable_file(path)
     policy = TrustPolicy()
     if trust_dev_root is not None:
+        read_root_certificate(trust_dev_root)
         policy = TrustPolicy.for_root_file(trust_dev_root)
-        try:
-            policy.anchors()
-        except (OSError, ValueError) as error:
-            raise fail(f"--trust-dev-root {trust_dev_root} is not a PEM certificate ({type(error).__name__})") from None
     built = build_report(read_only_engine(db), proposal_id, database=db, policy=policy, backtest_days=backtest_days)
     if as_json:
         typer.echo(json.dumps(report_json(built), indent=1))

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from agent.cli_common import check_writable_file, fail, parse_address, signer_from_env
+from agent.cli_common import check_writable_file, fail, parse_address, read_root_certificate, signer_from_env
 
+DEPLOYMENT_FILE = Path("var/deployment.json")
 chain_app = typer.Typer(no_args_is_help=True, help="Deploy the system, read a market.")
 enclave_app = typer.Typer(no_args_is_help=True, help="Enclave image measurement, attestation and registration.")
 
@@ -18,7 +19,7 @@ enclave_app = typer.Typer(no_args_is_help=True, help="Enclave image measurement,
 @chain_app.command("deploy")
 def chain_deploy(
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the node.")],
-    out: Annotated[Path, typer.Option(help="Where to write the deployment file.")] = Path("var/deployment.json"),
+    out: Annotated[Path, typer.Option(help="Where to write the deployment file.")] = DEPLOYMENT_FILE,
     min_delay: Annotated[int, typer.Option(min=1, help="Timelock delay in seconds (1 day in production).")] = 86_400,
     deployer_key_env: Annotated[
         str | None, typer.Option(help="Environment variable holding the deployer's hex key (dev chain: account 0).")
@@ -32,7 +33,7 @@ def chain_deploy(
     from chain.deploy import SystemConfig, deploy_system, is_local_dev_chain
     from chain.node import connect, dev_accounts
 
-    check_writable_file(out)
+    check_writable_file(out, default=DEPLOYMENT_FILE)
     w3 = connect(rpc)
     deployer = signer_from_env(w3, deployer_key_env, "--deployer-key-env")
     dev = is_local_dev_chain(w3)
@@ -129,10 +130,7 @@ def enclave_verify(
         raise fail("--measurement and --nonce must be hex") from None
     anchors = TrustAnchors()
     if trust_dev_root:
-        try:
-            anchors = anchors.with_root(trust_dev_root.read_bytes())
-        except (OSError, ValueError) as error:
-            raise fail(f"--trust-dev-root {trust_dev_root} is not a PEM certificate ({type(error).__name__})") from None
+        anchors = anchors.with_root(read_root_certificate(trust_dev_root))
     now_ms = None
     if at_document_time:
         import cbor2
@@ -182,7 +180,7 @@ def enclave_register(
     w3 = connect(rpc)
     deployment.check_chain(w3)
     operator = signer_from_env(w3, operator_key_env, "--operator-key-env", dev_index=3)
-    anchors = TrustAnchors().with_root(trust_dev_root.read_bytes()) if trust_dev_root else TrustAnchors()
+    anchors = TrustAnchors().with_root(read_root_certificate(trust_dev_root)) if trust_dev_root else TrustAnchors()
     client = EnclaveClient(url, measure().digest, anchors)
     attested = client.attest()
     batch = schedule_registration(RegistrarClient(w3, deployment.registrar, operator), attested, client.document)

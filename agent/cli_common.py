@@ -35,13 +35,20 @@ def signer_from_env(w3, key_env: str | None, option: str, dev_index: int = 0):
     raise fail(f"not a local dev chain: give {option} NAME (an environment variable holding the key)")
 
 
-def check_writable_file(path: Path) -> None:
-    """A file the command will write: its directory must exist (nothing is created silently
-    elsewhere) and it must not be a directory."""
+def check_writable_file(path: Path, default: Path | None = None) -> None:
+    """A file the command will write: not a directory, and its directory must exist (nothing is
+    created silently elsewhere), unless it is the command's own default (e.g. var/demo.sqlite),
+    whose directory the command creates when it writes (`make_parent`)."""
     if path.is_dir():
         raise fail(f"{path} is a directory, not a file")
-    if not path.parent.exists():
+    if not path.parent.exists() and path != default:
         raise fail(f"directory {path.parent} does not exist")
+
+
+def make_parent(path: Path) -> Path:
+    """Creates the directory of a checked output file, right before writing it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def parse_address(value: str, option: str) -> str:
@@ -174,3 +181,24 @@ def parse_day(text: str, option: str) -> str:
         return date.fromisoformat(text.strip()).isoformat()
     except ValueError:
         raise fail(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def read_root_certificate(path: Path, option: str = "--trust-dev-root") -> bytes:
+    """A root certificate file (PEM, or DER) as its bytes, checked to be one: the verifier
+    would otherwise take any bytes as a DER root and fail later with a confusing reason."""
+    from cryptography import x509
+
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise fail(f"{option} {path} is a directory, not a certificate file") from None
+    except OSError as error:
+        raise fail(f"{option} {path} cannot be read ({error.strerror or type(error).__name__})") from None
+    try:
+        if data.lstrip().startswith(b"-----"):
+            x509.load_pem_x509_certificate(data)
+        else:
+            x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise fail(f"{option} {path} is not a certificate (PEM or DER)") from None
+    return data

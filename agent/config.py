@@ -12,7 +12,7 @@ from typing import Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from agent.errors import RiskAgentError
@@ -100,7 +100,7 @@ class AgentConfig(BaseSettings):
     liquidity_depth_usd: dict[str, float] = {}
     # asset -> a price file of any supported format ("file.csv", or {file, format, decimals}); read once at start,
     # each point named by the file's SHA-256
-    backfill_csv: dict[str, Path | BackfillSource] = {}
+    backfill_csv: dict[str, BackfillSource] = {}
     metrics_port: int | None = None
     max_backoff_s: float = Field(300, gt=0)
 
@@ -129,10 +129,16 @@ class AgentConfig(BaseSettings):
             raise ValueError("operator: set keystore_file, private_key_env or (demo/local) use_dev_account")
         return self
 
+    @field_validator("backfill_csv", mode="before")
+    @classmethod
+    def _bare_paths(cls, value: object) -> object:
+        """`WETH = "file.csv"` is short for `WETH = { file = "file.csv" }` (format detected)."""
+        if isinstance(value, dict):
+            return {k: {"file": v} if isinstance(v, (str, Path)) else v for k, v in value.items()}
+        return value
+
     def backfill_sources(self) -> dict[str, BackfillSource]:
-        """Every backfill entry in its full form (a bare path: format detected)."""
-        return {symbol: entry if isinstance(entry, BackfillSource) else BackfillSource(file=entry)
-                for symbol, entry in self.backfill_csv.items()}
+        return dict(self.backfill_csv)
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides) -> AgentConfig:
