@@ -171,7 +171,7 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
                 "certificate_chain": list(verdict.chain), "enclave": decision.enclave_address,
                 "measurement": decision.measurement, "signature": proposal.signature,
                 "dev_root_trusted": bool(policy and policy.trust_dev_root)}
-    digest = _update_hash(update, inputs.steward)
+    digest = update_hash_hex(update, inputs.steward)
     report = RiskReport(
         proposal_id=proposal.id, asset=proposal.asset_symbol, state=proposal.state, path=proposal.path, database=database,
         time_shift_s=shift, decided=decided, changes=changes, reason=str(asset_rec.get("reason", "")),
@@ -179,7 +179,7 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
         method=method, tail=tail, provenance=_provenance(inputs, decision, shift, metrics), liquidations=liquidations,
         monte_carlo=monte_carlo, backtest=backtest, attestation=attested,
         verify_commands=_verify_commands(proposal.id, database, digest),
-        veto=_veto(proposal, update, inputs.steward, digest, now_s, shift),
+        veto=veto_instructions(proposal, update, inputs.steward, digest, now_s, shift),
     )
     return replace(report, figures=_figures(report, series, hf, params_before, params_after))
 
@@ -197,7 +197,7 @@ def _last_price(asset) -> float:
     return float(finite[-1]) if len(finite) else 0.0
 
 
-def _update_hash(update: dict, steward: str) -> str:
+def update_hash_hex(update: dict, steward: str) -> str:
     from chain.update import ParameterUpdate, update_hash
 
     return "0x" + update_hash(ParameterUpdate.from_json(update), steward).hex()
@@ -385,7 +385,9 @@ def _verify_commands(proposal_id: int, database: str, digest: str) -> tuple[str,
             "risk-agent enclave measure")
 
 
-def _veto(proposal, update: dict, steward: str, digest: str, now_s: int, shift: int) -> dict:
+def veto_instructions(proposal, update: dict, steward: str, digest: str, now_s: int, shift: int) -> dict:
+    """What the guardian can do about this proposal now: the steward call with the update's own
+    values, a `cast` command, the ETA (chain clock and data time) and the time left."""
     params = "[" + ",".join(str(p) for p in update["params"]) + "]"
     values = "[" + ",".join(str(v) for v in update["values"]) + "]"
     call = f"veto({update['asset']}, {params}, {values}, {digest})"
