@@ -175,7 +175,7 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
     report = RiskReport(
         proposal_id=proposal.id, asset=proposal.asset_symbol, state=proposal.state, path=proposal.path, database=database,
         time_shift_s=shift, decided=decided, changes=changes, reason=str(asset_rec.get("reason", "")),
-        dropped={str(k): _dated(str(v)) for k, v in asset_rec.get("dropped", {}).items()},
+        dropped={str(k): dated_reason(str(v)) for k, v in asset_rec.get("dropped", {}).items()},
         method=method, tail=tail, provenance=_provenance(inputs, decision, shift, metrics), liquidations=liquidations,
         monte_carlo=monte_carlo, backtest=backtest, attestation=attested,
         verify_commands=_verify_commands(proposal.id, database, digest),
@@ -184,7 +184,7 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
     return replace(report, figures=_figures(report, series, hf, params_before, params_after))
 
 
-def _dated(reason: str) -> str:
+def dated_reason(reason: str) -> str:
     """'in cooldown until 1796332023' -> 'in cooldown until 2026-12-02 21:07:03 UTC'."""
     import re
 
@@ -465,6 +465,7 @@ def _figures(report: RiskReport, series: dict, hf: tuple, before: RiskParams, af
             axis.bar_label(bars, labels=[_usd(v) for v in values], padding=2, fontsize=8)
         axis.set_xticks(x, labels)
         axis.set_ylabel("bad debt over the horizon (USD)")
+        axis.set_ylim(bottom=0, top=max(1.0, max(current + proposed) * 1.2))
         axis.set_title(f"Monte Carlo bad debt ({mc.get('paths') or '?'} paths), current against proposed")
         axis.legend()
         figures.append(Figure("monte_carlo", "Monte Carlo bad debt, current against proposed", _png(figure)))

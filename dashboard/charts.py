@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 
 LABELLED_POINTS = 40
+DRAWN_POINTS = 200  # more than this: the line alone (points would hide it)
 PALETTE = ["#1f3b73", "#b03a2e", "#1e8449", "#b9770e", "#6c3483", "#117a65"]
 
 
@@ -25,8 +26,11 @@ def lines(frame: pd.DataFrame, y: str, *, series: str | None = None, y_title: st
     if series:
         tooltip.insert(0, alt.Tooltip(f"{series}:N"))
     base = alt.Chart(frame).encode(encoding_x, alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)), color=colour)
-    layers = [base.mark_line(interpolate="step-after" if frame.shape[0] < LABELLED_POINTS else "linear"),
-              base.mark_point(filled=True, size=30).encode(tooltip=tooltip)]
+    few = frame.shape[0] <= DRAWN_POINTS
+    layers = [base.mark_line(interpolate="step-after" if frame.shape[0] < LABELLED_POINTS else "linear",
+                             strokeWidth=1.5 if few else 1).encode(tooltip=tooltip)]
+    if few:
+        layers.append(base.mark_point(filled=True, size=30).encode(tooltip=tooltip))
     labelled = frame if len(frame) <= LABELLED_POINTS else frame.groupby(series).tail(1) if series else frame.tail(1)
     layers.append(alt.Chart(labelled).mark_text(dy=-9, fontSize=11).encode(
         encoding_x, alt.Y(f"{y}:Q"), color=colour, text=alt.Text(f"{y}:Q", format=value_format)))
@@ -34,10 +38,12 @@ def lines(frame: pd.DataFrame, y: str, *, series: str | None = None, y_title: st
 
 
 def bars(frame: pd.DataFrame, x: str, y: str, *, group: str | None = None, y_title: str, value_format: str,
-         x_title: str | None = None, height: int = 260, x_type: str = "N") -> alt.Chart:
+         x_title: str | None = None, height: int = 260, x_type: str = "N", hide_zero: bool = False,
+         y_format: str | None = None) -> alt.Chart:
     """Bars with their value written on them (grouped side by side by `group`)."""
     encodings = [alt.X(f"{x}:{x_type}", title=x_title or x, axis=alt.Axis(labelAngle=0)),
-                 alt.Y(f"{y}:Q", title=y_title)]
+                 alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=y_format) if y_format else alt.Axis(),
+                       scale=alt.Scale(domainMin=0))]
     extra = {}
     if group:
         extra = {"color": alt.Color(f"{group}:N", scale=alt.Scale(range=PALETTE[1:]), title=None),
@@ -46,9 +52,10 @@ def bars(frame: pd.DataFrame, x: str, y: str, *, group: str | None = None, y_tit
     if group:
         tooltip.insert(0, alt.Tooltip(f"{group}:N"))
     base = alt.Chart(frame).encode(*encodings, **extra)
-    return alt.layer(base.mark_bar().encode(tooltip=tooltip),
-                     base.mark_text(dy=-7, fontSize=11).encode(text=alt.Text(f"{y}:Q", format=value_format))
-                     ).properties(height=height)
+    labels = base.mark_text(dy=-7, fontSize=11).encode(text=alt.Text(f"{y}:Q", format=value_format))
+    if hide_zero:
+        labels = labels.transform_filter(f"datum['{y}'] != 0")
+    return alt.layer(base.mark_bar().encode(tooltip=tooltip), labels).properties(height=height)
 
 
 def price_with_parameters(prices: pd.DataFrame, parameters: pd.DataFrame, symbol: str, x_title: str) -> alt.Chart:
@@ -73,7 +80,8 @@ def price_with_parameters(prices: pd.DataFrame, parameters: pd.DataFrame, symbol
 
 def rate_curves(curves: pd.DataFrame, marks: pd.DataFrame) -> alt.Chart:
     """Borrow rate against utilization for each curve; the kink and the rate there labelled."""
-    colour = alt.Color("curve:N", scale=alt.Scale(range=[PALETTE[1], PALETTE[2]]), title=None)
+    colour = alt.Color("curve:N", scale=alt.Scale(range=[PALETTE[1], PALETTE[2]]), title=None,
+                       legend=alt.Legend(orient="bottom"))
     line = alt.Chart(curves).mark_line().encode(
         alt.X("utilization %:Q", title="utilization (%)"), alt.Y("borrow rate %:Q", title="variable borrow rate (% a year)"),
         colour, tooltip=["curve:N", alt.Tooltip("utilization %:Q", format=".0f"), alt.Tooltip("borrow rate %:Q", format=".2f")])

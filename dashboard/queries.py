@@ -134,9 +134,9 @@ def proposals(engine, *, assets: tuple[str, ...] = (), states: tuple[str, ...] =
         decided = _decided_at(r.update_json)
         records.append({
             "id": r.id, "decided": to_time(decided - shift) if decided else pd.NaT, "asset": r.asset_symbol,
-            "state": r.state, "path": r.path,
+            "state": r.state, "path": r.path, "ETA": to_time(r.eta - shift) if r.eta else pd.NaT,
             "changes": changes_text(json.loads(r.params_before_json), json.loads(r.params_after_json)),
-            "ETA": to_time(r.eta - shift) if r.eta else pd.NaT, "operation": r.operation_id or ""})
+            "operation": r.operation_id or ""})
     return ProposalPage(pd.DataFrame(records), total, page, pages)
 
 
@@ -217,8 +217,9 @@ def parameter_history(engine, symbol: str, shift: int) -> pd.DataFrame:
             start = _decided_at(row.update_json) or when
             points.append((start, before))
         points.append((when, json.loads(row.params_after_json)))
-    frame = pd.DataFrame([{"time": to_time(t - shift), "LTV %": p["ltv_bps"] / 100, "LT %": p["liquidation_threshold_bps"] / 100,
-                           "LB %": (p["liquidation_bonus_bps"] - 10_000) / 100} for t, p in points])
+    frame = pd.DataFrame([{"time": to_time(t - shift), "LTV %": p.get("ltv_bps", np.nan) / 100,
+                           "LT %": p.get("liquidation_threshold_bps", np.nan) / 100,
+                           "LB %": (p.get("liquidation_bonus_bps", np.nan) - 10_000) / 100} for t, p in points])
     return frame.sort_values("time").reset_index(drop=True) if not frame.empty else frame
 
 

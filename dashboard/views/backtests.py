@@ -16,7 +16,8 @@ def render(engine, shift: int) -> None:
         st.info("No saved runs. Run `risk-agent backtest --db <this database>` to add one (the dashboard itself "
                 "never writes the database).")
         return
-    st.dataframe(runs.drop(columns=["report"]), hide_index=True)
+    money = {c: st.column_config.NumberColumn(format="dollar") for c in runs.columns if c.endswith("_usd")}
+    st.dataframe(runs.drop(columns=["report"]), hide_index=True, column_config=money)
     st.subheader("Strategy against baseline")
     runs["run"] = runs["strategy"] + " " + runs["from"].astype(str) + " (#" + runs["id"].astype(str) + ")"
     for metric, title in (("bad_debt_usd", "bad debt (USD)"), ("borrower_bonus_losses_usd", "borrowers' bonus losses (USD)")):

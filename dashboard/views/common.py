@@ -42,7 +42,7 @@ def show_veto(veto: dict, shift: int) -> None:
     st.markdown(f"**Executable from {utc(veto['eta'])}** (chain clock){own} · **{veto.get('time_left') or 'ETA unknown'}**")
     st.caption("Until then the guardian can veto it through the steward (this cancels the timelock operation and "
                "frees the parameters):")
-    st.code(veto["command"], language="bash")
+    st.code(veto["command"], language="bash", wrap_lines=True)
 
 
 def literal(text: object) -> str:

@@ -13,8 +13,11 @@ import streamlit as st
 from dashboard import charts, queries
 from dashboard.state import time_note
 from dashboard.views.common import literal
+from strategies.inputs import InputsError
 from strategies.params import REGISTRY, RiskParams
 from strategies.rates import RateCurve
+
+CONTEXT_DAYS = 4
 
 
 def render(engine, shift: int) -> None:
@@ -31,6 +34,9 @@ def render(engine, shift: int) -> None:
     st.subheader(f"{label} price and the parameters in force")
     prices = queries.price_history(engine, symbol, shift)
     parameters = queries.parameter_history(engine, symbol, shift)
+    if not parameters.empty and not prices.empty and not st.checkbox("All stored prices (the backfill too)", value=False):
+        # From a few days before the first decision: the parameters' steps are what this chart is for.
+        prices = prices[prices["time"] >= parameters["time"].min() - pd.Timedelta(days=CONTEXT_DAYS)]
     if prices.empty and parameters.empty:
         st.write("No stored prices for this asset.")
     else:
@@ -71,7 +77,10 @@ def render(engine, shift: int) -> None:
     render_health_factors(engine, symbol, label)
 
 
-def _params(values: dict) -> RiskParams:
+def _params(values: dict) -> RiskParams | None:
+    """The ten parameters, or None when a stored set lacks some (then no curve is drawn)."""
+    if any(spec.field not in values for spec in REGISTRY):
+        return None
     return RiskParams(**{spec.field: int(values[spec.field]) for spec in REGISTRY})
 
 
@@ -87,6 +96,10 @@ def render_rate_curve(engine, symbol: str, label: str) -> None:
     curves = [("in force", in_force)]
     if latest is not None:
         curves.append((f"proposal #{latest.id} ({latest.state})", _params(json.loads(latest.params_after_json))))
+    curves = [(name, params) for name, params in curves if params is not None]
+    if not curves:
+        st.write("The stored parameters of this asset are incomplete: no curve to draw.")
+        return
     utilization = np.linspace(0, 1, 101)
     lines, marks = [], []
     for name, params in curves:
@@ -106,21 +119,26 @@ def render_health_factors(engine, symbol: str, label: str) -> None:
         st.write("No decision yet: positions are read at each decision's anchor block.")
         return
     proposal = queries.latest_proposal_for(engine, symbol, decision.id)
-    proposed = json.loads(proposal.params_after_json)["liquidation_threshold_bps"] if proposal else None
-    table = queries.health_factor_table(decision, symbol, proposed)
+    proposed = json.loads(proposal.params_after_json).get("liquidation_threshold_bps") if proposal else None
+    try:
+        table = queries.health_factor_table(decision, symbol, proposed)
+    except InputsError as error:
+        st.error(f"The latest decision's stored inputs are unreadable: {error}")
+        return
     if table.empty:
         st.write("The latest decision read no position with debt.")
         return
     now, after = table["health factor (in force)"].to_numpy(), table["health factor (proposed)"].to_numpy()
     top = float(min(max(np.percentile(np.concatenate([now, after]), 95), 1.5), 5.0))
     edges = np.round(np.linspace(0.5, top, 19), 2)
-    frames = [queries.histogram(now, edges, "thresholds in force")]
+    frames = [queries.histogram(now, edges, "in force")]
     if proposal is not None:
-        frames.append(queries.histogram(after, edges, f"{symbol} threshold of proposal #{proposal.id}"))
+        frames.append(queries.histogram(after, edges, f"proposed (#{proposal.id})"))
     frame = pd.concat(frames)
     frame["health factor"] = [f"{a:.2f}–{b:.2f}" for a, b in zip(frame["from"], frame["to"], strict=True)]
     st.altair_chart(charts.bars(frame, "health factor", "positions", group="thresholds", y_title="positions",
-                                value_format="d", x_title="health factor at the decision's prices (below 1.00: liquidatable)"),
+                                value_format="d", x_title="health factor at the decision's prices (below 1.00: liquidatable)",
+                                hide_zero=True),
                     width="stretch")
     below_now, below_after = int((now < 1).sum()), int((after < 1).sum())
     st.caption(f"{len(table):,} positions with ${table['debt $'].sum():,.0f} of debt at the latest decision's anchor block; "

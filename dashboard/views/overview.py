@@ -69,7 +69,7 @@ def render(engine, shift: int) -> None:
                          "utilization %": 100 * int(reserve.get("total_borrowed_raw", 0) or 0) / supplied if supplied else 0.0,
                          "queued": "; ".join(pending.get(reserve["symbol"], [])) or "—"})
         st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
-            "price $": st.column_config.NumberColumn(format="$%.2f"),
+            "price $": st.column_config.NumberColumn(format="dollar"),
             "utilization %": st.column_config.NumberColumn(format="%.2f%%"),
             "supply cap": st.column_config.NumberColumn(format="localized"),
             "borrow cap": st.column_config.NumberColumn(format="localized")})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from agent.report import change_text, value_text
+from agent.report import change_text, dated_reason, value_text
 from agent.times import utc
 from dashboard import charts, queries
 from dashboard.state import policy, time_note
@@ -16,7 +16,7 @@ from dashboard.views.common import literal, now_s, show_veto, steward_of, veto_o
 from strategies.params import REGISTRY
 
 STATES = ("signed", "submitted", "queued", "executed", "cancelled", "expired", "failed")
-MARK = {CheckState.PASSED: "✅", CheckState.FAILED: "❌", CheckState.NOT_CHECKED: "⏸"}
+MARK = {CheckState.PASSED: "[passed]", CheckState.FAILED: "[FAILED]", CheckState.NOT_CHECKED: "[not checked]"}
 
 
 def render(engine, shift: int) -> None:
@@ -56,7 +56,8 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
     st.text(str(detail.asset_recommendation.get("reason", "")) or "no reason given")  # plain text: never markup from data
     dropped = detail.asset_recommendation.get("dropped", {})
     if dropped:
-        st.dataframe(pd.DataFrame([{"kept for now": k, "because": v} for k, v in sorted(dropped.items())]), hide_index=True)
+        st.dataframe(pd.DataFrame([{"kept for now": k, "because": dated_reason(v)} for k, v in sorted(dropped.items())]),
+                     hide_index=True)
     metrics = detail.metrics
     cols = st.columns(5)
     cols[0].metric("Hourly volatility", f"{metrics.get('hourly_volatility', 0):.2%}")
@@ -72,7 +73,9 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
             {"statistic": "95th percentile", "parameters": "proposed", "USD": metrics["bad_debt_proposed_var95_usd"]}])
         st.markdown("**Monte Carlo bad debt over the horizon**")
         st.altair_chart(charts.bars(frame, "statistic", "USD", group="parameters", y_title="bad debt (USD)",
-                                    value_format="$,.0f", x_title=None), width="stretch")
+                                    value_format="$,.0f", x_title=None, y_format="$,.0f"), width="stretch")
+        if not frame["USD"].any():
+            st.caption("No simulated path leaves bad debt, with the parameters in force or the proposed ones.")
     st.caption(f"Positions the new threshold makes liquidatable at once: {int(metrics.get('newly_liquidatable_positions', 0)):,} "
                f"(${metrics.get('newly_liquidatable_debt_usd', 0):,.0f} of debt).")
 
@@ -87,7 +90,7 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
                                   expected_measurement=measure().digest, policy=policy())
         (st.success if verdict.verified else st.error)(verdict.message)
         for check in verdict.checks:
-            st.text(f"{MARK[check.state]} {check.name}: {check.state.value}: {check.detail}")
+            st.text(f"{MARK[check.state]} {check.name}: {check.detail}")
         if verdict.chain:
             st.text("Certificate chain: " + " ← ".join(verdict.chain))
         if not policy().trust_dev_root:
@@ -116,7 +119,7 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
     database = queries.database_url()
     st.write("The post for the DAO's forum (before → after, method, VaR/ES, provenance, liquidations, Monte Carlo, "
              "a 90-day backtest, attestation, how to verify and veto):")
-    st.code(f"risk-agent report {proposal.id} --db {database} --format html", language="bash")
+    st.code(f"risk-agent report {proposal.id} --db {database} --format html", language="bash", wrap_lines=True)
     if st.button("Build the risk report", key=f"report-{proposal.id}"):
         html = build_html(database, proposal.id)
         st.download_button("Download the risk report (HTML)", html, file_name=f"proposal-{proposal.id}.html",

@@ -95,8 +95,8 @@ def test_proposal_detail_is_verified_only_with_the_dev_root_opted_in(monkeypatch
     at = app(monkeypatch, db, home, trust_dev_root=True)
     at.switch_page("pages/proposals.py").run()
     assert at.success[0].value.startswith("Verified: the attested key 0x")
-    checks = [t.value for t in at.text if t.value.startswith("✅")]
-    assert [c.split(":")[0] for c in checks] == ["✅ attestation", "✅ signature", "✅ enclave"]
+    checks = [t.value for t in at.text if t.value.startswith("[passed]")]
+    assert [c.split(":")[0] for c in checks] == ["[passed] attestation", "[passed] signature", "[passed] enclave"]
     assert any("cast send" in c.value for c in at.code)
     assert f"risk-agent report {queued_id} --db {db} --format html" in texts(at)
     at.multiselect[1].select("cancelled").run()
