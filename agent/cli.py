@@ -238,6 +238,7 @@ def backtest(
     """Replay market history through a strategy against a baseline; writes a report."""
     from tqdm import tqdm
 
+    from backtests.baselines import strategy_for
     from backtests.data import DataError
     from backtests.report import metrics_table, write_html
     from backtests.run import BacktestSpec, load_paths, run_backtest, with_strategy
@@ -248,10 +249,13 @@ def backtest(
         raise fail(f"--report {report} is a file, not a directory")
     engine = writable_engine(db) if db else None  # a bad --db fails before hours of simulation
     spec = BacktestSpec(chosen, start, end, strategy, seed, data, positions_per_asset=positions)
+    names = [strategy] + ([baseline] if baseline and baseline != strategy else [])
     try:
+        for name in names:
+            strategy_for(name)  # a misspelt strategy fails here, before any progress bar
         paths, start_hour = load_paths(spec)
         results = []
-        for name in [strategy] + ([baseline] if baseline and baseline != strategy else []):
+        for name in names:
             with tqdm(total=len(paths[0].prices_usd) - start_hour, desc=name, unit="h", disable=as_json,
                       file=sys.stderr) as bar:
                 results.append(run_backtest(with_strategy(spec, name), progress=lambda _t: bar.update(1)))

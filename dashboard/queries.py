@@ -215,11 +215,11 @@ def parameter_history(engine, symbol: str, shift: int) -> pd.DataFrame:
         if not points:
             before = json.loads(row.params_before_json)
             start = _decided_at(row.update_json) or when
-            points.append((start, before))
-        points.append((when, json.loads(row.params_after_json)))
-    frame = pd.DataFrame([{"time": to_time(t - shift), "LTV %": p.get("ltv_bps", np.nan) / 100,
+            points.append((start, before, f"in force before #{row.id}"))
+        points.append((when, json.loads(row.params_after_json), f"#{row.id} ({row.path} path)"))
+    frame = pd.DataFrame([{"time": to_time(t - shift), "update": label, "LTV %": p.get("ltv_bps", np.nan) / 100,
                            "LT %": p.get("liquidation_threshold_bps", np.nan) / 100,
-                           "LB %": (p.get("liquidation_bonus_bps", np.nan) - 10_000) / 100} for t, p in points])
+                           "LB %": (p.get("liquidation_bonus_bps", np.nan) - 10_000) / 100} for t, p, label in points])
     return frame.sort_values("time").reset_index(drop=True) if not frame.empty else frame
 
 

@@ -37,6 +37,8 @@ def render(engine, shift: int) -> None:
     if not parameters.empty and not prices.empty and not st.checkbox("All stored prices (the backfill too)", value=False):
         # From a few days before the first decision: the parameters' steps are what this chart is for.
         prices = prices[prices["time"] >= parameters["time"].min() - pd.Timedelta(days=CONTEXT_DAYS)]
+    if not parameters.empty and not prices.empty and prices["time"].min() < parameters["time"].iloc[0]:
+        parameters.loc[0, "time"] = prices["time"].min()  # the values in force before the first update, from the left edge
     if prices.empty and parameters.empty:
         st.write("No stored prices for this asset.")
     else:
@@ -53,7 +55,7 @@ def render(engine, shift: int) -> None:
         returns = np.log(prices["price_usd"]).diff()
         volatility = pd.DataFrame({"time": prices["time"], "hourly volatility %": returns.rolling(24).std() * 100}).dropna()
         st.subheader("Realized volatility (24 observations)")
-        st.altair_chart(charts.lines(volatility, "hourly volatility %", y_title="volatility (% per observation)",
+        st.altair_chart(charts.lines(volatility, "hourly volatility %", y_title="volatility (%)",
                                      x_title=x_title, value_format=".2f", height=220), width="stretch")
 
     st.subheader("Utilization")
