@@ -69,19 +69,30 @@ def demo(
     if as_json:
         typer.echo(summary_json(summary))
         return
-    typer.echo(f"prices: {summary.price_source.split('; ')[0]}; {summary.hours_replayed} hours replayed, "
-               f"WETH ${summary.weth_price_start_usd:,.2f} -> ${summary.weth_price_end_usd:,.2f}")
-    typer.echo(f"enclave {summary.enclave_address} (measurement {summary.measurement[:16]}...) registered through the registrar and timelock")
-    typer.echo(f"decisions: {summary.decisions}; proposals by state: "
-               + ", ".join(f"{state} {count}" for state, count in summary.proposals_by_state.items()))
-    typer.echo(f"{'WETH':<28}{'before':>14}{'after':>14}")
-    for key, value in summary.weth_before.items():
-        typer.echo(f"  {key:<26}{value:>14,}{summary.weth_after[key]:>14,}")
-    typer.echo(f"liquidations: {summary.liquidations}; bad debt (debt left on accounts with no collateral): "
-               f"${summary.bad_debt_usd:,.2f} on {summary.accounts_with_bad_debt} accounts")
-    typer.echo(f"database: {summary.database} ({summary.seconds:.0f} s)")
-    typer.echo(f"verify a proposal:  risk-agent verify 1 --db {summary.database}")
-    typer.echo(f"open the dashboard: risk-agent dashboard --db {summary.database}")
+    for line in demo_lines(summary, DEFAULT_HOME / "dev-ca" / "root.pem"):
+        typer.echo(line)
+
+
+def demo_lines(summary, dev_root: Path) -> list[str]:
+    """What the demo prints at the end (the README shows these lines)."""
+    shown_root = f"~/{dev_root.relative_to(Path.home())}" if dev_root.is_relative_to(Path.home()) else str(dev_root)
+    lines = [
+        f"prices: {summary.price_source.split('; ')[0]}; {summary.hours_replayed} hours replayed, "
+        f"WETH ${summary.weth_price_start_usd:,.2f} -> ${summary.weth_price_end_usd:,.2f}",
+        f"enclave {summary.enclave_address} (measurement {summary.measurement[:16]}...) registered through the registrar and timelock",
+        f"decisions: {summary.decisions}; proposals by state: "
+        + ", ".join(f"{state} {count}" for state, count in summary.proposals_by_state.items()),
+        f"{'WETH':<28}{'before':>14}{'after':>14}",
+        *(f"  {key:<26}{value:>14,}{summary.weth_after[key]:>14,}" for key, value in summary.weth_before.items()),
+        f"liquidations: {summary.liquidations}; bad debt (debt left on accounts with no collateral): "
+        f"${summary.bad_debt_usd:,.2f} on {summary.accounts_with_bad_debt} accounts",
+        f"database: {summary.database} ({summary.seconds:.0f} s)",
+        # the demo's enclave is attested by the local development CA: trusted only when named
+        f"verify a proposal:  risk-agent verify 1 --db {summary.database} --trust-dev-root {shown_root}",
+        f"its risk report:    risk-agent report 1 --db {summary.database} --format html",
+        f"open the dashboard: risk-agent dashboard --db {summary.database} --trust-dev-root",
+    ]
+    return lines
 
 
 @app.command()

@@ -161,3 +161,39 @@ def test_enclave_verify_checks_the_document_age_by_default(tmp_path, capsys, mon
     assert run_in_process([*base, "--max-age", "900"], capsys).stdout.startswith("verified: module risk-agent-test")
     archived = run_in_process([*base, "--at-document-time"], capsys)
     assert archived.code == 0 and archived.stdout.startswith("verified: module risk-agent-test")
+
+
+def readme_block(after: str) -> list[str]:
+    """The lines of the first fenced block after `after` in README.md."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = text[text.index(after):].split("```", 2)[1]
+    return block.split("\n", 1)[1].rstrip("\n").splitlines()
+
+
+def test_the_readme_shows_what_the_demo_prints():
+    """The README's sample, rebuilt from its own figures by the CLI's printing: same lines."""
+    from agent.cli import demo_lines
+    from agent.demo import DemoSummary
+
+    keys = ("ltv_bps", "liquidation_threshold_bps", "liquidation_bonus_bps", "supply_cap_tokens", "borrow_cap_tokens")
+    summary = DemoSummary(
+        database="var/demo.sqlite", price_source="Binance ETH/USDT hourly from 2021-05-12 (real); file:sha256:00",
+        hours_replayed=240, seconds=44.2, decisions=10, proposals_by_state={"cancelled": 1, "executed": 14},
+        weth_before=dict(zip(keys, (8_050, 8_300, 10_500, 1_800_000, 1_400_000), strict=True)),
+        weth_after=dict(zip(keys, (7_925, 8_175, 10_500, 617_400, 480_200), strict=True)),
+        weth_price_start_usd=4_173.45, weth_price_end_usd=2_379.95, liquidations=22, bad_debt_usd=0.0,
+        accounts_with_bad_debt=0, enclave_address="0x4371AC7c1C540462941e8e8f7D3dc6f52b07Bdd2",
+        measurement="05ba2ee5703c06a7" + "00" * 40, time_shift_s=0)
+    assert demo_lines(summary, Path.home() / ".risk-agent" / "dev-ca" / "root.pem") == readme_block("It ends with:")
+
+
+def test_the_readme_shows_what_status_prints():
+    from agent.status import status_lines
+
+    report = {"database": "var/demo.sqlite", "schema_revision": "0002", "time_shift_s": 175_212_417,
+              "proposals": {"total": 15, "by_state": {"cancelled": 1, "executed": 14}}, "waiting_in_timelock": [],
+              "last_snapshot": {"block": 969, "timestamp": 1_796_852_218, "utc": "2026-12-09 21:36:58 UTC",
+                                "data_time_utc": "2021-05-21 23:00:03 UTC"}, "jobs": []}
+    shown = readme_block("## The agent service")
+    assert status_lines(report) == shown[shown.index("$ risk-agent status --db var/demo.sqlite # read-only; --json "
+                                                     "for the same as JSON") + 1:]

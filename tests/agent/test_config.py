@@ -75,3 +75,32 @@ def test_cli_prints_one_line_for_a_bad_config(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: config: enclave.backend")
+
+
+def test_backfill_sources_take_a_bare_path_or_a_table(tmp_path):
+    """`WETH = "file"` is a source with its format detected; a table names format and decimals;
+    both load through the same loader as `risk-agent data inspect` (2 points: 732.1, 735.9)."""
+    dump = tmp_path / "rounds.csv"
+    dump.write_text("roundId,answer,startedAt,updatedAt\n1,73210000000,1609459200,1609459200\n"
+                    "2,73590000000,1609462800,1609462800\n")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("timestamp,price\n2021-01-01T00:00:00Z,730.1\n")
+    config = AgentConfig.load(write(tmp_path, BASE.replace('assets = ["WETH"]', 'assets = ["WETH", "WBTC"]')
+                                    + "[operator]\nuse_dev_account = 0\n[backfill_csv]\n"
+                                    f'WETH = {{ file = "{dump}", format = "chainlink-rounds", decimals = 8 }}\n'
+                                    f'WBTC = "{plain}"\n'))
+    sources = config.backfill_sources()
+    assert (sources["WETH"].format, sources["WETH"].decimals, sources["WBTC"].format) == ("chainlink-rounds", 8, None)
+    assert list(sources["WETH"].load("WETH").prices_usd) == [732.1, 735.9]
+    assert list(sources["WBTC"].load("WBTC").prices_usd) == [730.1]
+
+
+@pytest.mark.parametrize("table, setting, fragment", [
+    ('WETH = { file = "x.csv", format = "excel" }\n', "backfill_csv.WETH", "format 'excel' is not one of cryptodatadownload"),
+    ('WETH = { file = "x.csv", decimals = -1 }\n', "backfill_csv.WETH.decimals", "greater than or equal to 0"),
+    ('DOGE = "x.csv"\n', "backfill_csv.DOGE", "DOGE is not one of assets (WETH)"),
+])
+def test_wrong_backfill_settings_name_themselves(tmp_path, table, setting, fragment):
+    with pytest.raises(ConfigError) as raised:
+        AgentConfig.load(write(tmp_path, BASE + "[operator]\nuse_dev_account = 0\n[backfill_csv]\n" + table))
+    assert raised.value.setting == setting and fragment in str(raised.value)
