@@ -178,10 +178,15 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
         dropped={str(k): dated_reason(str(v)) for k, v in asset_rec.get("dropped", {}).items()},
         method=method, tail=tail, provenance=_provenance(inputs, decision, shift, metrics), liquidations=liquidations,
         monte_carlo=monte_carlo, backtest=backtest, attestation=attested,
-        verify_commands=_verify_commands(proposal.id, database, digest),
+        verify_commands=_verify_commands(proposal.id, database, digest, _trusted_root(policy)),
         veto=veto_instructions(proposal, update, inputs.steward, digest, now_s, shift),
     )
     return replace(report, figures=_figures(report, series, hf, params_before, params_after))
+
+
+def param_label(name: str) -> str:
+    """'BORROW_CAP' -> 'Borrow cap' (the registry's label; other text unchanged)."""
+    return SPECS[Param[name]].label if name in Param.__members__ else name
 
 
 def dated_reason(reason: str) -> str:
@@ -378,10 +383,18 @@ def _backtest(engine, symbol: str, anchor_s: int, shift: int, before: RiskParams
     return summary, series
 
 
-def _verify_commands(proposal_id: int, database: str, digest: str) -> tuple[str, ...]:
-    return (f"risk-agent verify {proposal_id} --db {database}",
-            f"risk-agent verify {proposal_id} --db {database} --rpc $RPC_URL --deployment deployment.json",
-            f"risk-agent verify --update {digest} --rpc $RPC_URL --deployment deployment.json",
+def _trusted_root(policy) -> Path | None:
+    """The development root this report trusted (its verify commands must name it too)."""
+    if policy is None or not policy.trust_dev_root:
+        return None
+    return policy.dev_root_file or (policy.dev_ca_dir / "root.pem" if policy.dev_ca_dir else None)
+
+
+def _verify_commands(proposal_id: int, database: str, digest: str, root: Path | None) -> tuple[str, ...]:
+    trust = f" --trust-dev-root {root}" if root else ""
+    return (f"risk-agent verify {proposal_id} --db {database}{trust}",
+            f"risk-agent verify {proposal_id} --db {database} --rpc $RPC_URL --deployment deployment.json{trust}",
+            f"risk-agent verify --update {digest} --rpc $RPC_URL --deployment deployment.json{trust}",
             "risk-agent enclave measure")
 
 
@@ -529,7 +542,7 @@ def _sections(report: RiskReport, text, code) -> list[tuple[str, list[str]]]:
                f"Rationale (the strategy's words): {text(report.reason) or 'none given'}."]
     rows = ["| parameter | before | after | change |", "|---|---:|---:|---:|"]
     rows += [f"| {c.label} | {c.before_text} | {c.after_text} | {c.change_text} |" for c in report.changes]
-    kept = [f"Kept for now: {text(name)}: {text(why)}." for name, why in sorted(report.dropped.items())]
+    kept = [f"Kept for now: {text(param_label(name))}: {text(why)}." for name, why in sorted(report.dropped.items())]
     confidence = (f"LT at {m['lt_confidence']:.0%} expected shortfall over the liquidation horizon; LTV at "
                   f"{m['ltv_confidence']:.0%} VaR over {m['ltv_horizon_hours']} h; acceptable bad debt "
                   f"{m['max_bad_debt_share']:.0%} of a liquidated position's debt; horizon between "

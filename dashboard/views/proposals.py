@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from agent.report import change_text, dated_reason, value_text
+from agent.report import change_text, dated_reason, param_label, value_text
 from agent.times import utc
 from dashboard import charts, queries
 from dashboard.state import policy, time_note
@@ -56,8 +56,8 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
     st.text(str(detail.asset_recommendation.get("reason", "")) or "no reason given")  # plain text: never markup from data
     dropped = detail.asset_recommendation.get("dropped", {})
     if dropped:
-        st.dataframe(pd.DataFrame([{"kept for now": k, "because": dated_reason(v)} for k, v in sorted(dropped.items())]),
-                     hide_index=True)
+        st.dataframe(pd.DataFrame([{"kept for now": param_label(k), "because": dated_reason(v)}
+                                   for k, v in sorted(dropped.items())]), hide_index=True)
     metrics = detail.metrics
     cols = st.columns(5)
     cols[0].metric("Hourly volatility", f"{metrics.get('hourly_volatility', 0):.2%}")
@@ -72,10 +72,12 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
             {"statistic": "95th percentile", "parameters": "in force", "USD": metrics["bad_debt_current_var95_usd"]},
             {"statistic": "95th percentile", "parameters": "proposed", "USD": metrics["bad_debt_proposed_var95_usd"]}])
         st.markdown("**Monte Carlo bad debt over the horizon**")
-        st.altair_chart(charts.bars(frame, "statistic", "USD", group="parameters", y_title="bad debt (USD)",
-                                    value_format="$,.0f", x_title=None, y_format="$,.0f"), width="stretch")
-        if not frame["USD"].any():
-            st.caption("No simulated path leaves bad debt, with the parameters in force or the proposed ones.")
+        if frame["USD"].any():
+            st.altair_chart(charts.bars(frame, "statistic", "USD", group="parameters", y_title="bad debt (USD)",
+                                        value_format="$,.0f", x_title=None, y_format="$,.0f"), width="stretch")
+        else:
+            st.caption("No simulated path leaves bad debt ($0 mean and 95th percentile), with the parameters in force "
+                       "or the proposed ones.")
     st.caption(f"Positions the new threshold makes liquidatable at once: {int(metrics.get('newly_liquidatable_positions', 0)):,} "
                f"(${metrics.get('newly_liquidatable_debt_usd', 0):,.0f} of debt).")
 
