@@ -153,7 +153,11 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
     decided = {"anchor_block": inputs.anchor.block_number, "anchor_utc": utc(inputs.anchor.timestamp_s),
                "anchor_data_utc": data_time(inputs.anchor.timestamp_s, shift) or None,
                "created_utc": utc_datetime(proposal.created_at) if proposal.created_at else None}
-    asset_inputs = inputs.asset(proposal.asset_symbol)
+    try:
+        asset_inputs = inputs.asset(proposal.asset_symbol)
+    except KeyError:
+        raise RiskAgentError(f"proposal {proposal_id} is for {proposal.asset_symbol!r}, which its decision's inputs do not "
+                             "hold: the database is inconsistent") from None
     anchor_price = _last_price(asset_inputs)
     method, tail = _method(recommendation, metrics)
     liquidations, hf = _liquidations(inputs, proposal.asset_symbol, params_after, metrics)
