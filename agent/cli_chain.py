@@ -83,7 +83,9 @@ def chain_read(
                                "reserves": [{**asdict(r), "params": r.params.as_dict()} for r in snapshot.reserves]},
                               indent=1, default=str))
         return
-    typer.echo(f"block {snapshot.block_number} at {snapshot.block_timestamp}")
+    from agent.times import utc
+
+    typer.echo(f"block {snapshot.block_number:,} at {utc(snapshot.block_timestamp)}")
     typer.echo(f"{'asset':<8}{'price $':>14}{'LTV':>7}{'LT':>7}{'LB':>7}{'util':>8}{'supply cap':>16}{'borrow cap':>16}")
     for r in snapshot.reserves:
         p = r.params

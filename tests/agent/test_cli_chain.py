@@ -60,15 +60,20 @@ def test_rpc_url_that_is_not_json_rpc(tmp_path, capsys):
 
 
 @pytest.mark.anvil
-def test_deploy_then_read_then_missing_artifact(tmp_path):
+def test_deploy_then_read_then_missing_artifact(tmp_path, capsys):
+    """Deploy in process; read (text and JSON) and the missing-artifact case through the console
+    script (the artifact directory comes from the environment at start)."""
     with start_anvil(log_dir=tmp_path) as node:
         out = tmp_path / "deployment.json"
-        result = run("chain", "deploy", "--rpc", node.rpc_url, "--out", str(out), "--min-delay", "60")
+        result = run_in_process(["chain", "deploy", "--rpc", node.rpc_url, "--out", str(out), "--min-delay", "60"], capsys)
         assert result.code == 0, result.stderr
         deployment = json.loads(out.read_text())
         assert deployment["chain_id"] == 31337
         assert deployment["steward"] in result.stdout and deployment["addresses_provider"] in result.stdout
 
+        text = run("chain", "read", "--rpc", node.rpc_url, "--deployment", str(out))
+        assert text.code == 0 and text.stdout.splitlines()[0].endswith(" UTC")
+        assert text.stdout.splitlines()[2].split()[:4] == ["WETH", "1,600.00", "8050", "8300"]  # chain/listings.py
         read = run("chain", "read", "--rpc", node.rpc_url, "--deployment", str(out), "--json")
         assert read.code == 0, read.stderr
         reserves = {r["symbol"]: r for r in json.loads(read.stdout)["reserves"]}

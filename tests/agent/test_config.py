@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -69,11 +67,12 @@ def test_operator_key_from_encrypted_keystore(tmp_path, monkeypatch):
         AgentConfig.load(path).operator_account()
 
 
-def test_cli_prints_one_line_for_a_bad_config(tmp_path):
+def test_cli_prints_one_line_for_a_bad_config(tmp_path, capsys):
+    from tests.agent.cli_runner import run_in_process
+
     path = write(tmp_path, BASE + '[operator]\nuse_dev_account = 0\n[enclave]\nbackend = "sgx"\n')
-    result = subprocess.run([str(Path(sys.executable).with_name("risk-agent")), "run", "--config", str(path)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
+    result = run_in_process(["run", "--config", str(path)], capsys)
+    assert (result.code, result.stdout) == (2, "")
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: config: enclave.backend")
 
 
