@@ -66,6 +66,11 @@ class BackfillSource(Strict):
                 raise ValueError(f"format {self.format!r} is not one of {', '.join(FORMAT_NAMES)}")
         return self
 
+    def __fspath__(self) -> str:
+        """A source is also its file's path (callers that open the path still work; only
+        `load` applies `format` and `decimals`)."""
+        return str(self.file)
+
     def load(self, symbol: str):
         """The history as a PriceSeries (backtests.data), or one-line DataError naming the file."""
         from backtests.data import as_price_series

@@ -103,3 +103,13 @@ def test_wrong_backfill_settings_name_themselves(tmp_path, table, setting, fragm
     with pytest.raises(ConfigError) as raised:
         AgentConfig.load(write(tmp_path, BASE + "[operator]\nuse_dev_account = 0\n[backfill_csv]\n" + table))
     assert raised.value.setting == setting and fragment in str(raised.value)
+
+
+def test_a_backfill_source_is_also_its_path(tmp_path):
+    """Callers that open the configured path (`load_any(path, symbol)`) keep working."""
+    from backtests.data import load_any
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text("timestamp,price\n1609459200,730.1\n")
+    config = AgentConfig.load(write(tmp_path, BASE + f'[operator]\nuse_dev_account = 0\n[backfill_csv]\nWETH = "{plain}"\n'))
+    assert list(load_any(config.backfill_csv["WETH"], "WETH").prices_usd) == [730.1]
