@@ -35,11 +35,19 @@ browser:
 test: setup browser
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow" --dist loadgroup
 
-test-slow: setup
-	$(BIN)/python -m pytest -m slow
+test-slow: setup browser
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m slow --dist loadgroup
 
+# Figures for the notes, run by hand on a quiet machine (tens of minutes; nothing here is a test).
 bench: setup
 	$(BIN)/python benchmarks/chain_bench.py
+	$(BIN)/python benchmarks/aave_bench.py
+	$(BIN)/python benchmarks/decide_bench.py --daily-fits
+	$(BIN)/python benchmarks/enclave_bench.py
+	$(BIN)/python benchmarks/backtest_bench.py engine agent-1 agent-10 sweep
+	$(BIN)/python benchmarks/demo_bench.py
+	$(BIN)/python benchmarks/calibration_report.py
+	$(BIN)/python benchmarks/crash_table.py
 
 contracts: $(NODE_STAMP)
 	node chain/build.js

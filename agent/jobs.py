@@ -21,7 +21,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 from web3 import Web3
 
-from agent.market_inputs import AnchorReader, feed_source, store_prices, store_utilization
+from agent.market_inputs import AnchorReader, feed_source, store_prices
 from agent.registration import schedule_registration
 from agent.store import (
     AttestationRow,
@@ -80,7 +80,7 @@ class AgentContext:
     def anchor_reader(self) -> AnchorReader:
         return AnchorReader(
             w3=self.w3, reader=self.reader, assets=list(self.assets), config=self.config,
-            prices=store_prices(self.engine), utilization=store_utilization(self.engine), steward=self.relay,
+            prices=store_prices(self.engine), steward=self.relay,
             positions=self.positions, accounts=lambda: known_accounts(self.engine),
             fallback_depth_usd=self.liquidity_depth_usd,
         )
@@ -235,6 +235,14 @@ def decide(ctx: AgentContext) -> list[int]:
     attestation = ensure_enclave(ctx)
     if attestation is None:
         log.info("decision skipped: enclave key not registered yet")
+        return []
+    with Session(ctx.engine) as session:
+        in_flight = session.exec(select(sql_func.count()).select_from(ProposalRow).where(
+            col(ProposalRow.state).in_([ProposalState.SIGNED, ProposalState.SUBMITTED]))).one()
+    if in_flight:
+        # The nonces of a new decision would collide with the unrelayed ones (read at the same
+        # counter): relay (or expire) those first.
+        log.info("decision skipped: earlier updates are still being relayed", extra={"fields": {"in_flight": in_flight}})
         return []
     address = attestation.enclave_address
     snapshot = ctx.reader.read()

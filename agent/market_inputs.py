@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 from web3 import Web3
 
-from agent.store import PricePointRow, UtilizationPointRow
+from agent.store import PricePointRow
+from chain.aave import aave_contract
 from chain.feeds import rounds_since
 from chain.listings import PRICE_DECIMALS
-from chain.multicall import Multicall
+from chain.multicall import Multicall, encode
 from chain.positions import PositionReader, PositionsSnapshot
 from chain.reader import MarketReader, MarketSnapshot, ReserveState
 from chain.steward import StewardClient, StewardState
@@ -29,7 +30,7 @@ from strategies.config import StrategyConfig
 from strategies.inputs import HOUR_S, Anchor, AssetInputs, DecisionInputs, Observations, PairReserves, PositionBook
 
 ZERO_ADDRESS = "0x" + "00" * 20
-UTILIZATION_HOURS = 24 * 7
+UTILIZATION_HOURS = 24
 
 # (symbol, the reserve at the anchor, since_s) -> chronological price segments up to the anchor.
 PriceHistory = Callable[[str, ReserveState, int, int], tuple[Observations, ...]]
@@ -144,24 +145,57 @@ def chain_prices(w3: Web3, multicall: Multicall, block: int) -> PriceHistory:
     return history
 
 
-def store_utilization(engine) -> UtilizationHistory:
-    def history(symbol: str, since_s: int, until_s: int) -> Observations | None:
-        query = (select(UtilizationPointRow.timestamp_s, UtilizationPointRow.utilization, UtilizationPointRow.block_number)
-                 .where(UtilizationPointRow.asset_symbol == symbol, UtilizationPointRow.timestamp_s > since_s,
-                        UtilizationPointRow.timestamp_s <= until_s)
-                 .order_by(UtilizationPointRow.timestamp_s, UtilizationPointRow.id))
-        with Session(engine) as session:
-            rows = session.execute(query).all()
-        if not rows:
-            return None
-        return Observations("reserve:utilization", np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-                            tuple(int(r[2]) for r in rows))
-
-    return history
-
-
 def no_utilization(symbol: str, since_s: int, until_s: int) -> Observations | None:
     return None
+
+
+def block_at_or_before(w3: Web3, timestamp_s: int, high: int, cache: dict[int, int]) -> int | None:
+    """The last block whose time is at or before `timestamp_s` (binary search below `high`)."""
+    def time_of(number: int) -> int:
+        if number not in cache:
+            cache[number] = int(w3.eth.get_block(number)["timestamp"])
+        return cache[number]
+
+    if time_of(0) > timestamp_s:
+        return None
+    low = 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        if time_of(middle) <= timestamp_s:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def chain_utilization(w3: Web3, reader: MarketReader, anchor_block: int, anchor_time_s: int,
+                      hours: int = UTILIZATION_HOURS) -> UtilizationHistory:
+    """Each reserve's utilization at the last block of each of the `hours` hours before the
+    anchor (and at the anchor itself), read from the chain: the decide job, shadow mode and
+    verify read exactly the same blocks, so their inputs agree."""
+    cache: dict[int, int] = {anchor_block: anchor_time_s}
+    blocks: list[int] = []
+    for k in range(hours, 0, -1):
+        number = block_at_or_before(w3, anchor_time_s - k * HOUR_S, anchor_block, cache)
+        if number is not None and (not blocks or number > blocks[-1]):
+            blocks.append(number)
+    blocks.append(anchor_block)
+    data = aave_contract(w3, "AaveProtocolDataProvider", reader.market.data_provider)
+    series: dict[str, list[tuple[int, int, float]]] = {}
+    for number in blocks:
+        calls = [encode(data, "getReserveData", r.underlying) for r in reader.market.reserves]
+        for reserve, values in zip(reader.market.reserves, reader.multicall.read(calls, number), strict=True):
+            supplied, borrowed = int(values[2]), int(values[3]) + int(values[4])
+            series.setdefault(reserve.symbol, []).append((number, cache[number], borrowed / supplied if supplied else 0.0))
+
+    def history(symbol: str, since_s: int, until_s: int) -> Observations | None:
+        points = [p for p in series.get(symbol, []) if since_s < p[1] <= until_s]
+        if not points:
+            return None
+        return Observations("reserve:utilization", np.array([p[1] for p in points], dtype=np.int64),
+                            np.array([p[2] for p in points]), tuple(p[0] for p in points))
+
+    return history
 
 
 # ------------------------------------------------------------------ the reader
@@ -176,7 +210,7 @@ class AnchorReader:
     assets: list[str]
     config: StrategyConfig
     prices: PriceHistory
-    utilization: UtilizationHistory = no_utilization
+    utilization: UtilizationHistory | None = None  # None: read from the chain (chain_utilization)
     steward: StewardClient | None = None
     positions: PositionReader | None = None
     accounts: Callable[[], Iterable[str]] = lambda: ()
@@ -195,7 +229,8 @@ class AnchorReader:
         as_of = snapshot.block_timestamp
         since = as_of - (self.config.window.history_hours + self.config.window.max_carry_hours + 1) * HOUR_S
         prices = {s: self.prices(s, snapshot.reserve(s), since, as_of) for s in self.assets}
-        utilization = {s: self.utilization(s, as_of - UTILIZATION_HOURS * HOUR_S, as_of) for s in self.assets}
+        history = self.utilization or chain_utilization(self.w3, self.reader, block, as_of)
+        utilization = {s: history(s, as_of - (UTILIZATION_HOURS + 1) * HOUR_S, as_of) for s in self.assets}
         return assemble(
             snapshot, self.assets, steward=self.steward.steward.address if self.steward else ZERO_ADDRESS,
             enclave_nonce=nonce, steward_states=states, positions=positions, prices=prices, utilization=utilization,

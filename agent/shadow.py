@@ -105,7 +105,8 @@ def shadow_decision(
                             steward=steward, dex_pairs=dex_pairs or {})
     reader_all = MarketReader(w3, market, deployment.dex_pairs)
     quotes = {reader_all.pair_quote_symbol(s) for s in chosen} - {None}
-    reader = MarketReader(w3, market.select(tuple(dict.fromkeys([*chosen, *sorted(quotes)]))), deployment.dex_pairs)
+    selected = market.select(tuple(dict.fromkeys([*chosen, *sorted(quotes)])))
+    reader = MarketReader(w3, selected, {s: pair for s, pair in deployment.dex_pairs.items() if s in selected.symbols})
     client = StewardClient(w3, steward, market.multicall) if steward else None
     if positions_from_block is None and (w3.eth.chain_id == 31337 or _is_in_process(w3)):
         positions_from_block = 0

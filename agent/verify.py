@@ -42,7 +42,7 @@ from chain.positions import DiscoveryCursor, PositionReader, discover_accounts
 from chain.reader import MarketReader
 from chain.steward import OperationState, StewardClient
 from chain.update import ParameterUpdate, recover_signer
-from enclave.attestation import TrustAnchors, attestation_digest, verify_document
+from enclave.attestation import TrustAnchors, attestation_digest, read_document, verify_document
 from enclave.decision import decide
 from enclave.errors import AttestationError
 from enclave.image import measure
@@ -101,9 +101,7 @@ def check_attestation(document: bytes | None, enclave: str, anchors: TrustAnchor
         return Check("attestation", False, "no attestation document found")
     code = measure().digest
     try:
-        import cbor2
-
-        timestamp = cbor2.loads(cbor2.loads(document)[2])["timestamp"]
+        timestamp = read_document(document).timestamp_ms
         verified = verify_document(document, expected_measurement=code, anchors=anchors, now_ms=timestamp)
     except AttestationError as error:
         return Check("attestation", False, error.reason)
@@ -136,7 +134,8 @@ def check_inputs_on_chain(w3: Web3, deployment: Deployment, inputs: DecisionInpu
     multicall = Multicall(w3, market.multicall)
     symbols = [a.symbol for a in inputs.assets]
     quotes = {a.pair.quote_symbol for a in inputs.assets if a.pair.source != "config"} & set(market.symbols)
-    reader = MarketReader(w3, market.select(tuple(dict.fromkeys([*symbols, *sorted(quotes)]))), deployment.dex_pairs)
+    selected = market.select(tuple(dict.fromkeys([*symbols, *sorted(quotes)])))
+    reader = MarketReader(w3, selected, {s: pair for s, pair in deployment.dex_pairs.items() if s in selected.symbols})
     steward = StewardClient(w3, deployment.steward, deployment.multicall) if deployment.steward else None
     fresh_reader = AnchorReader(w3=w3, reader=reader, assets=symbols, config=default_config(),
                                 prices=chain_prices(w3, multicall, anchor.block_number), steward=steward,
@@ -155,6 +154,8 @@ def check_inputs_on_chain(w3: Web3, deployment: Deployment, inputs: DecisionInpu
             problems.append(f"{given.symbol} pair reserves differ")
         if given.bounds.limits != read.bounds.limits or given.bounds.state != read.bounds.state:
             problems.append(f"{given.symbol} steward bounds or parameter states differ")
+        if not _same_observations(given.utilization, read.utilization):
+            problems.append(f"{given.symbol} utilization differs from the reserve's at the hourly blocks")
         for segment in given.prices:
             if segment.source.startswith("feed:"):
                 problems += _feed_differences(w3, multicall, given.symbol, segment, anchor.block_number)
@@ -182,6 +183,13 @@ def check_inputs_on_chain(w3: Web3, deployment: Deployment, inputs: DecisionInpu
     if off_chain:
         checks.append(Check("inputs from files", True, "not on chain (named by file hash): " + "; ".join(off_chain)))
     return checks
+
+
+def _same_observations(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return (a.keys == b.keys and np.array_equal(a.timestamps_s, b.timestamps_s)
+            and np.allclose(a.values, b.values, rtol=1e-12, atol=0))
 
 
 def _feed_differences(w3: Web3, multicall: Multicall, symbol: str, segment, block: int) -> list[str]:

@@ -91,6 +91,11 @@ def book_hhi(positions: int = POSITIONS, seed: int = 1) -> float:
     return float(np.sum(shares**2))
 
 
+# The re-leverage speed the calibration settles on (`compare`: the speed whose simulated daily
+# debt response matches the real one); backtests use it by default.
+RELEVER_SPEED_PER_HOUR = 0.02
+
+
 def dynamics_from(fit: DynamicsFit, relever_speed: float, gas_usd: float = 50.0) -> BorrowerDynamics:
     return BorrowerDynamics(leave_hazard_per_hour=fit.leave_hazard_per_day / 24, growth_per_hour=0.0,
                             relever_band=0.25, relever_speed_per_hour=relever_speed,

@@ -117,7 +117,17 @@ def write_html(results: list[BacktestResult], directory: Path, title: str) -> Pa
         write_parameter_path(result, directory / f"parameter_path_{result.strategy}.json")
         plot_parameter_path(result, directory / f"parameter_path_{result.strategy}.png", f"{title}: {result.strategy}")
     table = metrics_table(results).to_html(float_format=lambda v: f"{v:,.2f}")
+    notes = "".join(
+        f"<li>{html.escape(r.strategy)}: strategy config {html.escape(str(r.market_notes.get('strategy_config', '-')))}, "
+        f"market {html.escape(str(r.market_notes.get('model', '-')))}, depth "
+        f"{html.escape('; '.join(f'{k}: {v}' for k, v in r.market_notes.get('depth', {}).items()) or '-')}</li>"
+        for r in results)
+    paths = "".join(f"<h2>{html.escape(r.strategy)}: parameters in force</h2>"
+                    f"<img src='parameter_path_{html.escape(r.strategy)}.png' style='max-width:100%'>"
+                    f"<p><a href='parameter_path_{html.escape(r.strategy)}.json'>parameter path (JSON)</a></p>"
+                    for r in results)
     page = directory / "report.html"
     page.write_text(f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
-                    f"<h1>{html.escape(title)}</h1>{table}<img src='{image.name}' style='max-width:100%'>")
+                    f"<h1>{html.escape(title)}</h1>{table}<ul>{notes}</ul>"
+                    f"<img src='{image.name}' style='max-width:100%'>{paths}")
     return page

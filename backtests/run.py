@@ -14,7 +14,10 @@ import pandas as pd
 
 from backtests.baselines import strategy_for
 from backtests.data import STABLECOINS, DataError, hourly, load_any, load_bundled
-from backtests.simulator import BacktestResult, MarketPath, SimulationConfig, simulate
+from backtests.data import DATA_DIR
+from backtests.market_dynamics import BorrowerDynamics, dex_depth_hourly, dex_depth_series, fit_dynamics
+from backtests.realism import RELEVER_SPEED_PER_HOUR, book_hhi, dynamics_from
+from backtests.simulator import BacktestResult, DebtReserve, MarketPath, SimulationConfig, simulate
 from strategies.config import StrategyConfig, load_config
 from strategies.inputs import Observations
 
@@ -33,6 +36,7 @@ class BacktestSpec:
     positions_per_asset: int = 1_000
     delay_hours: int = 24
     config_file: Path | None = None  # another strategy config to try (default: the measured one)
+    market: str = "dynamic"  # "dynamic": fitted borrower dynamics and DEX depth over time; "fixed": neither
 
     def strategy_config(self) -> StrategyConfig:
         return load_config(self.config_file)
@@ -66,16 +70,57 @@ def load_paths(spec: BacktestSpec) -> tuple[list[MarketPath], int]:
     return paths, start_hour
 
 
+MARKETS = ("dynamic", "fixed")
+DEBT_SYMBOL = "USDC"
+
+
+def with_market(paths: list[MarketPath], spec: BacktestSpec) -> tuple[list[MarketPath], BorrowerDynamics | None, dict[str, str]]:
+    """The market a spec asks for: with "dynamic", each path's depth follows the bundled DEX
+    reserves where they cover the dates (the default depth before and after) and borrowers
+    follow the dynamics fitted to the bundled Aave v2 data (backtests.realism); with "fixed",
+    constant depth and a fixed population. Returns the paths, the dynamics and how each depth
+    was made (for the report)."""
+    if spec.market not in MARKETS:
+        raise DataError(f"unknown market model {spec.market!r} (known: {', '.join(MARKETS)})")
+    if spec.market == "fixed":
+        return paths, None, {p.symbol: f"constant ${p.liquidity_depth_usd / 1e6:.0f}M" for p in paths}
+    notes, out = {}, []
+    for path in paths:
+        try:
+            series = dex_depth_series(path.symbol, DATA_DIR)
+            depth, before = dex_depth_hourly(path.timestamps_s, series * spec.depth_scale, path.liquidity_depth_usd)
+            notes[path.symbol] = f"DEX reserves ({before} h before their start at the default)"
+            out.append(replace(path, depth_usd=depth))
+        except (ValueError, DataError, FileNotFoundError):
+            notes[path.symbol] = f"constant ${path.liquidity_depth_usd / 1e6:.0f}M (no DEX history for it)"
+            out.append(path)
+    try:
+        dynamics = dynamics_from(fit_dynamics(DATA_DIR, book_hhi()), RELEVER_SPEED_PER_HOUR)
+    except (DataError, FileNotFoundError, ValueError):
+        dynamics = None  # no bundled Aave data: the fixed population
+    return out, dynamics, notes
+
+
 def run_backtest(spec: BacktestSpec, progress: Callable[[int], None] | None = None,
                  record_inputs: bool = False) -> BacktestResult:
     config = spec.strategy_config()
     strategy, initial_params, delayed = strategy_for(spec.strategy, config)
     paths, start_hour = load_paths(spec)
+    paths, dynamics, depth_notes = with_market(paths, spec)
     initial = {p.symbol: initial_params(p.symbol) for p in paths}
     simulation = SimulationConfig(delay_hours=spec.delay_hours if delayed else 0, warmup_hours=0,
                                   positions_per_asset=spec.positions_per_asset, seed=spec.seed, start_hour=start_hour,
-                                  record_inputs=record_inputs)
-    return simulate(paths, initial, strategy, simulation, progress, name=spec.strategy, strategy_config=config)
+                                  record_inputs=record_inputs, dynamics=dynamics)
+    debt = None
+    if spec.market == "dynamic" and DEBT_SYMBOL not in {p.symbol for p in paths}:
+        # The stablecoin the positions borrow is a governed reserve too: its rate curve is
+        # decided and its utilization simulated (pegged at $1 here).
+        debt = DebtReserve(DEBT_SYMBOL, paths[0].timestamps_s, np.ones(len(paths[0].timestamps_s)), 0.0)
+        initial[DEBT_SYMBOL] = initial_params(DEBT_SYMBOL)
+    result = simulate(paths, initial, strategy, simulation, progress, name=spec.strategy, strategy_config=config, debt=debt)
+    result.market_notes = {"model": spec.market, "depth": depth_notes, "strategy_config": config.config_hash_hex,
+                           "debt_reserve": DEBT_SYMBOL if debt is not None else "fixed curve"}
+    return result
 
 
 def with_strategy(spec: BacktestSpec, name: str) -> BacktestSpec:

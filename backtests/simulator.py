@@ -69,8 +69,7 @@ class DebtReserve:
     symbol: str
     timestamps_s: np.ndarray
     prices_usd: np.ndarray
-    supply_usd: float
-
+    supply_usd: float  # 0: the opening book's debt at the target utilization
 
 @dataclass(frozen=True, kw_only=True)
 class SimulationConfig:
@@ -143,6 +142,7 @@ class BacktestResult:
     parameter_path: list[tuple[int, str, str, int]] = field(default_factory=list)
     series: dict[str, np.ndarray] = field(default_factory=dict)
     flows: dict[str, float] = field(default_factory=dict)  # market dynamics totals (USD or counts)
+    market_notes: dict = field(default_factory=dict)  # how the run's market was made (for reports)
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -207,7 +207,7 @@ def simulate(
     result = BacktestResult(name or getattr(strategy, "name", "static"), hours)
     result.parameters = {p.symbol: [] for p in paths}
     debt_index = 1.0
-    stable_supply = (debt.supply_usd if debt is not None
+    stable_supply = (debt.supply_usd if debt is not None and debt.supply_usd > 0
                      else sum(b.debt_usd.sum() for b in books.values()) / config.stable_target_utilization)
     efficiency, gaps = np.zeros(hours), np.zeros(hours)
     bad_debt_series = np.zeros(hours)

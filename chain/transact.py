@@ -109,16 +109,15 @@ class Transactor:
 
     def send(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None,
              simulate: bool = True) -> TxReceipt:
-        """Simulates (against the pending block, where the transaction will land), signs and
-        sends `fn`; raises `ContractRevert` if it would revert or did. `simulate=False` skips
-        the dry run for calls that cannot revert by name (a keeper's price push): a failure is
-        still raised from the receipt."""
+        """Simulates (at the latest block), signs and sends `fn`; raises `ContractRevert` if it
+        would revert or did. `simulate=False` skips the dry run for calls that cannot revert by
+        name (a keeper's price push): a failure is still raised from the receipt."""
         name = getattr(fn, "fn_name", "constructor")
         with self._lock:
             base = {"from": self.account.address}
             try:
                 if isinstance(fn, ContractFunction) and simulate:
-                    fn.call(base, block_identifier="pending")
+                    fn.call(base)
                 if gas is None:
                     gas = (
                         IN_PROCESS_GAS_LIMIT

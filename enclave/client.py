@@ -106,8 +106,7 @@ class EnclaveClient:
 
     def __init__(self, url: str, expected_measurement: bytes, anchors: TrustAnchors, max_age_s: float = 300,
                  timeout_s: float = 120, token: str | None = None) -> None:
-        self.url = url.rstrip("/")
-        self.address = Address.parse(self.url)
+        self.url = url
         self.token = token
         self.expected_measurement = expected_measurement
         self.anchors = anchors
@@ -115,6 +114,16 @@ class EnclaveClient:
         self.timeout_s = timeout_s
         self.attested: VerifiedAttestation | None = None
         self.document: bytes | None = None
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @url.setter
+    def url(self, value: str) -> None:
+        """A new endpoint (e.g. the enclave came back elsewhere): parsed once, here."""
+        self._url = value.rstrip("/")
+        self.address = Address.parse(self._url)
 
     def _request(self, method: str, path: str, body: bytes = b"", content_type: str | None = None) -> Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}

@@ -1,13 +1,26 @@
 """Monte Carlo of price paths and a borrower population: bad debt under a parameter set.
 
-Paths are hourly log returns with Student-t innovations (4 degrees of freedom, unit
-variance) at the forecast volatility; a position whose health factor falls below 1 is
+Paths are hourly log returns with Student-t innovations (`student_dof` degrees of freedom,
+unit variance) at the forecast volatility; a position whose health factor falls below 1 is
 liquidated `liquidation_delay_hours` later at that hour's price. Whatever its collateral
-cannot cover (after the bonus) is bad debt. Seeded: same inputs, same numbers."""
+cannot cover (after the bonus) is bad debt. Seeded: same inputs, same numbers.
+
+Speed without changing a bit (`tests/strategies/test_montecarlo.py` keeps the dense form and
+compares): the standardized shocks of a (seed, paths, hours, dof) are drawn once and reused
+by every asset and both parameter sets of a decision; and bad debt is computed only for the
+(path, position) pairs that can lose. A position is liquidated on a path exactly when the
+path's minimum reaches its trigger, at the first hour the running minimum does (a binary
+search on the running minimum instead of comparing every hour with every position); and it
+can leave a shortfall only if its collateral at the path's minimum, after the bonus, is below
+its debt, since `collateral * price / bonus` cannot decrease as the price rises. Every other
+pair contributes the exact zero the dense form computes, and the per-path sums add the
+non-zero entries in numpy's own pairwise order (`sparse_row_sums`: an exact zero changes no
+running sum), so the estimates are the dense form's bit for bit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -21,12 +34,127 @@ class BadDebtEstimate:
     liquidated_mean_usd: float
 
 
-def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int, student_dof: float = STUDENT_DOF) -> np.ndarray:
-    """Price multipliers, shape (paths, horizon_hours + 1), starting at 1."""
+@lru_cache(maxsize=16)
+def _standardized_shocks(seed: int, paths: int, horizon_hours: int, student_dof: float) -> np.ndarray:
+    """Unit-variance Student-t shocks, shape (paths, horizon_hours); read-only, shared."""
     rng = np.random.default_rng(seed)
     shocks = rng.standard_t(student_dof, size=(paths, horizon_hours)) / np.sqrt(student_dof / (student_dof - 2))
-    log_paths = np.cumsum(hourly_sigma * shocks, axis=1)
-    return np.exp(np.concatenate([np.zeros((paths, 1)), log_paths], axis=1))
+    shocks.setflags(write=False)
+    return shocks
+
+
+def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int,
+                   student_dof: float = STUDENT_DOF) -> np.ndarray:
+    """Price multipliers, shape (paths, horizon_hours + 1), starting at 1."""
+    shocks = _standardized_shocks(int(seed), int(paths), int(horizon_hours), float(student_dof))
+    # exp(concatenate([0, cumsum(sigma x shocks)])), computed in one buffer (fresh arrays of
+    # this size cost page faults, not arithmetic): same operations, same values.
+    prices = np.empty((paths, horizon_hours + 1))
+    prices[:, 0] = 0.0
+    np.multiply(hourly_sigma, shocks, out=prices[:, 1:])
+    np.cumsum(prices[:, 1:], axis=1, out=prices[:, 1:])
+    return np.exp(prices, out=prices)
+
+
+def _first_hour_at_or_below(running_min: np.ndarray, path_index: np.ndarray, trigger: np.ndarray) -> np.ndarray:
+    """For each (path, trigger) pair whose path reaches the trigger: the first hour h with
+    running_min[path, h] <= trigger (running_min is non-increasing along each path)."""
+    low = np.zeros(len(path_index), dtype=np.int64)
+    high = np.full(len(path_index), running_min.shape[1] - 1, dtype=np.int64)
+    while True:
+        open_ = low < high
+        if not open_.any():
+            return low
+        middle = (low + high) // 2
+        above = running_min[path_index, middle] > trigger
+        low = np.where(open_ & above, middle + 1, low)
+        high = np.where(open_ & ~above, middle, high)
+
+
+# ------------------------------------------------------------------ exact sums of sparse rows
+
+_PAIRWISE_LANES = 8  # numpy's pairwise summation: 8 running sums per block ...
+_PAIRWISE_BLOCK = 128  # ... of at most 128 values, longer rows halved (at multiples of 8)
+
+
+def _pairwise_blocks(start: int, length: int) -> tuple:
+    """numpy's pairwise-summation tree over [start, start + length): ("leaf", start, length)
+    or ("split", left, right)."""
+    if length <= _PAIRWISE_BLOCK:
+        return ("leaf", start, length)
+    half = length // 2
+    half -= half % _PAIRWISE_LANES
+    return ("split", _pairwise_blocks(start, half), _pairwise_blocks(start + half, length - half))
+
+
+def _sum_tree(node: tuple, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_count: int) -> np.ndarray:
+    if node[0] == "split":
+        return (_sum_tree(node[1], rows, cols, values, row_count)
+                + _sum_tree(node[2], rows, cols, values, row_count))
+    _, start, length = node
+    inside = (cols >= start) & (cols < start + length)
+    rows, cols, values = rows[inside], cols[inside] - start, values[inside]
+    total = np.zeros(row_count)
+    if length < _PAIRWISE_LANES:  # a plain running sum from 0
+        np.add.at(total, rows, values)
+        return total
+    unrolled = length - length % _PAIRWISE_LANES
+    lane = cols < unrolled
+    lanes = np.zeros(row_count * _PAIRWISE_LANES)
+    # Each of the 8 lanes of a row is a running sum, in column order.
+    np.add.at(lanes, rows[lane] * _PAIRWISE_LANES + cols[lane] % _PAIRWISE_LANES, values[lane])
+    r = lanes.reshape(row_count, _PAIRWISE_LANES)
+    total = ((r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])) + ((r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7]))
+    np.add.at(total, rows[~lane], values[~lane])  # the last length % 8 values, one by one
+    return total
+
+
+def sparse_row_sums(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """`dense.sum(axis=1)` of the matrix of `shape` that is zero except dense[rows, cols] =
+    values ((row, col) pairs unique), bit for bit: numpy's pairwise summation evaluated on the
+    non-zero entries only, since adding an exact zero changes no running sum. `np.add.at`
+    adds in the order given, so entries are taken in (row, column) order."""
+    row_count, col_count = shape
+    totals = np.zeros(row_count)
+    if len(rows) == 0:
+        return totals
+    key = rows.astype(np.int64) * col_count + cols
+    if np.any(key[1:] <= key[:-1]):
+        order = np.argsort(key, kind="stable")
+        rows, cols, values = rows[order], cols[order], values[order]
+    starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+    compact = np.cumsum(np.concatenate(([0], (rows[1:] != rows[:-1]).astype(np.int64))))
+    totals[rows[starts]] = _sum_tree(_pairwise_blocks(0, col_count), compact, cols, values, len(starts))
+    return totals
+
+
+def _sparse_sums_match_numpy() -> bool:
+    """The emulation is tied to numpy's summation order; checked once against numpy itself
+    (values of very different magnitudes, so any other order shows): if numpy ever sums
+    differently, bad debt is computed densely (slower, never different)."""
+    rng = np.random.default_rng(0)
+    for col_count in (5, 8, 100, 129, 1_000):
+        dense = rng.standard_normal((6, col_count)) * 10.0 ** rng.integers(-6, 7, (6, col_count))
+        dense[rng.random(dense.shape) < 0.5] = 0.0
+        rows, cols = np.nonzero(dense)
+        if not np.array_equal(sparse_row_sums(rows, cols, dense[rows, cols], dense.shape), dense.sum(axis=1)):
+            return False
+    return True
+
+
+_SPARSE_SUMS_EXACT = _sparse_sums_match_numpy()
+
+
+def _positions_reached(path_min: np.ndarray, trigger: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (path, position) pairs with path_min[path] <= trigger[position]: a suffix of the
+    positions sorted by trigger for each path (NaN triggers are never reached)."""
+    valid = np.flatnonzero(~np.isnan(trigger))
+    order = valid[np.argsort(trigger[valid], kind="stable")]
+    first = np.searchsorted(trigger[order], path_min, side="left")
+    counts = len(order) - first
+    rows = np.repeat(np.arange(len(path_min)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(first, counts)
+    return rows, order[offsets]
 
 
 def bad_debt(
@@ -36,11 +164,46 @@ def bad_debt(
     liquidation_threshold: float,
     liquidation_bonus: float,
     liquidation_delay_hours: int = 1,
+    *,
+    liquidated: bool = True,
 ) -> BadDebtEstimate:
-    """Bad debt per path for positions (collateral value now, debt) under one LT and LB."""
+    """Bad debt per path for positions (collateral value now, debt) under one LT and LB.
+    `liquidated=False` skips the mean liquidated debt (NaN then), which costs about as much
+    as the bad debt itself when many positions are liquidated and bad debt is rare."""
     if len(debt_usd) == 0:
         return BadDebtEstimate(0.0, 0.0, 0.0)
+    if not (_SPARSE_SUMS_EXACT and liquidation_bonus > 0 and np.all(collateral_usd >= 0)):
+        estimate = _bad_debt_dense(price_paths, collateral_usd, debt_usd, liquidation_threshold, liquidation_bonus,
+                                   liquidation_delay_hours)
+        return estimate if liquidated else BadDebtEstimate(estimate.mean_usd, estimate.var95_usd, float("nan"))
     # Price multiplier at which each position's HF reaches 1.
+    trigger = debt_usd / (collateral_usd * liquidation_threshold)
+    horizon = price_paths.shape[1] - 1
+    shape = (price_paths.shape[0], len(debt_usd))
+    path_min = price_paths.min(axis=1)
+    rows, cols = _positions_reached(path_min, trigger)
+    rows, cols = np.divmod(np.sort(rows * shape[1] + cols), shape[1])  # (path, position) order, for the sums
+    can_lose = debt_usd[cols] > collateral_usd[cols] * path_min[rows] / liquidation_bonus
+    path_index, position_index = rows[can_lose], cols[can_lose]
+    shortfall = np.zeros(0)
+    if len(path_index):
+        running_min = np.minimum.accumulate(price_paths, axis=1)
+        first = _first_hour_at_or_below(running_min, path_index, trigger[position_index])
+        execute_at = np.minimum(first + liquidation_delay_hours, horizon)
+        execution_price = price_paths[path_index, execute_at]
+        recoverable = collateral_usd[position_index] * execution_price / liquidation_bonus
+        shortfall = np.maximum(debt_usd[position_index] - recoverable, 0.0)
+    per_path = sparse_row_sums(path_index, position_index, shortfall, shape)
+    liquidated_mean = float(sparse_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
+    return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), liquidated_mean)
+
+
+def _bad_debt_dense(
+    price_paths: np.ndarray, collateral_usd: np.ndarray, debt_usd: np.ndarray, liquidation_threshold: float,
+    liquidation_bonus: float, liquidation_delay_hours: int,
+) -> BadDebtEstimate:
+    """Every hour against every position: for inputs where the pruning's premise (collateral
+    not negative, bonus positive) does not hold."""
     trigger = debt_usd / (collateral_usd * liquidation_threshold)
     horizon = price_paths.shape[1] - 1
     crossed = price_paths[:, :, None] <= trigger[None, None, :]
@@ -55,7 +218,8 @@ def bad_debt(
     return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), float(liquidated.mean()))
 
 
-def synthetic_population(total_debt_usd: float, liquidation_threshold: float, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_population(total_debt_usd: float, liquidation_threshold: float, count: int,
+                         seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A borrower population when none is given: health factors log-normal around 1.6 with a
     tail near 1 (as seen in Aave v2 snapshots), debts Pareto-sized; collateral implied by HF."""
     rng = np.random.default_rng(seed)

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from strategies import caps, collateral, peg, rates, stressed
 from strategies.anomaly import AnomalyGuard, valid_returns
@@ -80,8 +81,11 @@ class RiskStrategy:
         week = prices[-24 * 7:]
         drawdown = 1 - week[-1] / np.nanmax(week)
         recent = returns[-24:].std()
-        daily = [returns[i - 24:i].std() for i in range(len(returns), max(len(returns) - 24 * 30, 24), -24)]
-        baseline = float(np.median(daily)) if daily else recent
+        # The std of each of the last 30 days (days ending at len, len - 24, ...), vectorised.
+        ends = np.arange(len(returns), max(len(returns) - 24 * 30, 24), -24)
+        daily = (np.ascontiguousarray(sliding_window_view(returns, 24)[ends - 24]).std(axis=1)
+                 if len(ends) and len(returns) >= 24 else np.zeros(0))
+        baseline = float(np.median(daily)) if len(daily) else recent
         if drawdown > gate.stress_drawdown or (baseline > 0 and recent > gate.stress_volatility_ratio * baseline):
             return "reducing"
         return "active"
@@ -256,10 +260,12 @@ class RiskStrategy:
         paths = simulate_paths(sigma, horizon, config.montecarlo.paths, config.seed, config.montecarlo.student_dof)
         after = {**current_values, **changes}
         delay = config.montecarlo.liquidation_delay_hours
-        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay)
-        debt_after = bad_debt(
+        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay, liquidated=False)
+        unchanged = (after[Param.LIQUIDATION_THRESHOLD] == params.liquidation_threshold_bps
+                     and after[Param.LIQUIDATION_BONUS] == params.liquidation_bonus_bps)
+        debt_after = debt_now if unchanged else bad_debt(
             paths, collateral_usd, debt_usd, after[Param.LIQUIDATION_THRESHOLD] / 1e4, after[Param.LIQUIDATION_BONUS] / 1e4,
-            delay,
+            delay, liquidated=False,
         )
         applied = collateral.newly_liquidatable(
             collateral_usd, debt_usd, threshold_now, after[Param.LIQUIDATION_THRESHOLD] / 1e4

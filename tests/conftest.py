@@ -3,12 +3,14 @@ copied into the project); where that folder is absent they are skipped with the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
 from backtests.data import DATA_DIR
+
+DEMO_DAYS = 3
 
 
 def pytest_collection_modifyitems(config, items):
@@ -20,43 +22,40 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-# ------------------------------------------------------------------ one demo database per test session
-
-
-class DemoDatabase(NamedTuple):
-    """A real `risk-agent demo` database (3 replayed days) and the home its enclave's dev CA
-    lives in. Shared read-only: a test that changes it works on a copy."""
-
+@dataclass(frozen=True)
+class DemoRun:
+    summary: object  # agent.demo.DemoSummary
     db: Path
-    home: Path
-
-
-DEMO_DAYS = 3
+    home: Path  # RISK_AGENT_HOME of the run: its dev CA is home / "dev-ca"
 
 
 @pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> DemoDatabase:
-    """Built once per `pytest` run, also across xdist workers: the first worker builds it under
-    a file lock in the run's shared temporary directory, the others wait and reuse it (a demo
-    takes ~25 s of CPU; the machine has two cores)."""
+def demo_run(tmp_path_factory) -> DemoRun:
+    """ONE demo database per test session (3 replayed days around 2021-05-19 on real Aave v3,
+    the real enclave process), shared by every test that needs one. Treat it as read-only:
+    copy the file before changing it.
+
+    Built once per `pytest` run, also across xdist workers: the first worker to need it builds
+    it under a file lock in the run's shared temporary directory; the others wait and reuse it
+    (a demo is ~25 s of CPU and the machine has two cores)."""
     import fcntl
     import os
+    import pickle
 
     from agent.demo import run_demo
 
     base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    directory = shared / "demo-db"
+    directory = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "demo-run"
     directory.mkdir(exist_ok=True)
-    db, home = directory / "demo.sqlite", directory / "home"
-    done = directory / "done"
+    home, saved = directory / "home", directory / "summary.pickle"
+    db = home / "demo.sqlite"
     with open(directory / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if not done.exists():
+            if not saved.exists():
                 home.mkdir(exist_ok=True)
-                run_demo(DEMO_DAYS, db, home)
-                done.write_text("ok")
+                saved.write_bytes(pickle.dumps(run_demo(DEMO_DAYS, db, home)))
+            summary = pickle.loads(saved.read_bytes())
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return DemoDatabase(db, home)
+    return DemoRun(summary, db, home)

@@ -7,10 +7,10 @@ pragma solidity 0.8.28;
 /// @dev Invariants: round ids start at 1 and increase by one; a round's updatedAt never
 ///      exceeds the block time it was pushed in and never decreases from round to round.
 contract PushableAggregator {
+    /// @dev One storage slot per round (replaying months of hourly history costs 22k gas a round).
     struct Round {
-        int256 answer;
-        uint256 startedAt;
-        uint256 updatedAt;
+        int192 answer;
+        uint64 updatedAt;
     }
 
     /// @notice Answers carry this many decimals (8, as Chainlink USD feeds).
@@ -25,6 +25,8 @@ contract PushableAggregator {
     error NoDataPresent();
     error TimestampNotMonotonic(uint256 previous, uint256 given);
     error TimestampInFuture(uint256 given, uint256 blockTime);
+    error AnswerOutOfRange(int256 answer);
+    error LengthMismatch(uint256 answers, uint256 timestamps);
 
     event AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt);
     event NewRound(uint256 indexed roundId, address indexed startedBy, uint256 startedAt);
@@ -47,6 +49,16 @@ contract PushableAggregator {
         if (msg.sender != owner) revert OnlyOwner(msg.sender);
         if (updatedAt > block.timestamp) revert TimestampInFuture(updatedAt, block.timestamp);
         return _push(answer, updatedAt);
+    }
+
+    /// @notice Pushes many historical rounds at once (oldest first), as `pushRound` would one by one.
+    function pushRounds(int256[] calldata answers, uint256[] calldata updatedAts) external returns (uint80 lastRoundId) {
+        if (msg.sender != owner) revert OnlyOwner(msg.sender);
+        if (answers.length != updatedAts.length) revert LengthMismatch(answers.length, updatedAts.length);
+        for (uint256 i = 0; i < answers.length; i++) {
+            if (updatedAts[i] > block.timestamp) revert TimestampInFuture(updatedAts[i], block.timestamp);
+            lastRoundId = _push(answers[i], updatedAts[i]);
+        }
     }
 
     /// @notice Hands the feed to a new owner.
@@ -72,7 +84,7 @@ contract PushableAggregator {
     {
         Round memory round = rounds[roundId];
         if (round.updatedAt == 0) revert NoDataPresent();
-        return (roundId, round.answer, round.startedAt, round.updatedAt, roundId);
+        return (roundId, round.answer, round.updatedAt, round.updatedAt, roundId);
     }
 
     /// @notice Chainlink legacy view.
@@ -83,9 +95,10 @@ contract PushableAggregator {
     function _push(int256 answer, uint256 updatedAt) internal returns (uint80 roundId) {
         uint256 previous = rounds[latestRound].updatedAt;
         if (updatedAt < previous) revert TimestampNotMonotonic(previous, updatedAt);
+        if (answer > type(int192).max || answer < type(int192).min) revert AnswerOutOfRange(answer);
         roundId = latestRound + 1;
         latestRound = roundId;
-        rounds[roundId] = Round(answer, updatedAt, updatedAt);
+        rounds[roundId] = Round(int192(answer), uint64(updatedAt));
         emit NewRound(roundId, msg.sender, updatedAt);
         emit AnswerUpdated(answer, roundId, updatedAt);
     }

@@ -96,11 +96,11 @@ def test_db_upgrade_refuses_someone_elses_database(tmp_path, capsys):
 
 
 @pytest.mark.needs_data
-def test_status_of_the_demo_reads_as_text_and_json_and_writes_nothing(demo_db, tmp_path, capsys):
+def test_status_of_the_demo_reads_as_text_and_json_and_writes_nothing(demo_run, tmp_path, capsys):
     """The demo's 3 days: 5 proposals (1 vetoed), the last snapshot at the last decision's
     block, shown in UTC and in the replay's own time (May 2021)."""
     db = tmp_path / "demo.sqlite"
-    shutil.copy(demo_db.db, db)
+    shutil.copy(demo_run.db, db)
     before = digest(db)
     with sqlite3.connect(db) as connection:
         counts = dict(connection.execute("select state, count(*) from proposal group by state").fetchall())

@@ -20,10 +20,10 @@ SECTIONS = ["Summary", "Before and after", "Method", "Value at risk and expected
 
 
 @pytest.fixture
-def demo_copy(demo_db, tmp_path):
+def demo_copy(demo_run, tmp_path):
     db = tmp_path / "demo.sqlite"
-    shutil.copy(demo_db.db, db)
-    return db, demo_db.home
+    shutil.copy(demo_run.db, db)
+    return db, demo_run.home
 
 
 def stored(db, proposal_id: int) -> dict:

@@ -66,17 +66,16 @@ def test_synthetic_paths_are_seeded():
 
 @pytest.mark.anvil
 def test_chainlink_rounds_read_on_chain_from_anvil(tmp_path):
-    from chain.deploy import deploy_contract
+    from chain.aave import our_contract
+    from chain.artifacts import load_artifact
     from chain.node import advance_time, dev_accounts, start_anvil
     from chain.transact import Transactor
 
     with start_anvil(log_dir=tmp_path) as node:
         w3 = node.web3()
         tx = Transactor(w3, dev_accounts(w3)[0])
-        address = deploy_contract(tx, "PushableAggregator", 8, "ETH / USD", 2_000 * 10**8)
-        from chain.deploy import contract
-
-        feed = contract(w3, "PushableAggregator", address)
+        address = tx.deploy(load_artifact("PushableAggregator"), 8, "ETH / USD", 2_000 * 10**8)
+        feed = our_contract(w3, "PushableAggregator", address)
         for price in (1_990, 1_950, 2_010):
             advance_time(w3, 3_600)
             tx.send(feed.functions.pushAnswer(price * 10**8))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from web3.logs import DISCARD
 
-from backtests.simulator import AssetBook, BacktestResult, MarketPath, SimulationConfig, _liquidate
+from backtests.simulator import AssetBook, BacktestResult, SimulationConfig, _liquidate
 from chain.errors import ContractRevert
 from chain.node import advance_time
 from strategies.params import AAVE_V3_OCT_2023
@@ -75,9 +75,8 @@ def engine_liquidation_price(tokens: float, debt_usd: float, threshold: float) -
 def engine_liquidate(tokens: float, debt_usd: float, price: float) -> tuple[AssetBook, BacktestResult]:
     """The engine's settlement of one WETH position at `price` (deep market: no slippage skip)."""
     book = engine_book(tokens, debt_usd)
-    path = MarketPath("WETH", np.array([0]), np.array([price]), liquidity_depth_usd=1e15)
     result = BacktestResult("parity", 1)
-    _liquidate(book, 0, price, WETH_LT, WETH_LB, 1.0, path, SimulationConfig(), result)
+    _liquidate(book, 0, price, WETH_LT, WETH_LB, 1.0, 1e15, SimulationConfig(), result)
     return book, result
 
 

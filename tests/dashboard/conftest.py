@@ -27,9 +27,9 @@ class DashboardDatabase(NamedTuple):
 
 
 @pytest.fixture(scope="session")
-def dashboard_db(demo_db, tmp_path_factory) -> DashboardDatabase:
+def dashboard_db(demo_run, tmp_path_factory) -> DashboardDatabase:
     db = tmp_path_factory.mktemp("dashboard") / "demo-before-last-execution.sqlite"
-    shutil.copy(demo_db.db, db)
+    shutil.copy(demo_run.db, db)
     with sqlite3.connect(db) as connection:
         (queued_id, eta) = connection.execute(
             "select id, eta from proposal where path = 'slow' and state = 'executed' order by id desc limit 1").fetchone()
@@ -41,7 +41,7 @@ def dashboard_db(demo_db, tmp_path_factory) -> DashboardDatabase:
                                    metrics_json=json.dumps({"bad_debt_usd": 670_298.0, "borrower_bonus_losses_usd": 1.6e6,
                                                             "updates": 20}), report_path=None))
         session.commit()
-    return DashboardDatabase(db, demo_db.home, queued_id)
+    return DashboardDatabase(db, demo_run.home, queued_id)
 
 
 def seed_many_proposals(db, count: int) -> None:

@@ -328,3 +328,22 @@ def test_thin_depth_raises_the_bonus():
     assert thin.metrics["liquidation_slippage"] > deep.metrics["liquidation_slippage"]
     assert deep.targets["LIQUIDATION_BONUS"] == CONFIG.bonus.min_bonus_bps
     assert CONFIG.bonus.min_bonus_bps < thin.targets["LIQUIDATION_BONUS"] <= CONFIG.bonus.max_bonus_bps
+
+
+def test_a_price_that_never_moved_decides_without_numerical_warnings():
+    """A pegged feed can sit at exactly $1 for months: zero variance must not reach the GARCH
+    fit (a 0/0 there); the decision stands on a volatility of exactly 0."""
+    import warnings
+
+    from backtests.data import PriceSeries
+    from backtests.history import decision_inputs
+    from strategies.params import AAVE_V3_OCT_2023
+
+    index = pd.date_range("2024-01-01", periods=3_000, freq="h", tz="UTC")
+    flat = PriceSeries("USDC", pd.Series(np.ones(3_000), index=index), "flat", 0, ())
+    inputs = decision_inputs([flat], index[-1], params={"USDC": AAVE_V3_OCT_2023["USDC"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        asset = propose(RiskStrategy(), inputs).asset("USDC")
+    assert asset.metrics["hourly_volatility"] == 0.0
+    assert asset.metrics["volatility_model"] == "ewma"

@@ -1,0 +1,162 @@
+"""Monte Carlo bad debt: hand-derived paths and positions, the liquidation delay, seeded paths,
+and the pruned computation equal to the dense one bit for bit (the dense form, as it was on
+main @bcaf696, is kept here as the reference). No ../shared/data needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from strategies.montecarlo import (
+    BadDebtEstimate,
+    _bad_debt_dense,
+    bad_debt,
+    simulate_paths,
+    sparse_row_sums,
+    synthetic_population,
+)
+
+# Two paths over 3 hours: the first falls (1, 0.9, 0.7, 0.8), the second rises.
+PATHS = np.array([[1.0, 0.9, 0.7, 0.8], [1.0, 1.1, 1.2, 1.3]])
+# Collateral 100 each; debts 70, 78, 50. With LT 0.8 the HF reaches 1 at price multipliers
+# (triggers) 70/80 = 0.875, 78/80 = 0.975 and 50/80 = 0.625.
+COLLATERAL = np.array([100.0, 100.0, 100.0])
+DEBT = np.array([70.0, 78.0, 50.0])
+
+
+def reference_simulate_paths(hourly_sigma, horizon_hours, paths, seed, student_dof=4.0):
+    rng = np.random.default_rng(seed)
+    shocks = rng.standard_t(student_dof, size=(paths, horizon_hours)) / np.sqrt(student_dof / (student_dof - 2))
+    log_paths = np.cumsum(hourly_sigma * shocks, axis=1)
+    return np.exp(np.concatenate([np.zeros((paths, 1)), log_paths], axis=1))
+
+
+def reference_bad_debt(price_paths, collateral_usd, debt_usd, liquidation_threshold, liquidation_bonus, delay=1):
+    if len(debt_usd) == 0:
+        return BadDebtEstimate(0.0, 0.0, 0.0)
+    trigger = debt_usd / (collateral_usd * liquidation_threshold)
+    horizon = price_paths.shape[1] - 1
+    crossed = price_paths[:, :, None] <= trigger[None, None, :]
+    ever = crossed.any(axis=1)
+    first = np.where(ever, crossed.argmax(axis=1), horizon)
+    execute_at = np.minimum(first + delay, horizon)
+    execution_price = np.take_along_axis(price_paths, execute_at, axis=1)
+    recoverable = collateral_usd[None, :] * execution_price / liquidation_bonus
+    shortfall = np.where(ever, np.maximum(debt_usd[None, :] - recoverable, 0.0), 0.0)
+    per_path = shortfall.sum(axis=1)
+    liquidated = np.where(ever, debt_usd[None, :], 0.0).sum(axis=1)
+    return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), float(liquidated.mean()))
+
+
+def test_bad_debt_on_two_paths_matches_the_hand_computation():
+    """Falling path: position 1 (trigger 0.875) crosses at hour 2 (0.7), is liquidated an
+    hour later at 0.8: 100 x 0.8 / 1.05 = 76.19 covers its 70. Position 2 (0.975) crosses at
+    hour 1 (0.9), is liquidated at hour 2 at 0.7: 100 x 0.7 / 1.05 = 66.667, shortfall
+    78 - 66.667 = 11.333. Position 3 (0.625) never crosses. Rising path: nothing.
+    Per path (11.333, 0): mean 5.667; 95% quantile by linear interpolation 0.95 x 11.333 =
+    10.767; liquidated debt per path (70 + 78, 0), mean 74."""
+    estimate = bad_debt(PATHS, COLLATERAL, DEBT, 0.8, 1.05, 1)
+    shortfall = 78 - 70 / 1.05
+    assert estimate.mean_usd == pytest.approx(shortfall / 2, rel=1e-12)
+    assert estimate.var95_usd == pytest.approx(0.95 * shortfall, rel=1e-12)
+    assert estimate.liquidated_mean_usd == pytest.approx(74.0, rel=1e-12)
+
+
+def test_the_liquidation_delay_picks_the_execution_hour_capped_at_the_horizon():
+    """Delay 0: position 1 sells at 0.7 (66.667 < 70: shortfall 3.333), position 2 at 0.9
+    (85.71 covers 78). Delay 5: both sell at the last hour, 0.8: 76.19, position 2 short
+    78 - 76.19 = 1.810. Means over the two paths are half of these."""
+    now = bad_debt(PATHS, COLLATERAL, DEBT, 0.8, 1.05, 0)
+    assert now.mean_usd == pytest.approx((70 - 70 / 1.05) / 2, rel=1e-12)
+    late = bad_debt(PATHS, COLLATERAL, DEBT, 0.8, 1.05, 5)
+    assert late.mean_usd == pytest.approx((78 - 80 / 1.05) / 2, rel=1e-12)
+
+
+def test_no_positions_no_bad_debt():
+    assert bad_debt(PATHS, np.zeros(0), np.zeros(0), 0.8, 1.05) == BadDebtEstimate(0.0, 0.0, 0.0)
+
+
+def test_paths_start_at_one_are_seeded_and_equal_the_reference():
+    paths = simulate_paths(0.01, 24, 500, seed=3)
+    assert paths.shape == (500, 25) and (paths[:, 0] == 1.0).all()
+    assert paths.tobytes() == reference_simulate_paths(0.01, 24, 500, 3).tobytes()
+    assert paths.tobytes() != simulate_paths(0.01, 24, 500, seed=4).tobytes()
+
+
+def test_shared_shocks_are_not_changed_by_their_users():
+    """The shocks of a (seed, paths, hours, dof) are drawn once and reused: another sigma, a
+    caller writing into its paths, and another dof leave the next call's paths as before."""
+    first = simulate_paths(0.01, 48, 200, seed=9)
+    other = simulate_paths(0.03, 48, 200, seed=9)
+    other[:] = 0.0
+    simulate_paths(0.01, 48, 200, seed=9, student_dof=6.0)
+    assert simulate_paths(0.01, 48, 200, seed=9).tobytes() == first.tobytes()
+    assert simulate_paths(0.01, 48, 200, seed=9, student_dof=6.0).tobytes() == reference_simulate_paths(
+        0.01, 48, 200, 9, 6.0).tobytes()
+
+
+SCENARIOS = [  # (hourly sigma, horizon, paths, positions, seed)
+    (0.003, 24, 2_000, 400, 1),  # calm: almost nothing crosses
+    (0.01, 48, 2_000, 400, 2),
+    (0.03, 96, 1_000, 500, 3),  # crash: most positions cross on most paths
+    (0.02, 5, 50, 1, 4),
+    (0.02, 1, 7, 129, 5),
+]
+
+
+@pytest.mark.parametrize(("sigma", "horizon", "paths", "count", "seed"), SCENARIOS)
+def test_pruned_bad_debt_equals_the_dense_computation_bit_for_bit(sigma, horizon, paths, count, seed):
+    """Synthetic populations plus positions already under HF 1, without debt, without
+    collateral; several LT/LB/delay combinations."""
+    price_paths = simulate_paths(sigma, horizon, paths, seed)
+    collateral, debt = synthetic_population(1e8, 0.8, count, seed)
+    debt[::5] *= 1.3
+    debt[1::11] = 0.0
+    collateral[2::13] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for threshold, bonus, delay in ((0.8, 1.05, 1), (0.7, 1.1, 0), (0.85, 1.01, 4)):
+            got = bad_debt(price_paths, collateral, debt, threshold, bonus, delay)
+            want = reference_bad_debt(price_paths, collateral, debt, threshold, bonus, delay)
+            assert (got.mean_usd.hex(), got.var95_usd.hex(), got.liquidated_mean_usd.hex()) == (
+                want.mean_usd.hex(), want.var95_usd.hex(), want.liquidated_mean_usd.hex())
+
+
+def test_negative_collateral_takes_the_dense_path():
+    """The pruning's premise (collateral x price / bonus rises with the price) needs
+    collateral >= 0; otherwise the dense form answers."""
+    collateral = np.array([100.0, -5.0])
+    debt = np.array([78.0, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert bad_debt(PATHS, collateral, debt, 0.8, 1.05) == _bad_debt_dense(PATHS, collateral, debt, 0.8, 1.05, 1)
+        assert bad_debt(PATHS, collateral, debt, 0.8, 1.05) == reference_bad_debt(PATHS, collateral, debt, 0.8, 1.05)
+
+
+@pytest.mark.parametrize("columns", [1, 7, 8, 9, 127, 128, 129, 257, 500, 1_500])
+def test_sparse_row_sums_equal_numpy_row_sums_bit_for_bit(columns):
+    """Values of very different magnitudes, so that any other order of additions than
+    numpy's pairwise one shows in the last bits."""
+    rng = np.random.default_rng(columns)
+    dense = rng.standard_normal((40, columns)) * 10.0 ** rng.integers(-8, 9, (40, columns))
+    dense[rng.random(dense.shape) < 0.7] = 0.0
+    dense[3] = 0.0  # an empty row
+    rows, cols = np.nonzero(dense)
+    shuffled = rng.permutation(len(rows))  # entries in any order
+    got = sparse_row_sums(rows[shuffled], cols[shuffled], dense[rows, cols][shuffled], dense.shape)
+    assert got.tobytes() == dense.sum(axis=1).tobytes()
+
+
+def test_synthetic_population_is_seeded_solvent_and_sums_to_the_debt():
+    collateral, debt = synthetic_population(1e6, 0.8, 300, seed=2)
+    again = synthetic_population(1e6, 0.8, 300, seed=2)
+    assert collateral.tobytes() == again[0].tobytes() and debt.tobytes() == again[1].tobytes()
+    assert debt.sum() == pytest.approx(1e6, rel=1e-12)
+    assert (collateral * 0.8 / debt >= 1.0).all()
+
+
+def test_liquidated_debt_can_be_skipped_without_changing_the_bad_debt():
+    price_paths = simulate_paths(0.02, 48, 500, seed=6)
+    collateral, debt = synthetic_population(1e8, 0.8, 300, seed=6)
+    full = bad_debt(price_paths, collateral, debt, 0.8, 1.05, 1)
+    lean = bad_debt(price_paths, collateral, debt, 0.8, 1.05, 1, liquidated=False)
+    assert (lean.mean_usd, lean.var95_usd) == (full.mean_usd, full.var95_usd) and np.isnan(lean.liquidated_mean_usd)
+    assert full.liquidated_mean_usd > 0
