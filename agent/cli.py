@@ -227,6 +227,25 @@ def db_upgrade(db: Annotated[str, typer.Option(help="Database file or URL to bri
     typer.echo(f"database {db} is at schema revision {SCHEMA_REVISION}")
 
 
+MARKETS = ("dynamic", "fixed")
+MARKET_HELP = ("dynamic: borrowers arrive, leave and re-lever (fitted to Aave v2) and DEX depth follows the bundled "
+               "reserves; fixed: a fixed population and constant depth.")
+CONFIG_HELP = "Another strategy config (TOML) to try; default: the measured one the enclave runs."
+
+
+def check_market(market: str) -> None:
+    if market not in MARKETS:
+        raise fail(f"--market {market!r} is not one of {', '.join(MARKETS)}")
+
+
+def check_strategy_config(path: Path | None) -> None:
+    """Loads it now: a missing or malformed strategy config is one line before anything runs."""
+    if path is not None:
+        from strategies.config import load_config
+
+        load_config(path)
+
+
 DATA_HELP = ("A price file for the one asset, in any format `risk-agent data inspect` reads, detected from its "
              "content: ccxt/Binance OHLCV (ISO or unix s/ms), CryptoDataDownload, CoinGecko, Chainlink rounds "
              "(decimals stated in the file), symbol,timestamp,price, timestamp,price, JSON candles.")
@@ -244,6 +263,8 @@ def backtest(
     positions: Annotated[int, typer.Option(min=1, help="Borrower positions per asset (at least 1).")] = 1_000,
     report: Annotated[Path, typer.Option(help="Directory for report.html and backtest.png (created).")] = Path("var/backtest"),
     db: Annotated[str | None, typer.Option(help="Save the run in this database (for the dashboard); checked first.")] = None,
+    market: Annotated[str, typer.Option(help=MARKET_HELP)] = "dynamic",
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Replay market history through a strategy against a baseline; writes a report."""
@@ -259,7 +280,10 @@ def backtest(
     if report.exists() and not report.is_dir():
         raise fail(f"--report {report} is a file, not a directory")
     engine = writable_engine(db) if db else None  # a bad --db fails before hours of simulation
-    spec = BacktestSpec(chosen, start, end, strategy, seed, data, positions_per_asset=positions)
+    check_market(market)
+    check_strategy_config(config)
+    spec = BacktestSpec(chosen, start, end, strategy, seed, data, positions_per_asset=positions, config_file=config,
+                        market=market)
     names = [strategy] + ([baseline] if baseline and baseline != strategy else [])
     try:
         for name in names:
@@ -332,6 +356,8 @@ def sweep(
     workers: Annotated[int, typer.Option(min=1, help="Local Dask workers.")] = 2,
     scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler (tcp://HOST:PORT).")] = None,
     out: Annotated[Path, typer.Option(help="CSV of the results table (its directory must exist).")] = SWEEP_OUT,
+    market: Annotated[str, typer.Option(help=MARKET_HELP)] = "dynamic",
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results table as JSON records.")] = False,
 ) -> None:
     """Run a grid of backtests (strategies x settings x periods x seeds) on Dask."""
@@ -347,7 +373,9 @@ def sweep(
     seed_list = parse_numbers(seeds, "--seeds", int, 0)
     scales = parse_numbers(depth_scales, "--depth-scales", float, 1e-9)
     check_writable_file(out, default=SWEEP_OUT)
-    base = BacktestSpec(parse_list(assets, "--assets"), "", "")
+    check_market(market)
+    check_strategy_config(config)
+    base = BacktestSpec(parse_list(assets, "--assets"), "", "", config_file=config, market=market)
     try:
         for name in dict.fromkeys(names):
             strategy_for(name)

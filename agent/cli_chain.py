@@ -149,13 +149,32 @@ def enclave_verify(
 
 @enclave_app.command("serve")
 def enclave_serve(
-    port: Annotated[int, typer.Option(help="Loopback port (0: any free one).")] = 0,
+    port: Annotated[int, typer.Option(help="Loopback port (0: any free one); ignored with --listen.")] = 0,
+    listen: Annotated[str | None, typer.Option(help="http://127.0.0.1:PORT, unix:///PATH or vsock://CID:PORT "
+                                                    "(Nitro: vsock://any:5005).")] = None,
     backend: Annotated[str, typer.Option(help="Attestation back end: local or nitro.")] = "local",
+    token_file: Annotated[Path | None, typer.Option(help="File holding the clients' bearer token (else $"
+                                                         "RISK_AGENT_ENCLAVE_TOKEN; neither: local development, "
+                                                         "no client authentication, local back end only).")] = None,
 ) -> None:
     """Run the enclave process in the foreground (what the agent starts in local mode)."""
+    import os
+
+    from enclave.server import TOKEN_ENV
     from enclave.server import main as serve
 
-    serve(["--port", str(port), "--backend", backend, "--dev"])
+    if backend not in ("local", "nitro"):
+        raise fail(f"--backend {backend!r} is not local or nitro")
+    if token_file is not None and not token_file.is_file():
+        raise fail(f"--token-file {token_file} is not a file")
+    arguments = ["--backend", backend, *(["--listen", listen] if listen else ["--port", str(port)])]
+    if token_file is not None:
+        arguments += ["--token-file", str(token_file)]
+    elif not os.environ.get(TOKEN_ENV, "").strip():
+        if backend != "local":
+            raise fail(f"the {backend} back end serves only authenticated clients: give --token-file or set {TOKEN_ENV}")
+        arguments.append("--dev")
+    raise typer.Exit(serve(arguments) or 0)
 
 
 @enclave_app.command("register")

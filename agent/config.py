@@ -37,6 +37,7 @@ class EnclaveSettings(Strict):
     dev_ca_dir: Path | None = None
     max_attestation_age_s: float = Field(300, gt=0)
     auto_register: bool = False  # schedule registration of a new key (the operator must be a proposer)
+    token_env: str | None = None  # environment variable holding the enclave's client bearer token (never the file)
 
 
 class OperatorSettings(Strict):
@@ -127,6 +128,9 @@ class AgentConfig(BaseSettings):
                 raise ValueError("enclave.backend: the production profile needs the nitro back end")
             if self.operator.private_key_env or self.operator.use_dev_account is not None:
                 raise ValueError("operator: the production profile refuses plain-text keys; use operator.keystore_file")
+            if not self.enclave.token_env:
+                raise ValueError("enclave.token_env: the production profile needs the enclave's client token "
+                                 "(the name of an environment variable holding it)")
         for symbol in self.backfill_csv:
             if symbol not in self.assets:
                 raise ValueError(f"backfill_csv.{symbol}: {symbol} is not one of assets ({', '.join(self.assets)})")
@@ -169,6 +173,17 @@ class AgentConfig(BaseSettings):
                     os.environ.pop("_RISK_AGENT_CONFIG_FILE", None)
                 else:
                     os.environ["_RISK_AGENT_CONFIG_FILE"] = previous
+
+    def enclave_token(self) -> str | None:
+        """The enclave client token from `enclave.token_env` (None when no variable is named:
+        demo and local, where the service's own enclave runs with --dev)."""
+        name = self.enclave.token_env
+        if not name:
+            return None
+        token = os.environ.get(name, "").strip()
+        if not token:
+            raise ConfigError("enclave.token_env", f"environment variable {name} is not set")
+        return token
 
     def operator_account(self, dev_accounts: list[LocalAccount] | None = None) -> LocalAccount:
         settings = self.operator

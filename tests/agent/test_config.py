@@ -39,6 +39,8 @@ def test_local_profile_loads_and_env_overrides(tmp_path, monkeypatch):
         ('profile = "production"\n[enclave]\nbackend = "nitro"\n[operator]\nprivate_key_env = "KEY"\n',
          "operator", "refuses plain-text keys"),
         ('profile = "production"\n[operator]\nkeystore_file = "k.json"\n', "enclave.backend", "nitro"),
+        ('profile = "production"\n[enclave]\nbackend = "nitro"\n[operator]\nkeystore_file = "k.json"\n',
+         "enclave.token_env", "needs the enclave's client token"),
         ("[operator]\n", "operator", "set keystore_file"),
         ('[operator]\nuse_dev_account = 0\n[schedules]\ningest_s = -1\n', "schedules.ingest_s", "greater than 0"),
         ('[operator]\nuse_dev_account = 0\ncolour = "blue"\n', "operator.colour", "Extra inputs"),
@@ -113,3 +115,18 @@ def test_a_backfill_source_is_also_its_path(tmp_path):
     plain.write_text("timestamp,price\n1609459200,730.1\n")
     config = AgentConfig.load(write(tmp_path, BASE + f'[operator]\nuse_dev_account = 0\n[backfill_csv]\nWETH = "{plain}"\n'))
     assert list(load_any(config.backfill_csv["WETH"], "WETH").prices_usd) == [730.1]
+
+
+def test_enclave_token_from_the_named_variable(tmp_path, monkeypatch):
+    """Production names the variable; the token is read from it (never from the file), and a
+    named variable that is not set is one line naming the setting."""
+    path = write(tmp_path, BASE + 'profile = "production"\n[enclave]\nbackend = "nitro"\ntoken_env = "ENCLAVE_TOKEN"\n'
+                 '[operator]\nkeystore_file = "k.json"\n')
+    monkeypatch.setenv("ENCLAVE_TOKEN", "  s3cret-token\n")
+    assert AgentConfig.load(path).enclave_token() == "s3cret-token"
+    monkeypatch.delenv("ENCLAVE_TOKEN")
+    with pytest.raises(ConfigError) as raised:
+        AgentConfig.load(path).enclave_token()
+    assert raised.value.setting == "enclave.token_env" and "ENCLAVE_TOKEN is not set" in str(raised.value)
+    local = AgentConfig.load(write(tmp_path, BASE + "[operator]\nuse_dev_account = 0\n"))
+    assert local.enclave_token() is None
