@@ -19,8 +19,8 @@ from agent.cli_chain import chain_app, enclave_app
 from agent.cli_common import (
     check_writable_file,
     database_target,
-    make_parent,
     fail,
+    make_parent,
     parse_day,
     parse_hex32,
     parse_list,
@@ -45,8 +45,11 @@ USER_ERRORS: tuple[type[Exception], ...] = (RiskAgentError, ChainError, EnclaveE
 
 @app.command()
 def demo(
-    cycles: Annotated[int, typer.Option(min=1, max=28, help="Days to replay around the 2021-05-19 crash (one decision a day).")] = 10,
-    db: Annotated[Path, typer.Option(help="SQLite file the demo writes (replaced if it is a demo database).")] = DEMO_DB,
+    cycles: Annotated[int,
+                      typer.Option(min=1, max=28,
+                                   help="Days to replay around the 2021-05-19 crash (one decision a day).")] = 10,
+    db: Annotated[Path,
+                  typer.Option(help="SQLite file the demo writes (replaced if it is a demo database).")] = DEMO_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the whole system on embedded defaults: Aave v3 on the in-process EVM, SQLite, local enclave."""
@@ -60,7 +63,8 @@ def demo(
     if db.exists() and db.stat().st_size > 0:
         tables, _ = probe_database(str(db))
         if tables and "proposal" not in tables:
-            raise fail(f"{db} is not a risk-agent database: the demo replaces only its own databases (give another --db)")
+            raise fail(f"{db} is not a risk-agent database: the demo replaces only its own databases (give another "
+                       f"--db)")
     typer.echo(f"demo: deploying Aave v3 and the steward to the in-process EVM, starting the enclave, "
                f"replaying {cycles} days of prices...", err=True)
     make_parent(db)
@@ -79,7 +83,8 @@ def demo_lines(summary, dev_root: Path) -> list[str]:
     lines = [
         f"prices: {summary.price_source.split('; ')[0]}; {summary.hours_replayed} hours replayed, "
         f"WETH ${summary.weth_price_start_usd:,.2f} -> ${summary.weth_price_end_usd:,.2f}",
-        f"enclave {summary.enclave_address} (measurement {summary.measurement[:16]}...) registered through the registrar and timelock",
+        f"enclave {summary.enclave_address} (measurement {summary.measurement[:16]}...) registered through the "
+        f"registrar and timelock",
         f"decisions: {summary.decisions}; proposals by state: "
         + ", ".join(f"{state} {count}" for state, count in summary.proposals_by_state.items()),
         f"{'WETH':<28}{'before':>14}{'after':>14}",
@@ -130,9 +135,13 @@ def verify(
     proposal_id: Annotated[int | None, typer.Argument(help="A proposal in --db (omit with --update).")] = None,
     db: Annotated[str, typer.Option(help="Database file or URL (opened read-only).")] = "var/demo.sqlite",
     rpc: Annotated[str | None, typer.Option(help="Re-read the inputs and the record from this node.")] = None,
-    deployment_file: Annotated[Path, typer.Option("--deployment", help="Deployment file (with --rpc).")] = Path("var/deployment.json"),
-    update: Annotated[str | None, typer.Option(help="Update hash: verify from the chain alone (needs --rpc; no database).")] = None,
-    trust_dev_root: Annotated[Path | None, typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
+    deployment_file: Annotated[Path,
+                               typer.Option("--deployment",
+                                            help="Deployment file (with --rpc).")] = Path("var/deployment.json"),
+    update: Annotated[str | None,
+                      typer.Option(help="Update hash: verify from the chain alone (needs --rpc; no database).")] = None,
+    trust_dev_root: Annotated[Path | None,
+                              typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
     """Check an update: inputs hash, inputs re-read on chain, re-run bytes, signature,
@@ -173,14 +182,23 @@ def verify(
 def propose(
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the market's chain (a node or an anvil fork).")],
     addresses_provider: Annotated[str | None, typer.Option(help="The market's Aave v3 PoolAddressesProvider.")] = None,
-    deployment_file: Annotated[Path | None, typer.Option("--deployment", help="A deployment file instead (provider, Multicall3, pairs, steward).")] = None,
-    assets: Annotated[str | None, typer.Option(help="Comma-separated reserve symbols (default: every reserve).")] = None,
-    steward: Annotated[str | None, typer.Option(help="A RiskSteward on the market: its bounds and cooldowns apply.")] = None,
-    enclave: Annotated[str | None, typer.Option(help="Use this enclave's nonce counter (to match what it would sign).")] = None,
+    deployment_file: Annotated[
+        Path | None,
+        typer.Option("--deployment", help="A deployment file instead (provider, Multicall3, pairs, steward)."),
+    ] = None,
+    assets: Annotated[str | None,
+                      typer.Option(help="Comma-separated reserve symbols (default: every reserve).")] = None,
+    steward: Annotated[str | None,
+                       typer.Option(help="A RiskSteward on the market: its bounds and cooldowns apply.")] = None,
+    enclave: Annotated[str | None,
+                       typer.Option(help="Use this enclave's nonce counter (to match what it would sign).")] = None,
     block: Annotated[int | None, typer.Option(min=0, help="Decide as of this block (default: latest).")] = None,
     multicall: Annotated[str | None, typer.Option(help="Multicall3 address (default: the canonical one).")] = None,
-    positions_from_block: Annotated[int | None, typer.Option(min=0, help="Discover borrowers from pool events since this block.")] = None,
-    depth_usd: Annotated[float | None, typer.Option(min=0.0, help="Stated DEX depth (USD) for reserves without a pair.")] = None,
+    positions_from_block: Annotated[int | None,
+                                    typer.Option(min=0,
+                                                 help="Discover borrowers from pool events since this block.")] = None,
+    depth_usd: Annotated[float | None,
+                         typer.Option(min=0.0, help="Stated DEX depth (USD) for reserves without a pair.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON.")] = False,
 ) -> None:
     """Shadow mode: read a live market, run the same decision path as the service and print
@@ -218,7 +236,8 @@ def propose(
 
 
 @app.command("db-upgrade")
-def db_upgrade(db: Annotated[str, typer.Option(help="Database file or URL to bring to this version's schema.")]) -> None:
+def db_upgrade(db: Annotated[str,
+                             typer.Option(help="Database file or URL to bring to this version's schema.")]) -> None:
     """Migrate a database to this version's schema (the service does it on start; read-only
     commands never do)."""
     from agent.store import SCHEMA_REVISION
@@ -256,13 +275,18 @@ def backtest(
     assets: Annotated[str, typer.Option(help="Comma-separated assets, e.g. ETH or WETH,WBTC.")] = "ETH",
     start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")] = "2020-03-01",
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC).")] = "2020-03-31",
-    strategy: Annotated[str, typer.Option(help="agent, agent-no-delay, static-v3, static-v2, smart-ltv, chaos-caps.")] = "agent",
+    strategy: Annotated[
+        str, typer.Option(help="agent, agent-no-delay, static-v3, static-v2, smart-ltv, chaos-caps.")
+    ] = "agent",
     baseline: Annotated[str, typer.Option(help="Strategy to compare against ('' for none).")] = "static-v3",
     data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the borrower population (same seed, same result).")] = 1,
     positions: Annotated[int, typer.Option(min=1, help="Borrower positions per asset (at least 1).")] = 1_000,
-    report: Annotated[Path, typer.Option(help="Directory for report.html and backtest.png (created).")] = Path("var/backtest"),
-    db: Annotated[str | None, typer.Option(help="Save the run in this database (for the dashboard); checked first.")] = None,
+    report: Annotated[
+        Path, typer.Option(help="Directory for report.html and backtest.png (created).")
+    ] = Path("var/backtest"),
+    db: Annotated[str | None,
+                  typer.Option(help="Save the run in this database (for the dashboard); checked first.")] = None,
     market: Annotated[str, typer.Option(help=MARKET_HELP)] = "dynamic",
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
@@ -296,7 +320,8 @@ def backtest(
                 results.append(run_backtest(with_strategy(spec, name), progress=lambda _t: bar.update(1)))
     except DataError as error:
         raise fail(str(error)) from None
-    page = write_html(results, report, f"{','.join(spec.assets)} {start} to {end}: {' vs '.join(r.strategy for r in results)}")
+    page = write_html(results, report,
+                      f"{','.join(spec.assets)} {start} to {end}: {' vs '.join(r.strategy for r in results)}")
     if engine is not None:
         save_runs(engine, spec, results, str(page))
     if as_json:
@@ -349,12 +374,18 @@ def parse_numbers(text: str, option: str, kind: type, minimum: float) -> list:
 @app.command()
 def sweep(
     assets: Annotated[str, typer.Option(help="Comma-separated assets, e.g. ETH.")] = "ETH",
-    strategies: Annotated[str, typer.Option(help="Comma-separated strategy names (see backtest --strategy).")] = "agent,static-v3",
-    periods: Annotated[str, typer.Option(help="Comma-separated FROM:TO periods, days as YYYY-MM-DD.")] = "2020-03-01:2020-03-31,2021-05-01:2021-05-31",
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated strategy names (see backtest --strategy).")
+    ] = "agent,static-v3",
+    periods: Annotated[
+        str, typer.Option(help="Comma-separated FROM:TO periods, days as YYYY-MM-DD.")
+    ] = "2020-03-01:2020-03-31,2021-05-01:2021-05-31",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds (whole numbers).")] = "1,2",
-    depth_scales: Annotated[str, typer.Option(help="Comma-separated multipliers of the default DEX depth (> 0).")] = "1",
+    depth_scales: Annotated[str,
+                            typer.Option(help="Comma-separated multipliers of the default DEX depth (> 0).")] = "1",
     workers: Annotated[int, typer.Option(min=1, help="Local Dask workers.")] = 2,
-    scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler (tcp://HOST:PORT).")] = None,
+    scheduler: Annotated[str | None,
+                         typer.Option(help="Address of an existing Dask scheduler (tcp://HOST:PORT).")] = None,
     out: Annotated[Path, typer.Option(help="CSV of the results table (its directory must exist).")] = SWEEP_OUT,
     market: Annotated[str, typer.Option(help=MARKET_HELP)] = "dynamic",
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
@@ -399,12 +430,15 @@ def sweep(
 def report(
     proposal_id: Annotated[int, typer.Argument(help="A proposal in --db.")],
     db: Annotated[str, typer.Option(help="Database file or URL (opened read-only).")] = "var/demo.sqlite",
-    format_name: Annotated[str, typer.Option("--format", help="md (with PNG files next to it) or html (plots embedded).")] = "md",
+    format_name: Annotated[str,
+                           typer.Option("--format",
+                                        help="md (with PNG files next to it) or html (plots embedded).")] = "md",
     out: Annotated[Path | None, typer.Option(help="File to write (default: proposal-ID.md or .html here).")] = None,
     trust_dev_root: Annotated[Path | None, typer.Option(help="Also trust this development root (PEM) for the "
                                                              "attestation; never in production.")] = None,
     backtest_days: Annotated[int, typer.Option(min=1, help="Days of stored price history the backtest replays.")] = 90,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report's figures as JSON (writes no file).")] = False,
+    as_json: Annotated[bool,
+                       typer.Option("--json", help="Print the report's figures as JSON (writes no file).")] = False,
 ) -> None:
     """Write the risk report a DAO reads before the veto deadline: before -> after, method,
     VaR/ES, provenance, liquidations, bad debt, a backtest, attestation, verify and veto."""
@@ -434,7 +468,9 @@ def report(
 
 @app.command()
 def dashboard(
-    db: Annotated[str, typer.Option(help="Database file or URL (SQLite or PostgreSQL; opened read-only).")] = "var/demo.sqlite",
+    db: Annotated[
+        str, typer.Option(help="Database file or URL (SQLite or PostgreSQL; opened read-only).")
+    ] = "var/demo.sqlite",
     port: Annotated[int, typer.Option(min=1, max=65_535, help="Loopback port to serve on.")] = 8501,
     trust_dev_root: Annotated[bool, typer.Option(help="Trust the development attestation root under $RISK_AGENT_HOME "
                                                       "(local demo only; never in production).")] = False,
@@ -452,7 +488,8 @@ def dashboard(
     command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
                "--client.toolbarMode", "minimal"]
-    env = {**os.environ, "RISK_AGENT_DASHBOARD_DB": database_target(db), TRUST_DEV_ROOT_ENV: "1" if trust_dev_root else "0"}
+    env = {**os.environ, "RISK_AGENT_DASHBOARD_DB": database_target(db),
+           TRUST_DEV_ROOT_ENV: "1" if trust_dev_root else "0"}
     child = subprocess.Popen(command, env=env, preexec_fn=die_with_parent())
     try:
         code = child.wait()

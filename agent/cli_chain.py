@@ -24,9 +24,13 @@ def chain_deploy(
     deployer_key_env: Annotated[
         str | None, typer.Option(help="Environment variable holding the deployer's hex key (dev chain: account 0).")
     ] = None,
-    governance: Annotated[str | None, typer.Option(help="Governance address: timelock proposer (dev chain: account 1).")] = None,
-    guardian: Annotated[str | None, typer.Option(help="Guardian address: veto and pause (required off the dev chain).")] = None,
-    operator: Annotated[str | None, typer.Option(help="Operator allowed to propose enclave registrations (dev chain: account 3).")] = None,
+    governance: Annotated[str | None,
+                          typer.Option(help="Governance address: timelock proposer (dev chain: account 1).")] = None,
+    guardian: Annotated[str | None,
+                        typer.Option(help="Guardian address: veto and pause (required off the dev chain).")] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="Operator allowed to propose enclave registrations (dev chain: account 3).")
+    ] = None,
 ) -> None:
     """Deploy Aave v3 (unmodified), the timelock, steward, registrar and rate-strategy factory;
     hand every role to governance; write the deployment file."""
@@ -42,7 +46,8 @@ def chain_deploy(
         raise fail(f"chain {w3.eth.chain_id} is not the local dev chain: name --governance and --guardian")
     governance_address = parse_address(governance, "--governance") if governance else accounts[1].address
     guardian_address = parse_address(guardian, "--guardian") if guardian else accounts[2].address
-    operator_address = parse_address(operator, "--operator") if operator else (accounts[3].address if dev else governance_address)
+    operator_address = parse_address(operator,
+                                     "--operator") if operator else (accounts[3].address if dev else governance_address)
     system = deploy_system(w3, deployer, governance=governance_address, guardian=guardian_address,
                            operator=operator_address, config=SystemConfig(min_delay_seconds=min_delay))
     system.to_deployment().write(out)
@@ -55,7 +60,8 @@ def chain_deploy(
         "enclave registrar": system.registrar,
         "governance / guardian / operator": f"{system.governance} / {system.guardian} / {system.operator}",
     }
-    rows.update({f"{r.symbol} token / feed / pair": f"{r.underlying} / {r.feed} / {r.pair}" for r in system.market.reserves})
+    rows.update({f"{r.symbol} token / feed / pair": f"{r.underlying} / {r.feed} / {r.pair}"
+                 for r in system.market.reserves})
     for label, address in rows.items():
         typer.echo(f"  {label:<34} {address}")
 
@@ -63,7 +69,8 @@ def chain_deploy(
 @chain_app.command("read")
 def chain_read(
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the node.")],
-    deployment_file: Annotated[Path, typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
+    deployment_file: Annotated[Path,
+                               typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the snapshot as JSON.")] = False,
 ) -> None:
     """Read every reserve in one Multicall3 round trip and print it."""
@@ -86,7 +93,8 @@ def chain_read(
     from agent.times import utc
 
     typer.echo(f"block {snapshot.block_number:,} at {utc(snapshot.block_timestamp)}")
-    typer.echo(f"{'asset':<8}{'price $':>14}{'LTV':>7}{'LT':>7}{'LB':>7}{'util':>8}{'supply cap':>16}{'borrow cap':>16}")
+    typer.echo(f"{'asset':<8}{'price $':>14}{'LTV':>7}{'LT':>7}{'LB':>7}{'util':>8}"
+               f"{'supply cap':>16}{'borrow cap':>16}")
     for r in snapshot.reserves:
         p = r.params
         typer.echo(
@@ -114,8 +122,11 @@ def enclave_verify(
     measurement: Annotated[str, typer.Option(help="Expected PCR0, hex.")],
     nonce: Annotated[str | None, typer.Option(help="Expected nonce, hex.")] = None,
     max_age: Annotated[float, typer.Option(min=0.0, help="Maximum age in seconds (checked by default).")] = 300.0,
-    at_document_time: Annotated[bool, typer.Option(help="Judge age at the document's own timestamp (archived documents).")] = False,
-    trust_dev_root: Annotated[Path | None, typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
+    at_document_time: Annotated[
+        bool, typer.Option(help="Judge age at the document's own timestamp (archived documents).")
+    ] = False,
+    trust_dev_root: Annotated[Path | None,
+                              typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
 ) -> None:
     """Verify an attestation document; exit 0 only when every check holds."""
     from enclave.attestation import TrustAnchors, verify_document
@@ -172,7 +183,8 @@ def enclave_serve(
         arguments += ["--token-file", str(token_file)]
     elif not os.environ.get(TOKEN_ENV, "").strip():
         if backend != "local":
-            raise fail(f"the {backend} back end serves only authenticated clients: give --token-file or set {TOKEN_ENV}")
+            raise fail(f"the {backend} back end serves only authenticated clients: give --token-file or set "
+                       f"{TOKEN_ENV}")
         arguments.append("--dev")
     raise typer.Exit(serve(arguments) or 0)
 
@@ -181,8 +193,11 @@ def enclave_serve(
 def enclave_register(
     url: Annotated[str, typer.Option(help="Enclave endpoint.")],
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL.")],
-    deployment_file: Annotated[Path, typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
-    operator_key_env: Annotated[str | None, typer.Option(help="Env var with the registrar operator's key (dev chain: account 3).")] = None,
+    deployment_file: Annotated[Path,
+                               typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
+    operator_key_env: Annotated[
+        str | None, typer.Option(help="Env var with the registrar operator's key (dev chain: account 3).")
+    ] = None,
     trust_dev_root: Annotated[Path | None, typer.Option(help="Trust this development root (PEM).")] = None,
 ) -> None:
     """Attest an enclave with a fresh nonce and propose its key's registration through the
@@ -206,4 +221,5 @@ def enclave_register(
     attested = client.attest()
     batch = schedule_registration(RegistrarClient(w3, deployment.registrar, operator), attested, client.document)
     typer.echo(f"enclave key {attested.enclave_address} attested; registration scheduled as operation "
-               f"0x{batch.operation_id.hex()} (executable after {deployment.min_delay_seconds} s unless the guardian vetoes it)")
+               f"0x{batch.operation_id.hex()} (executable after {deployment.min_delay_seconds} s unless the guardian "
+               "vetoes it)")

@@ -134,7 +134,8 @@ class AgentConfig(BaseSettings):
         for symbol in self.backfill_csv:
             if symbol not in self.assets:
                 raise ValueError(f"backfill_csv.{symbol}: {symbol} is not one of assets ({', '.join(self.assets)})")
-        if not (self.operator.keystore_file or self.operator.private_key_env or self.operator.use_dev_account is not None):
+        operator = self.operator
+        if not (operator.keystore_file or operator.private_key_env or operator.use_dev_account is not None):
             raise ValueError("operator: set keystore_file, private_key_env or (demo/local) use_dev_account")
         return self
 
@@ -201,7 +202,8 @@ class AgentConfig(BaseSettings):
         if settings.private_key_env:
             key = os.environ.get(settings.private_key_env)
             if not key:
-                raise ConfigError("operator.private_key_env", f"environment variable {settings.private_key_env} is not set")
+                raise ConfigError("operator.private_key_env",
+                                  f"environment variable {settings.private_key_env} is not set")
             try:
                 return Account.from_key(key)
             except (ValueError, TypeError):

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import base64
 import io
-from itertools import groupby
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +144,8 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
     metrics = asset_rec.get("metrics", {})
     before, after = json.loads(proposal.params_before_json), json.loads(proposal.params_after_json)
     changes = tuple(Change(spec.field, spec.label, int(before[spec.field]), int(after[spec.field]),
-                           value_text(spec.field, int(before[spec.field])), value_text(spec.field, int(after[spec.field])),
+                           value_text(spec.field, int(before[spec.field])),
+                           value_text(spec.field, int(after[spec.field])),
                            change_text(spec.field, int(before[spec.field]), int(after[spec.field])))
                     for spec in REGISTRY if spec.field in after and after[spec.field] != before.get(spec.field))
     params_before = RiskParams(**{spec.field: int(before[spec.field]) for spec in REGISTRY})
@@ -156,19 +157,21 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
     try:
         asset_inputs = inputs.asset(proposal.asset_symbol)
     except KeyError:
-        raise RiskAgentError(f"proposal {proposal_id} is for {proposal.asset_symbol!r}, which its decision's inputs do not "
-                             "hold: the database is inconsistent") from None
+        raise RiskAgentError(f"proposal {proposal_id} is for {proposal.asset_symbol!r}, which its decision's "
+                             "inputs do not hold: the database is inconsistent") from None
     anchor_price = _last_price(asset_inputs)
     method, tail = _method(recommendation, metrics)
     liquidations, hf = _liquidations(inputs, proposal.asset_symbol, params_after, metrics)
     monte_carlo = {key: float(metrics[key]) for key in ("bad_debt_current_mean_usd", "bad_debt_current_var95_usd",
                                                         "bad_debt_proposed_mean_usd", "bad_debt_proposed_var95_usd")
                    if key in metrics}
-    monte_carlo.update({"paths": method.get("montecarlo_paths"), "liquidation_delay_hours": method.get("liquidation_delay_hours")})
+    monte_carlo.update({"paths": method.get("montecarlo_paths"),
+                        "liquidation_delay_hours": method.get("liquidation_delay_hours")})
     backtest, series = _backtest(engine, proposal.asset_symbol, inputs.anchor.timestamp_s, shift, params_before,
                                  params_after, float(metrics.get("liquidity_depth_usd", 0.0)) or 5e6,
                                  asset_inputs.supplied_tokens * anchor_price, backtest_days)
-    verdict = verify_proposal(proposal, decision, attestation, steward=inputs.steward, expected_measurement=measure().digest,
+    verdict = verify_proposal(proposal, decision, attestation, steward=inputs.steward,
+                              expected_measurement=measure().digest,
                               policy=policy or TrustPolicy())
     attested = {"verified": verdict.verified, "message": verdict.message,
                 "checks": [{"check": c.name, "state": c.state.value, "detail": c.detail} for c in verdict.checks],
@@ -177,7 +180,8 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
                 "dev_root_trusted": bool(policy and policy.trust_dev_root)}
     digest = update_hash_hex(update, inputs.steward)
     report = RiskReport(
-        proposal_id=proposal.id, asset=proposal.asset_symbol, state=proposal.state, path=proposal.path, database=database,
+        proposal_id=proposal.id, asset=proposal.asset_symbol, state=proposal.state, path=proposal.path,
+        database=database,
         time_shift_s=shift, decided=decided, changes=changes, reason=str(asset_rec.get("reason", "")),
         dropped={str(k): dated_reason(str(v)) for k, v in asset_rec.get("dropped", {}).items()},
         method=method, tail=tail, provenance=_provenance(inputs, decision, shift, metrics), liquidations=liquidations,
@@ -231,11 +235,13 @@ def _method(recommendation: dict, metrics: dict) -> tuple[dict, dict]:
     path, config = strategy_config_for(config_hash)
     method = {"strategy": recommendation.get("strategy"), "config_hash": config_hash,
               "config_file": str(path.relative_to(path.parents[2])) if path else None,
-              "volatility_model": metrics.get("volatility_model"), "hourly_volatility": metrics.get("hourly_volatility"),
+              "volatility_model": metrics.get("volatility_model"),
+              "hourly_volatility": metrics.get("hourly_volatility"),
               "stressed_volatility": metrics.get("stressed_volatility"),
               "stressed_volatility_source": metrics.get("stressed_volatility_source"),
               "horizon_hours": metrics.get("horizon_hours"), "risk_gate": metrics.get("risk_gate"),
-              "loosening_held": metrics.get("loosening_held"), "liquidity_depth_usd": metrics.get("liquidity_depth_usd"),
+              "loosening_held": metrics.get("loosening_held"),
+              "liquidity_depth_usd": metrics.get("liquidity_depth_usd"),
               "depth_source": metrics.get("depth_source")}
     tail = {"var_drop": metrics.get("var_drop"), "expected_shortfall_drop": metrics.get("expected_shortfall_drop"),
             "ltv_buffer_drop": metrics.get("ltv_buffer_drop"), "horizon_hours": metrics.get("horizon_hours")}
@@ -243,7 +249,8 @@ def _method(recommendation: dict, metrics: dict) -> tuple[dict, dict]:
         appetite = config.risk_appetite
         method.update({"lt_confidence": appetite.lt_confidence, "ltv_confidence": appetite.ltv_confidence,
                        "ltv_horizon_hours": appetite.ltv_horizon_hours, "min_horizon_hours": appetite.min_horizon_hours,
-                       "max_horizon_hours": appetite.max_horizon_hours, "max_bad_debt_share": appetite.max_bad_debt_share,
+                       "max_horizon_hours": appetite.max_horizon_hours,
+                       "max_bad_debt_share": appetite.max_bad_debt_share,
                        "history_hours": config.window.history_hours, "montecarlo_paths": config.montecarlo.paths,
                        "liquidation_delay_hours": config.montecarlo.liquidation_delay_hours, "seed": config.seed})
         tail.update({"lt_confidence": appetite.lt_confidence, "ltv_confidence": appetite.ltv_confidence,
@@ -254,7 +261,8 @@ def _method(recommendation: dict, metrics: dict) -> tuple[dict, dict]:
 def _segment(observations, shift: int) -> dict:
     times = observations.timestamps_s
     entry = {"source": observations.source, "observations": int(len(observations)),
-             "first_utc": utc(int(times[0])) if len(times) else None, "last_utc": utc(int(times[-1])) if len(times) else None,
+             "first_utc": utc(int(times[0])) if len(times) else None,
+             "last_utc": utc(int(times[-1])) if len(times) else None,
              "first_data_utc": data_time(int(times[0]), shift) or None if len(times) else None,
              "last_data_utc": data_time(int(times[-1]), shift) or None if len(times) else None}
     if observations.keys:
@@ -286,7 +294,8 @@ def _provenance(inputs, decision, shift: int, metrics: dict) -> dict:
             "supplied_tokens": asset.supplied_tokens, "borrowed_tokens": asset.borrowed_tokens,
         })
     return {"chain_id": inputs.chain_id, "steward": inputs.steward, "enclave_nonce": inputs.enclave_nonce,
-            "anchor": {"block": anchor.block_number, "hash": "0x" + anchor.block_hash.hex(), "timestamp": anchor.timestamp_s,
+            "anchor": {"block": anchor.block_number, "hash": "0x" + anchor.block_hash.hex(),
+                       "timestamp": anchor.timestamp_s,
                        "utc": utc(anchor.timestamp_s), "data_utc": data_time(anchor.timestamp_s, shift) or None},
             "assets": assets,
             "positions": {"source": inputs.positions.source, "accounts": len(inputs.positions.accounts)},
@@ -296,7 +305,8 @@ def _provenance(inputs, decision, shift: int, metrics: dict) -> dict:
             "depth_source": metrics.get("depth_source")}
 
 
-def health_factors(inputs, symbol: str, proposed_threshold_bps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def health_factors(inputs, symbol: str,
+                   proposed_threshold_bps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(HF under the thresholds in force, HF with `symbol`'s threshold proposed, debt USD) per
     position with debt, at the anchor's last price of each collateral; and the collateral
     symbols the inputs do not price (their value is left out, so HF is understated)."""
@@ -326,7 +336,8 @@ def _liquidations(inputs, symbol: str, after: RiskParams, metrics: dict) -> tupl
     summary = {
         "positions_with_debt": int(len(debt)), "debt_usd": float(debt.sum()),
         "newly_liquidatable_positions": int(newly.sum()), "newly_liquidatable_debt_usd": float(debt[newly].sum()),
-        "already_liquidatable_positions": int(already.sum()), "already_liquidatable_debt_usd": float(debt[already].sum()),
+        "already_liquidatable_positions": int(already.sum()),
+        "already_liquidatable_debt_usd": float(debt[already].sum()),
         "lowest_health_factor_now": float(hf_now.min()) if len(hf_now) else None,
         "lowest_health_factor_proposed": float(hf_after.min()) if len(hf_after) else None,
         "unpriced_collateral": unpriced,
@@ -372,12 +383,15 @@ def _backtest(engine, symbol: str, anchor_s: int, shift: int, before: RiskParams
     summary = {
         "ran": True, "hours": int(len(hourly)), "days": round(float(span_days), 1), "days_asked": days,
         "from_utc": utc(int(timestamps[0])), "to_utc": utc(int(timestamps[-1])),
-        "from_data_utc": data_time(int(timestamps[0]), shift) or None, "to_data_utc": data_time(int(timestamps[-1]), shift) or None,
-        "observations": int(len(prices)), "price_start_usd": float(hourly.iloc[0]), "price_end_usd": float(hourly.iloc[-1]),
+        "from_data_utc": data_time(int(timestamps[0]), shift) or None, "to_data_utc": data_time(int(timestamps[-1]),
+                                                                                                shift) or None,
+        "observations": int(len(prices)), "price_start_usd": float(hourly.iloc[0]),
+        "price_end_usd": float(hourly.iloc[-1]),
         "max_drawdown": float(1 - (hourly / hourly.cummax()).min()),
-        "population": (f"{BACKTEST_POSITIONS:,} seeded borrowers (seed {BACKTEST_SEED}) holding {_usd(collateral_usd)} of "
-                       f"{symbol} collateral in all (the reserve's supply at the anchor), Pareto-distributed sizes, "
-                       "health factors 1.02 + log-normal, debt in a stablecoin opened at each parameter set's LT and LTV; "
+        "population": (f"{BACKTEST_POSITIONS:,} seeded borrowers (seed {BACKTEST_SEED}) holding "
+                       f"{_usd(collateral_usd)} of {symbol} collateral in all (the reserve's supply at the anchor), "
+                       "Pareto-distributed sizes, health factors 1.02 + log-normal, debt in a stablecoin opened at "
+                       "each parameter set's LT and LTV; "
                        f"liquidations at the close factor and bonus with slippage into {_usd(depth_usd)} of depth; "
                        "parameters held fixed (no agent, no delay)"),
         "metrics": {name: run.metrics() for name, run in runs.items()},
@@ -411,17 +425,20 @@ def veto_instructions(proposal, update: dict, steward: str, digest: str, now_s: 
     command = (f'cast send {steward} "veto(address,uint8[],uint256[],bytes32)" {update["asset"]} "{params}" "{values}" '
                f"{digest} --rpc-url $RPC_URL --from $GUARDIAN")
     entry = {"steward": steward, "call": call, "command": command, "update_hash": digest,
-             "operation_id": proposal.operation_id, "eta": proposal.eta, "eta_utc": utc(proposal.eta) if proposal.eta else None,
+             "operation_id": proposal.operation_id, "eta": proposal.eta,
+             "eta_utc": utc(proposal.eta) if proposal.eta else None,
              "eta_data_utc": data_time(proposal.eta, shift) or None if proposal.eta else None}
     if proposal.path == "fast" or (proposal.state == "executed" and not proposal.operation_id):
-        entry.update(open=False, text="Applied at once on the steward's fast path (it only tightens: lower LTV, LT or caps); "
-                                      "there is nothing to veto. The guardian can pause the steward to stop further updates.")
+        entry.update(open=False,
+                     text="Applied at once on the steward's fast path (it only tightens: lower LTV, LT or caps); "
+                          "there is nothing to veto. The guardian can pause the steward to stop further updates.")
     elif proposal.state == "queued":
         entry.update(open=True, time_left=time_left(proposal.eta, now_s) if proposal.eta else None,
                      text=(f"Waiting in the timelock until {entry['eta_utc'] or 'its ETA'}"
                            + (f" ({time_left(proposal.eta, now_s)})" if proposal.eta else "")
-                           + ". Until then the guardian can veto it through the steward, which cancels the timelock "
-                             "operation and frees the parameters for the next update; after it, anyone may execute it."))
+                           + ". Until then the guardian can veto it through the steward, which cancels the "
+                             "timelock operation and frees the parameters for the next update; after it, anyone "
+                             "may execute it."))
     elif proposal.state == "cancelled":
         entry.update(open=False, text=f"Vetoed by the guardian (transaction {proposal.cancel_tx or 'seen on chain'}).")
     elif proposal.state == "executed":
@@ -430,7 +447,8 @@ def veto_instructions(proposal, update: dict, steward: str, digest: str, now_s: 
     else:
         entry.update(open=proposal.state in ("signed", "submitted"),
                      text=f"State {proposal.state}: not in the timelock" + (
-                         " yet; once relayed, the veto below applies until its ETA." if proposal.state in ("signed", "submitted")
+                         " yet; once relayed, the veto below applies until its ETA." if proposal.state in ("signed",
+                                                                                                           "submitted")
                          else "; nothing to veto."))
     return entry
 
@@ -466,10 +484,13 @@ def _figures(report: RiskReport, series: dict, hf: tuple, before: RiskParams, af
             values = series[f"bad_debt_{name}"]
             bottom.plot(times, values, label=f"{name}: {_usd(float(values[-1]))}", color=colour)
         bottom.set_ylabel("cumulative bad debt (USD)")
-        bottom.set_ylim(bottom=0, top=max(1.0, float(max(series["bad_debt_current"].max(), series["bad_debt_proposed"].max())) * 1.15))
+        bottom.set_ylim(bottom=0,
+                        top=max(1.0,
+                                float(max(series["bad_debt_current"].max(), series["bad_debt_proposed"].max())) * 1.15))
         bottom.legend(loc="upper left")
         bottom.grid(alpha=0.3)
-        figures.append(Figure("backtest", "Backtest: price and cumulative bad debt, current against proposed", _png(figure)))
+        figures.append(Figure("backtest", "Backtest: price and cumulative bad debt, current against proposed",
+                              _png(figure)))
     mc = report.monte_carlo
     if "bad_debt_current_mean_usd" in mc:
         figure, axis = plt.subplots(figsize=(7, 3.5))
@@ -477,7 +498,8 @@ def _figures(report: RiskReport, series: dict, hf: tuple, before: RiskParams, af
         current = [mc["bad_debt_current_mean_usd"], mc["bad_debt_current_var95_usd"]]
         proposed = [mc["bad_debt_proposed_mean_usd"], mc["bad_debt_proposed_var95_usd"]]
         x = np.arange(2)
-        for offset, values, name, colour in ((-0.2, current, "current", "#b03a2e"), (0.2, proposed, "proposed", "#1e8449")):
+        for offset, values, name, colour in ((-0.2, current, "current", "#b03a2e"),
+                                             (0.2, proposed, "proposed", "#1e8449")):
             bars = axis.bar(x + offset, values, 0.4, label=name, color=colour)
             axis.bar_label(bars, labels=[_usd(v) for v in values], padding=2, fontsize=8)
         axis.set_xticks(x, labels)
@@ -491,8 +513,10 @@ def _figures(report: RiskReport, series: dict, hf: tuple, before: RiskParams, af
         figure, axis = plt.subplots(figsize=(7, 3.5))
         top = float(min(max(np.percentile(np.concatenate([hf_now, hf_after]), 95), 1.5), 5.0))
         bins = np.linspace(0.5, top, 30)
-        axis.hist(np.clip(hf_now, bins[0], bins[-1]), bins=bins, alpha=0.6, label="thresholds in force", color="#b03a2e")
-        axis.hist(np.clip(hf_after, bins[0], bins[-1]), bins=bins, alpha=0.6, label="proposed threshold", color="#1e8449")
+        axis.hist(np.clip(hf_now, bins[0], bins[-1]), bins=bins, alpha=0.6, label="thresholds in force",
+                  color="#b03a2e")
+        axis.hist(np.clip(hf_after, bins[0], bins[-1]), bins=bins, alpha=0.6, label="proposed threshold",
+                  color="#1e8449")
         axis.axvline(1.0, color="black", linestyle="--", linewidth=1)
         axis.set_xlabel("health factor at the anchor price (1.0: liquidatable)")
         axis.set_ylabel("positions")
@@ -501,7 +525,8 @@ def _figures(report: RiskReport, series: dict, hf: tuple, before: RiskParams, af
         axis.legend()
         figures.append(Figure("health_factors", "Health factors of the positions, thresholds in force against proposed",
                               _png(figure)))
-    rate_fields = {"optimal_usage_ratio_bps", "base_variable_borrow_rate_bps", "variable_rate_slope1_bps", "variable_rate_slope2_bps"}
+    rate_fields = {"optimal_usage_ratio_bps", "base_variable_borrow_rate_bps", "variable_rate_slope1_bps",
+                   "variable_rate_slope2_bps"}
     if rate_fields & {c.parameter for c in report.changes}:
         from strategies.rates import RateCurve
 
@@ -551,13 +576,15 @@ def _sections(report: RiskReport, text, code) -> list[tuple[str, list[str]]]:
                   f"{m['ltv_confidence']:.0%} VaR over {m['ltv_horizon_hours']} h; acceptable bad debt "
                   f"{m['max_bad_debt_share']:.0%} of a liquidated position's debt; horizon between "
                   f"{m['min_horizon_hours']} h and {m['max_horizon_hours']} h" if "lt_confidence" in m
-                  else "the strategy config with this hash is not in this checkout: confidence and appetite unknown here")
+                  else "the strategy config with this hash is not in this checkout: confidence and appetite "
+                       "unknown here")
     method = [f"Strategy {text(m['strategy'])}, config {code(m['config_hash'][:16] + '...')}"
               + (f" ({code(m['config_file'])})" if m.get("config_file") else "") + ".",
               f"Risk appetite: {confidence}.",
               f"Volatility: {text(m.get('volatility_model'))} forecast {_pct(m.get('hourly_volatility'))} an hour; "
               f"the targets use {_pct(m.get('stressed_volatility'))} ({text(m.get('stressed_volatility_source'))}). "
-              f"Liquidation horizon {m.get('horizon_hours', 'n/a')} h; DEX depth {_usd(m.get('liquidity_depth_usd') or 0)} "
+              f"Liquidation horizon {m.get('horizon_hours', 'n/a')} h; DEX depth "
+              f"{_usd(m.get('liquidity_depth_usd') or 0)} "
               f"({text(m.get('depth_source'))}); risk gate {text(m.get('risk_gate'))}"
               + ("; loosening held" if m.get("loosening_held") else "") + ".",
               f"How the method works: {code('docs/methodology.md')} in the repository."]
@@ -572,7 +599,8 @@ def _sections(report: RiskReport, text, code) -> list[tuple[str, list[str]]]:
                   + (f" (data's own time {anchor['data_utc']})" if anchor["data_utc"] else "") + "."]
     for asset in p["assets"]:
         for segment in asset["prices"]:
-            span = f"{segment['first_data_utc'] or segment['first_utc']} to {segment['last_data_utc'] or segment['last_utc']}"
+            first = segment["first_data_utc"] or segment["first_utc"]
+            span = f"{first} to {segment['last_data_utc'] or segment['last_utc']}"
             if segment["kind"] == "feed":
                 rounds = segment.get("rounds")
                 provenance.append(f"{text(asset['symbol'])} price feed {code(segment['feed'])}: rounds "
@@ -580,22 +608,28 @@ def _sections(report: RiskReport, text, code) -> list[tuple[str, list[str]]]:
                                   if rounds else f"{text(asset['symbol'])} price feed {code(segment['feed'])}: "
                                   f"{segment['observations']:,} observations, {span}.")
             elif segment["kind"] == "file":
-                provenance.append(f"{text(asset['symbol'])} earlier prices from a file, SHA-256 {code(segment['sha256'])}: "
-                                  f"{segment['observations']:,} points, {span} (not on chain; named by the file's hash).")
+                provenance.append(f"{text(asset['symbol'])} earlier prices from a file, SHA-256 "
+                                  f"{code(segment['sha256'])}: {segment['observations']:,} points, {span} (not on "
+                                  "chain; named by the file's hash).")
             else:
                 provenance.append(f"{text(asset['symbol'])} prices from {text(segment['source'])}: "
                                   f"{segment['observations']:,} points, {span}.")
         pair = asset["pair"]
         if pair["source"].startswith("pair:"):
-            provenance.append(f"{text(asset['symbol'])} DEX pair {code(pair['source'].removeprefix('pair:'))} at the anchor: "
+            provenance.append(f"{text(asset['symbol'])} DEX pair {code(pair['source'].removeprefix('pair:'))} at "
+                              "the anchor: "
                               f"{pair['asset_reserve_tokens']:,.2f} {text(asset['symbol'])} and "
                               f"{pair['quote_reserve_tokens']:,.2f} {text(pair['quote'])}.")
         else:
             provenance.append(f"{text(asset['symbol'])} has no DEX pair: the operator states "
                               f"{_usd(pair['fallback_depth_usd'])} of depth ({text(pair['source'])}).")
-    provenance += [f"Positions: {p['positions']['accounts']:,} accounts from {text(p['positions']['source'])}, read at the anchor block.",
-                   f"Inputs hash (keccak256 of the {p['inputs_bytes']:,} canonical CBOR bytes): {code(p['inputs_hash'])}; "
-                   f"published in transaction {code(p['inputs_publish_tx'] or 'not recorded')}."]
+    provenance += [f"Positions: {p['positions']['accounts']:,} accounts from {text(p['positions']['source'])}, "
+                   "read at the anchor block.",
+                   f"Inputs hash (keccak256 of the {p['inputs_bytes']:,} canonical CBOR bytes): "
+                   f"{code(p['inputs_hash'])}; published in transaction "
+                   f"{code(p['inputs_publish_tx'] or 'not recorded')}."]
+    strategy_count = liq["strategy_newly_liquidatable_positions"]
+    strategy_count = "n/a" if strategy_count is None else strategy_count
     liquidation = [f"{liq['positions_with_debt']:,} positions hold {_usd(liq['debt_usd'])} of debt. With the proposed "
                    f"threshold, **{liq['newly_liquidatable_positions']:,} positions** holding "
                    f"**{_usd(liq['newly_liquidatable_debt_usd'])}** of debt become liquidatable at once "
@@ -603,16 +637,18 @@ def _sections(report: RiskReport, text, code) -> list[tuple[str, list[str]]]:
                    f"{liq['already_liquidatable_positions']:,} ({_usd(liq['already_liquidatable_debt_usd'])}).",
                    f"Lowest health factor: {liq['lowest_health_factor_now'] or 0:.3f} now, "
                    f"{liq['lowest_health_factor_proposed'] or 0:.3f} with the proposal. The strategy's own count: "
-                   f"{liq['strategy_newly_liquidatable_positions'] if liq['strategy_newly_liquidatable_positions'] is not None else 'n/a'} "
-                   f"positions, {_usd(liq['strategy_newly_liquidatable_debt_usd'] or 0)}."]
+                   f"{strategy_count} positions, {_usd(liq['strategy_newly_liquidatable_debt_usd'] or 0)}."]
     if liq["unpriced_collateral"]:
         liquidation.append("Collateral the inputs do not price (left out, so health factors are understated): "
                            + ", ".join(text(s) for s in liq["unpriced_collateral"]) + ".")
     if "bad_debt_current_mean_usd" in mc:
         monte_carlo = ["| parameters | mean bad debt | 95th percentile |", "|---|---:|---:|",
-                       f"| current | {_usd(mc['bad_debt_current_mean_usd'])} | {_usd(mc['bad_debt_current_var95_usd'])} |",
-                       f"| proposed | {_usd(mc['bad_debt_proposed_mean_usd'])} | {_usd(mc['bad_debt_proposed_var95_usd'])} |",
-                       f"Simulated over {mc.get('paths') or 0:,} seeded price paths of the liquidation horizon with the "
+                       f"| current | {_usd(mc['bad_debt_current_mean_usd'])} | "
+                       f"{_usd(mc['bad_debt_current_var95_usd'])} |",
+                       f"| proposed | {_usd(mc['bad_debt_proposed_mean_usd'])} | "
+                       f"{_usd(mc['bad_debt_proposed_var95_usd'])} |",
+                       f"Simulated over {mc.get('paths') or 0:,} seeded price paths of the liquidation horizon with "
+                       f"the "
                        f"positions above, liquidations {mc.get('liquidation_delay_hours') or '?'} h after a position "
                        "crosses its threshold."]
     else:
@@ -625,10 +661,12 @@ def _sections(report: RiskReport, text, code) -> list[tuple[str, list[str]]]:
                     f"{bt['observations']:,} stored prices on an hourly grid; price {_usd(bt['price_start_usd'])} to "
                     f"{_usd(bt['price_end_usd'])}, worst drawdown {bt['max_drawdown']:.1%}).",
                     f"Population: {bt['population']}.",
-                    "| parameters | bad debt | liquidated debt | liquidations | borrower bonus losses | capital efficiency |",
+                    "| parameters | bad debt | liquidated debt | liquidations | borrower bonus losses | capital "
+                    "efficiency |",
                     "|---|---:|---:|---:|---:|---:|",
-                    *(f"| {name} | {_usd(r['bad_debt_usd'])} | {_usd(r['liquidated_debt_usd'])} | {int(r['liquidations']):,} | "
-                      f"{_usd(r['borrower_bonus_losses_usd'])} | {r['capital_efficiency']:.1%} |"
+                    *(f"| {name} | {_usd(r['bad_debt_usd'])} | {_usd(r['liquidated_debt_usd'])} | "
+                      f"{int(r['liquidations']):,} | {_usd(r['borrower_bonus_losses_usd'])} | "
+                      f"{r['capital_efficiency']:.1%} |"
                       for name, r in (("current", cur), ("proposed", new)))]
         if {"optimal_usage_ratio_bps", "base_variable_borrow_rate_bps", "variable_rate_slope1_bps",
                 "variable_rate_slope2_bps", "reserve_factor_bps"} & {c.parameter for c in report.changes}:
@@ -661,7 +699,8 @@ def _sections(report: RiskReport, text, code) -> list[tuple[str, list[str]]]:
     if veto["open"] or report.state in ("queued", "signed", "submitted"):
         veto_lines += [f"The guardian's call: {code(veto['call'])} on the steward {code(veto['steward'])}:",
                        f"- {code(veto['command'])}"]
-    return [("Summary", summary), ("Before and after", rows + kept), ("Method", method), ("Value at risk and expected shortfall", tail),
+    return [("Summary", summary), ("Before and after", rows + kept), ("Method", method),
+            ("Value at risk and expected shortfall", tail),
             ("Where the inputs came from", provenance), ("Positions that become liquidatable", liquidation),
             ("Monte Carlo bad debt", monte_carlo), ("Backtest, current against proposed", backtest),
             ("Attestation", attestation), ("How to verify it", verify), ("How to veto it", veto_lines)]
@@ -702,6 +741,11 @@ def render_markdown(report: RiskReport, path: Path) -> list[Path]:
     return written
 
 
+def _block_kind(paragraph: str) -> str:
+    """A section's lines come as tables ("| ..."), lists ("- ...") and paragraphs."""
+    return "table" if paragraph.startswith("|") else "list" if paragraph.startswith("- ") else ""
+
+
 def render_html(report: RiskReport) -> str:
     """One self-contained HTML page (plots embedded as base64 PNG); data escaped."""
     import re
@@ -722,14 +766,14 @@ def render_html(report: RiskReport) -> str:
     body = [f"<h1>Risk report: proposal #{report.proposal_id}, {literal(report.asset)}</h1>"]
     for heading, paragraphs in _sections(report, literal, code):
         body.append(f"<h2>{html_literal(heading)}</h2>")
-        for kind, group in groupby(paragraphs, key=lambda p: "table" if p.startswith("|") else "list" if p.startswith("- ") else ""):
+        for kind, group in groupby(paragraphs, key=_block_kind):
             group = list(group)
             if kind == "table":
                 cells = [[c.strip() for c in r.strip("|").split("|")] for r in group if not set(r) <= set("|-: ")]
                 head, *rest = cells
-                body.append("<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr></thead><tbody>"
-                            + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in rest)
-                            + "</tbody></table>")
+                rows = "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in rest)
+                body.append("<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head)
+                            + f"</tr></thead><tbody>{rows}</tbody></table>")
             elif kind == "list":
                 body.append("<ul>" + "".join(f"<li>{inline(item[2:])}</li>" for item in group) + "</ul>")
             else:
@@ -741,7 +785,8 @@ def render_html(report: RiskReport) -> str:
                         f"<figcaption>{html_literal(figure.title)}</figcaption></figure>")
     body.append(f"<p class=note>Generated by <code>risk-agent report {report.proposal_id}</code> from "
                 f"{html_literal(report.database)} (read-only).</p>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}"
+    style = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222;"
+             "line-height:1.45}"
              "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .6em}"
              "td:not(:first-child){text-align:right}code{background:#f3f3f3;padding:0 .2em;word-break:break-all}"
              "img{max-width:100%}figcaption{color:#555;font-size:.9em}.note{color:#666;font-size:.9em}")

@@ -22,10 +22,12 @@ def lines(frame: pd.DataFrame, y: str, *, series: str | None = None, y_title: st
     points when few (else on each line's last point)."""
     encoding_x = _time_axis(x_title) if x == "time" else alt.X(f"{x}:T", title=x_title)
     colour = alt.Color(f"{series}:N", scale=alt.Scale(range=PALETTE), title=None) if series else alt.value(PALETTE[0])
-    tooltip = [alt.Tooltip(f"{x}:T", format="%Y-%m-%d %H:%M", title=x_title), alt.Tooltip(f"{y}:Q", format=value_format)]
+    tooltip = [alt.Tooltip(f"{x}:T", format="%Y-%m-%d %H:%M", title=x_title),
+               alt.Tooltip(f"{y}:Q", format=value_format)]
     if series:
         tooltip.insert(0, alt.Tooltip(f"{series}:N"))
-    base = alt.Chart(frame).encode(encoding_x, alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)), color=colour)
+    base = alt.Chart(frame).encode(encoding_x, alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+                                   color=colour)
     few = frame.shape[0] <= DRAWN_POINTS
     layers = [base.mark_line(interpolate="step-after" if frame.shape[0] < LABELLED_POINTS else "linear",
                              strokeWidth=1.5 if few else 1).encode(tooltip=tooltip)]
@@ -68,7 +70,8 @@ def price_with_parameters(prices: pd.DataFrame, parameters: pd.DataFrame, symbol
     end = prices["time"].max() if not prices.empty else parameters["time"].max()
     extended = pd.concat([parameters, parameters.tail(1).assign(time=max(end, parameters["time"].max()))])
     long = extended.melt(id_vars="time", value_vars=["LTV %", "LT %"], var_name="parameter", value_name="percent")
-    colour = alt.Color("parameter:N", scale=alt.Scale(domain=["LTV %", "LT %"], range=[PALETTE[2], PALETTE[1]]), title=None)
+    colour = alt.Color("parameter:N", scale=alt.Scale(domain=["LTV %", "LT %"], range=[PALETTE[2], PALETTE[1]]),
+                       title=None)
     steps = alt.Chart(long).mark_line(interpolate="step-after", strokeWidth=2).encode(
         _time_axis(x_title), alt.Y("percent:Q", title="LTV and LT in force (%)", scale=alt.Scale(zero=False)), colour)
     changes = parameters.melt(id_vars="time", value_vars=["LTV %", "LT %"], var_name="parameter", value_name="percent")
@@ -83,8 +86,10 @@ def rate_curves(curves: pd.DataFrame, marks: pd.DataFrame) -> alt.Chart:
     colour = alt.Color("curve:N", scale=alt.Scale(range=[PALETTE[1], PALETTE[2]]), title=None,
                        legend=alt.Legend(orient="bottom"))
     line = alt.Chart(curves).mark_line().encode(
-        alt.X("utilization %:Q", title="utilization (%)"), alt.Y("borrow rate %:Q", title="variable borrow rate (% a year)"),
-        colour, tooltip=["curve:N", alt.Tooltip("utilization %:Q", format=".0f"), alt.Tooltip("borrow rate %:Q", format=".2f")])
+        alt.X("utilization %:Q", title="utilization (%)"),
+        alt.Y("borrow rate %:Q", title="variable borrow rate (% a year)"),
+        colour, tooltip=["curve:N", alt.Tooltip("utilization %:Q", format=".0f"),
+                         alt.Tooltip("borrow rate %:Q", format=".2f")])
     points = alt.Chart(marks).mark_point(filled=True, size=50).encode(
         alt.X("utilization %:Q"), alt.Y("borrow rate %:Q"), colour)
     text = alt.Chart(marks).mark_text(dx=6, dy=-8, align="left", fontSize=11).encode(

@@ -31,8 +31,10 @@ from strategies.params import REGISTRY
 
 PAGE_SIZE = 50
 DB_ENV = "RISK_AGENT_DASHBOARD_DB"
-SHORT = {"ltv_bps": "LTV", "liquidation_threshold_bps": "LT", "liquidation_bonus_bps": "LB", "supply_cap_tokens": "supply cap",
-         "borrow_cap_tokens": "borrow cap", "reserve_factor_bps": "reserve factor", "optimal_usage_ratio_bps": "optimal usage",
+SHORT = {"ltv_bps": "LTV", "liquidation_threshold_bps": "LT", "liquidation_bonus_bps": "LB",
+         "supply_cap_tokens": "supply cap",
+         "borrow_cap_tokens": "borrow cap", "reserve_factor_bps": "reserve factor",
+         "optimal_usage_ratio_bps": "optimal usage",
          "base_variable_borrow_rate_bps": "base rate", "variable_rate_slope1_bps": "slope 1",
          "variable_rate_slope2_bps": "slope 2"}
 
@@ -128,7 +130,8 @@ def proposals(engine, *, assets: tuple[str, ...] = (), states: tuple[str, ...] =
         total = int(session.exec(select(func.count()).select_from(query.subquery())).one())
         pages = max(1, -(-total // page_size))
         page = min(max(page, 1), pages)
-        rows = session.exec(query.order_by(col(ProposalRow.id).desc()).offset((page - 1) * page_size).limit(page_size)).all()
+        ordered = query.order_by(col(ProposalRow.id).desc())
+        rows = session.exec(ordered.offset((page - 1) * page_size).limit(page_size)).all()
     records = []
     for r in rows:
         decided = _decided_at(r.update_json)
@@ -162,7 +165,8 @@ class ProposalDetail:
 
     @property
     def asset_recommendation(self) -> dict:
-        return next((a for a in self.recommendation.get("assets", []) if a.get("symbol") == self.proposal.asset_symbol), {})
+        return next((a for a in self.recommendation.get("assets",
+                                                        []) if a.get("symbol") == self.proposal.asset_symbol), {})
 
     @property
     def metrics(self) -> dict:
@@ -193,7 +197,8 @@ def market_symbols(engine) -> list[str]:
 def price_history(engine, symbol: str, shift: int, limit: int = 24 * 180) -> pd.DataFrame:
     """The last `limit` stored prices (feed rounds and backfill), in the data's own time."""
     with Session(engine) as session:
-        rows = session.exec(select(PricePointRow.timestamp_s, PricePointRow.price_usd).where(PricePointRow.asset_symbol == symbol)
+        rows = session.exec(select(PricePointRow.timestamp_s,
+                                   PricePointRow.price_usd).where(PricePointRow.asset_symbol == symbol)
                             .order_by(col(PricePointRow.timestamp_s).desc()).limit(limit)).all()
     frame = pd.DataFrame(rows, columns=["t", "price_usd"]).sort_values("t")
     frame["time"] = to_time(frame["t"] - shift)
@@ -205,7 +210,8 @@ def parameter_history(engine, symbol: str, shift: int) -> pd.DataFrame:
     took effect at its decision (applied at submit), a timelocked one at its ETA (the execute
     job runs it once ready). Starts with the values before the first of them."""
     with Session(engine) as session:
-        rows = session.exec(select(ProposalRow).where(ProposalRow.asset_symbol == symbol, ProposalRow.state == "executed")
+        rows = session.exec(select(ProposalRow).where(ProposalRow.asset_symbol == symbol,
+                                                      ProposalRow.state == "executed")
                             .order_by(ProposalRow.id)).all()
     points = []
     for row in rows:
@@ -240,7 +246,8 @@ def utilization_history(engine, shift: int, limit: int = 2_000) -> pd.DataFrame:
                 records[(reserve["symbol"], snapshot.block_timestamp)] = borrowed / supplied
     for point in points:
         records[(point.asset_symbol, point.timestamp_s)] = point.utilization
-    frame = pd.DataFrame([{"asset": s, "time": to_time(t - shift), "utilization %": u * 100} for (s, t), u in records.items()])
+    frame = pd.DataFrame([{"asset": s, "time": to_time(t - shift), "utilization %": u * 100} for (s, t),
+                          u in records.items()])
     return frame.sort_values(["asset", "time"]).reset_index(drop=True) if not frame.empty else frame
 
 
@@ -257,8 +264,10 @@ def decisions_bad_debt(engine, symbol: str, shift: int, limit: int = 200) -> pd.
         if "bad_debt_current_mean_usd" not in metrics:
             continue
         when = to_time((anchor or recommendation.get("as_of_s", 0)) - shift)
-        records += [{"decided": when, "parameters": "in force", "mean bad debt $": float(metrics["bad_debt_current_mean_usd"])},
-                    {"decided": when, "parameters": "proposed", "mean bad debt $": float(metrics["bad_debt_proposed_mean_usd"])}]
+        records += [{"decided": when, "parameters": "in force",
+                     "mean bad debt $": float(metrics["bad_debt_current_mean_usd"])},
+                    {"decided": when, "parameters": "proposed",
+                     "mean bad debt $": float(metrics["bad_debt_proposed_mean_usd"])}]
     return pd.DataFrame(records).sort_values("decided").reset_index(drop=True) if records else pd.DataFrame(records)
 
 

@@ -131,7 +131,8 @@ class EnclaveClient:
             headers["Content-Type"] = content_type
         response = request(self.address, method, path, body=body, headers=headers, timeout_s=self.timeout_s)
         if response.status != 200:
-            raise EnclaveAnswerError(f"enclave refused {path.split('?')[0]} ({response.status}): {response.error_message()}")
+            raise EnclaveAnswerError(f"enclave refused {path.split('?')[0]} ({response.status}): "
+                                     f"{response.error_message()}")
         return response
 
     def attest(self) -> VerifiedAttestation:

@@ -20,7 +20,8 @@ def render(engine, shift: int) -> None:
     st.dataframe(runs.drop(columns=["report"]), hide_index=True, column_config=money)
     st.subheader("Strategy against baseline")
     runs["run"] = runs["strategy"] + " " + runs["from"].astype(str) + " (#" + runs["id"].astype(str) + ")"
-    for metric, title in (("bad_debt_usd", "bad debt (USD)"), ("borrower_bonus_losses_usd", "borrowers' bonus losses (USD)")):
+    for metric, title in (("bad_debt_usd", "bad debt (USD)"),
+                          ("borrower_bonus_losses_usd", "borrowers' bonus losses (USD)")):
         if metric in runs:
             st.altair_chart(charts.bars(runs, "run", metric, y_title=title, value_format="$,.0f", x_title=None),
                             width="stretch")

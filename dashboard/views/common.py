@@ -39,7 +39,8 @@ def veto_of(proposal, decision, now: int, shift: int) -> dict | None:
 def show_veto(veto: dict, shift: int) -> None:
     """The countdown and the guardian's command for a queued proposal."""
     own = f" · data's own time {veto['eta_data_utc']}" if shift and veto.get("eta_data_utc") else ""
-    st.markdown(f"**Executable from {utc(veto['eta'])}** (chain clock){own} · **{veto.get('time_left') or 'ETA unknown'}**")
+    st.markdown(f"**Executable from {utc(veto['eta'])}** (chain clock){own} · "
+                f"**{veto.get('time_left') or 'ETA unknown'}**")
     st.caption("Until then the guardian can veto it through the steward (this cancels the timelock operation and "
                "frees the parameters):")
     st.code(veto["command"], language="bash", wrap_lines=True)

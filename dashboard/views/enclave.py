@@ -18,8 +18,9 @@ def render(engine, shift: int) -> None:
              "(`risk-agent enclave measure` prints the same):")
     st.code(measure().hex)
     trust = policy()
-    st.caption("Trusted roots: AWS Nitro" + (" and the local development root (the operator opted in)." if trust.trust_dev_root
-                                             else " only (`risk-agent dashboard --trust-dev-root` adds the local demo's root)."))
+    st.caption("Trusted roots: AWS Nitro" + (
+        " and the local development root (the operator opted in)." if trust.trust_dev_root
+        else " only (`risk-agent dashboard --trust-dev-root` adds the local demo's root)."))
     documents = queries.attestations(engine)
     if not documents:
         st.info("No attestation document stored yet.")

@@ -34,11 +34,13 @@ def render(engine, shift: int) -> None:
     st.subheader(f"{label} price and the parameters in force")
     prices = queries.price_history(engine, symbol, shift)
     parameters = queries.parameter_history(engine, symbol, shift)
-    if not parameters.empty and not prices.empty and not st.checkbox("All stored prices (the backfill too)", value=False):
+    if not parameters.empty and not prices.empty and not st.checkbox("All stored prices (the backfill too)",
+                                                                     value=False):
         # From a few days before the first decision: the parameters' steps are what this chart is for.
         prices = prices[prices["time"] >= parameters["time"].min() - pd.Timedelta(days=CONTEXT_DAYS)]
     if not parameters.empty and not prices.empty and prices["time"].min() < parameters["time"].iloc[0]:
-        parameters.loc[0, "time"] = prices["time"].min()  # the values in force before the first update, from the left edge
+        parameters.loc[0,
+                       "time"] = prices["time"].min()  # the values in force before the first update, from the left edge
     if prices.empty and parameters.empty:
         st.write("No stored prices for this asset.")
     else:
@@ -46,14 +48,15 @@ def render(engine, shift: int) -> None:
     if parameters.empty:
         st.caption("No executed update for this asset yet.")
     else:
-        st.caption("LTV and LT (right axis) step at each executed update: a fast-path update at its decision, a timelocked "
-                   "one at its ETA.")
+        st.caption("LTV and LT (right axis) step at each executed update: a fast-path update at its decision, a "
+                   "timelocked one at its ETA.")
         st.dataframe(parameters, hide_index=True, column_config={"time": st.column_config.DatetimeColumn(
             x_title, format="YYYY-MM-DD HH:mm")})
 
     if len(prices) > 25:
         returns = np.log(prices["price_usd"]).diff()
-        volatility = pd.DataFrame({"time": prices["time"], "hourly volatility %": returns.rolling(24).std() * 100}).dropna()
+        volatility = pd.DataFrame({"time": prices["time"],
+                                   "hourly volatility %": returns.rolling(24).std() * 100}).dropna()
         st.subheader("Realized volatility (24 observations)")
         st.altair_chart(charts.lines(volatility, "hourly volatility %", y_title="volatility (%)",
                                      x_title=x_title, value_format=".2f", height=220), width="stretch")
@@ -72,7 +75,8 @@ def render(engine, shift: int) -> None:
         st.write("No decision with Monte Carlo figures for this asset.")
     else:
         bad_debt["decision"] = bad_debt["decided"].dt.strftime("%Y-%m-%d %H:%M")
-        st.altair_chart(charts.bars(bad_debt, "decision", "mean bad debt $", group="parameters", y_title="mean bad debt (USD)",
+        st.altair_chart(charts.bars(bad_debt, "decision", "mean bad debt $", group="parameters",
+                                    y_title="mean bad debt (USD)",
                                     value_format="$,.0f", x_title=f"decision ({x_title})"), width="stretch")
 
     render_rate_curve(engine, symbol, label)
@@ -106,11 +110,13 @@ def render_rate_curve(engine, symbol: str, label: str) -> None:
     lines, marks = [], []
     for name, params in curves:
         curve = RateCurve.from_params(params)
-        lines += [{"curve": name, "utilization %": u * 100, "borrow rate %": curve.borrow_rate(u) * 100} for u in utilization]
+        lines += [{"curve": name, "utilization %": u * 100,
+                   "borrow rate %": curve.borrow_rate(u) * 100} for u in utilization]
         kink = params.optimal_usage_ratio_bps / 1e4
         for u in (kink, 1.0):
             rate = curve.borrow_rate(u) * 100
-            marks.append({"curve": name, "utilization %": u * 100, "borrow rate %": rate, "label": f"{rate:.2f}% at {u:.0%}"})
+            marks.append({"curve": name, "utilization %": u * 100, "borrow rate %": rate,
+                          "label": f"{rate:.2f}% at {u:.0%}"})
     st.altair_chart(charts.rate_curves(pd.DataFrame(lines), pd.DataFrame(marks)), width="stretch")
 
 
@@ -139,10 +145,12 @@ def render_health_factors(engine, symbol: str, label: str) -> None:
     frame = pd.concat(frames)
     frame["health factor"] = [f"{a:.2f}–{b:.2f}" for a, b in zip(frame["from"], frame["to"], strict=True)]
     st.altair_chart(charts.bars(frame, "health factor", "positions", group="thresholds", y_title="positions",
-                                value_format="d", x_title="health factor at the decision's prices (below 1.00: liquidatable)",
+                                value_format="d",
+                                x_title="health factor at the decision's prices (below 1.00: liquidatable)",
                                 hide_zero=True),
                     width="stretch")
     below_now, below_after = int((now < 1).sum()), int((after < 1).sum())
-    st.caption(f"{len(table):,} positions with ${table['debt $'].sum():,.0f} of debt at the latest decision's anchor block; "
+    st.caption(f"{len(table):,} positions with ${table['debt $'].sum():,.0f} of debt at the latest decision's "
+               "anchor block; "
                f"{below_now:,} under 1 with the thresholds in force"
                + (f", {below_after:,} with proposal #{proposal.id}'s threshold." if proposal else "."))

@@ -66,7 +66,8 @@ def render(engine, shift: int) -> None:
                          "LTV %": params["ltv_bps"] / 100, "LT %": params["liquidation_threshold_bps"] / 100,
                          "bonus %": params["liquidation_bonus_bps"] / 100 - 100,
                          "supply cap": params["supply_cap_tokens"], "borrow cap": params["borrow_cap_tokens"],
-                         "utilization %": 100 * int(reserve.get("total_borrowed_raw", 0) or 0) / supplied if supplied else 0.0,
+                         "utilization %": 100 * int(reserve.get("total_borrowed_raw",
+                                                                0) or 0) / supplied if supplied else 0.0,
                          "queued": "; ".join(pending.get(reserve["symbol"], [])) or "—"})
         st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
             "price $": st.column_config.NumberColumn(format="dollar"),
@@ -76,10 +77,13 @@ def render(engine, shift: int) -> None:
 
     st.subheader("Agent health")
     if jobs.empty:
-        st.write("No job runs recorded yet (the service records each run of each job; the demo runs the jobs directly).")
+        st.write("No job runs recorded yet (the service records each run of each job; the demo runs the jobs "
+                 "directly).")
     else:
-        table = pd.DataFrame({"job": jobs["name"], "runs": jobs["runs"].astype(int), "errors": jobs["errors"].astype(int),
-                              "last success": [utc_datetime(t) if pd.notna(t) else "-" for t in jobs["last_success_at"]],
+        table = pd.DataFrame({"job": jobs["name"], "runs": jobs["runs"].astype(int),
+                              "errors": jobs["errors"].astype(int),
+                              "last success": [utc_datetime(t) if pd.notna(t) else "-"
+                                               for t in jobs["last_success_at"]],
                               "last error": [f"{e} ({utc_datetime(t)})" if e else "-"
                                              for e, t in zip(jobs["last_error"], jobs["last_error_at"], strict=True)]})
         st.dataframe(table, hide_index=True)

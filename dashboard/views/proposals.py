@@ -49,11 +49,13 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
     rows = [{"parameter": spec.label, "before": value_text(spec.field, int(detail.before[spec.field])),
              "after": value_text(spec.field, int(detail.after[spec.field])),
              "change": change_text(spec.field, int(detail.before[spec.field]), int(detail.after[spec.field]))}
-            for spec in REGISTRY if spec.field in detail.after and detail.after[spec.field] != detail.before.get(spec.field)]
+            for spec in REGISTRY
+            if spec.field in detail.after and detail.after[spec.field] != detail.before.get(spec.field)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
     st.subheader("Why")
-    st.text(str(detail.asset_recommendation.get("reason", "")) or "no reason given")  # plain text: never markup from data
+    st.text(str(detail.asset_recommendation.get("reason",
+                                                "")) or "no reason given")  # plain text: never markup from data
     dropped = detail.asset_recommendation.get("dropped", {})
     if dropped:
         st.dataframe(pd.DataFrame([{"kept for now": param_label(k), "because": dated_reason(v)}
@@ -78,7 +80,8 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
         else:
             st.caption("No simulated path leaves bad debt ($0 mean and 95th percentile), with the parameters in force "
                        "or the proposed ones.")
-    st.caption(f"Positions the new threshold makes liquidatable at once: {int(metrics.get('newly_liquidatable_positions', 0)):,} "
+    newly = int(metrics.get("newly_liquidatable_positions", 0))
+    st.caption(f"Positions the new threshold makes liquidatable at once: {newly:,} "
                f"(${metrics.get('newly_liquidatable_debt_usd', 0):,.0f} of debt).")
 
     st.subheader("Signature and attestation")
@@ -96,18 +99,23 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
         if verdict.chain:
             st.text("Certificate chain: " + " ← ".join(verdict.chain))
         if not policy().trust_dev_root:
-            st.caption("Only the AWS Nitro root is trusted. For the local demo's development root, the operator opts in: "
-                       "`risk-agent dashboard --trust-dev-root`.")
-    st.code(f"enclave (signer)     {decision.enclave_address}\nsignature            {proposal.signature}\n"
-            f"inputs hash          0x{decision.inputs_hash.removeprefix('0x')}\nmeasurement (PCR0)   {decision.measurement}\n"
+            st.caption("Only the AWS Nitro root is trusted. For the local demo's development root, the operator opts "
+                       "in: `risk-agent dashboard --trust-dev-root`.")
+    st.code(f"enclave (signer)     {decision.enclave_address}\n"
+            f"signature            {proposal.signature}\n"
+            f"inputs hash          0x{decision.inputs_hash.removeprefix('0x')}\n"
+            f"measurement (PCR0)   {decision.measurement}\n"
             f"strategy config      {decision.config_hash}")
 
     st.subheader("Chain")
     snapshot = queries.last_snapshot(engine)
     now = now_s(snapshot)
     eta = f"{utc(proposal.eta)} (chain clock)" if proposal.eta else "-"
-    st.code(f"path                 {proposal.path}\ntimelock operation   {proposal.operation_id or '-'}\nETA                  {eta}\n"
-            f"submit tx            {proposal.submit_tx or '-'}\nexecute tx           {proposal.execute_tx or '-'}\n"
+    st.code(f"path                 {proposal.path}\n"
+            f"timelock operation   {proposal.operation_id or '-'}\n"
+            f"ETA                  {eta}\n"
+            f"submit tx            {proposal.submit_tx or '-'}\n"
+            f"execute tx           {proposal.execute_tx or '-'}\n"
             f"cancel tx            {proposal.cancel_tx or '-'}")
     veto = veto_of(proposal, decision, now, shift) if steward else None
     if veto is not None:

@@ -36,7 +36,8 @@ def run_in_process(argv: list[str], capsys, cwd: Path | None = None) -> Result:
 
 
 def run_script(argv: list[str], cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> Result:
-    done = subprocess.run([str(SCRIPT), *[str(a) for a in argv]], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+    done = subprocess.run([str(SCRIPT), *[str(a) for a in argv]], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout,
                           env={**os.environ, **(env or {})})
     return Result(done.returncode, done.stdout, done.stderr)
 

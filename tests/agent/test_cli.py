@@ -116,7 +116,8 @@ def test_status_of_the_demo_reads_as_text_and_json_and_writes_nothing(demo_run, 
     when = datetime.fromtimestamp(stamp, UTC)
     own = datetime.fromtimestamp(stamp - shift, UTC)
     assert own.year == 2021 and own.month == 5
-    assert f"last snapshot block {block:,} at {when:%Y-%m-%d %H:%M:%S} UTC (data's own time {own:%Y-%m-%d %H:%M:%S} UTC)" in lines
+    assert (f"last snapshot block {block:,} at {when:%Y-%m-%d %H:%M:%S} UTC "
+            f"(data's own time {own:%Y-%m-%d %H:%M:%S} UTC)") in lines
     assert "{'" not in text.stdout and "': " not in text.stdout and "datetime(" not in text.stdout  # no Python reprs
     as_json = json.loads(run_in_process(["status", "--db", str(db), "--json"], capsys).stdout)
     assert as_json["proposals"] == {"total": total, "by_state": dict(sorted(counts.items()))}

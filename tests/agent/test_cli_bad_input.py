@@ -43,6 +43,10 @@ use_dev_account = 0
 """
 
 
+POSITIONS_AT_LEAST_1 = ("Invalid value for '--positions': Input should be greater than or equal to 1 "
+                        "(see `risk-agent backtest --help`)")
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -62,17 +66,17 @@ CASES = [
          "{tmp}/baddate.csv: line 3: malformed date '2021-02-30' (column timestamp; expected ISO 8601 or unix s/ms)"),
     Case("negative price, with its row", ("backtest", "--data", "negative.csv"),
          "{tmp}/negative.csv: line 3: price is negative (-1) (column price); refusing the file"),
-    Case("zero price", ("data", "inspect", "zero.csv"), "{tmp}/zero.csv: line 2: price is zero (column price); refusing the file"),
-    Case("NaN price", ("backtest", "--data", "nan.csv"), "{tmp}/nan.csv: line 2: price is NaN (column price); refusing the file"),
+    Case("zero price", ("data", "inspect", "zero.csv"),
+         "{tmp}/zero.csv: line 2: price is zero (column price); refusing the file"),
+    Case("NaN price", ("backtest", "--data", "nan.csv"),
+         "{tmp}/nan.csv: line 2: price is NaN (column price); refusing the file"),
     Case("Chainlink dump without decimals", ("backtest", "--data", "chainlink.csv"),
-         "{tmp}/chainlink.csv: Chainlink answers need the feed's decimals, which the file does not state: give --decimals N "
+         "{tmp}/chainlink.csv: Chainlink answers need the feed's decimals, which the file does not state: give "
+         "--decimals N "
          "(8 for most USD feeds, 18 for ETH-quoted ones)"),
     # --- options
-    Case("--positions -5", ("backtest", "--positions", "-5"),
-         "Invalid value for '--positions': Input should be greater than or equal to 1 (see `risk-agent backtest --help`)"),
-    Case("--positions 0", ("backtest", "--positions", "0"),
-         "Invalid value for '--positions': Input should be greater than or equal to 1 (see `risk-agent backtest --help`)",
-         script=True),
+    Case("--positions -5", ("backtest", "--positions", "-5"), POSITIONS_AT_LEAST_1),
+    Case("--positions 0", ("backtest", "--positions", "0"), POSITIONS_AT_LEAST_1, script=True),
     Case("--assets ''", ("backtest", "--assets", ""), "--assets is empty: give at least one value (comma-separated)"),
     Case("propose --assets ''", ("propose", "--rpc", "http://127.0.0.1:1", "--assets", " , "),
          "--assets is empty: give at least one value (comma-separated)"),
@@ -90,7 +94,8 @@ CASES = [
          "unknown strategy 'magic' (known: agent, agent-no-delay, static-v3, static-v2, smart-ltv, chaos-caps)"),
     Case("unknown option", ("status", "--colour", "blue"), "No such option: --colour (see `risk-agent status --help`)"),
     Case("backtest --market unknown", ("backtest", "--market", "wild"), "--market 'wild' is not one of dynamic, fixed"),
-    Case("sweep --config missing", ("sweep", "--config", "nowhere.toml"), "strategy config {tmp}/nowhere.toml not found"),
+    Case("sweep --config missing", ("sweep", "--config", "nowhere.toml"),
+         "strategy config {tmp}/nowhere.toml not found"),
     Case("backtest --config not TOML", ("backtest", "--config", "notpem.txt"),
          "{tmp}/notpem.txt: not valid TOML (Expected '=' after a key in a key/value pair (at line 1, column 5))"),
     Case("enclave serve --token-file missing", ("enclave", "serve", "--token-file", "token.txt"),
@@ -134,12 +139,14 @@ CASES = [
          "{tmp}/iso.csv: --format coingecko-daily does not fit: no column snapped_at; it looks like timestamp-price"),
     Case("backfill file that does not load", ("run", "--config", "empty.toml"), "{tmp}/empty.csv: file is empty"),
     Case("backfill format unknown", ("run", "--config", "unknown.toml"),
-         "config: backfill_csv.WETH: format 'excel' is not one of cryptodatadownload, chainlink-rounds, coingecko-daily, "
+         "config: backfill_csv.WETH: format 'excel' is not one of cryptodatadownload, chainlink-rounds, "
+         "coingecko-daily, "
          "coingecko-hourly, ohlcv, ohlcv-array, symbol-price, timestamp-price"),
     Case("backfill for an asset not configured", ("run", "--config", "other.toml"),
          "config: backfill_csv.WBTC: WBTC is not one of assets (WETH)"),
     # --- attestation and documents
-    Case("--trust-dev-root not a PEM (verify)", ("verify", "1", "--db", "text.sqlite", "--trust-dev-root", "notpem.txt"),
+    Case("--trust-dev-root not a PEM (verify)",
+         ("verify", "1", "--db", "text.sqlite", "--trust-dev-root", "notpem.txt"),
          "--trust-dev-root notpem.txt is not a certificate (PEM or DER)"),
     Case("--trust-dev-root not a PEM (report)", ("report", "1", "--trust-dev-root", "notpem.txt"),
          "--trust-dev-root notpem.txt is not a certificate (PEM or DER)"),
@@ -154,7 +161,8 @@ CASES = [
          "the RPC serves chain 31337, but the deployment is for chain 1", chain=True),
     Case("propose on another chain", ("propose", "--rpc", "{rpc}", "--deployment", "{other_chain}"),
          "the RPC serves chain 31337, but the deployment is for chain 1", chain=True),
-    Case("propose on an address that is not a PoolAddressesProvider", ("propose", "--rpc", "{rpc}", "--addresses-provider", "{eoa}"),
+    Case("propose on an address that is not a PoolAddressesProvider",
+         ("propose", "--rpc", "{rpc}", "--addresses-provider", "{eoa}"),
          "{eoa} is not an Aave v3 PoolAddressesProvider on this chain (no contract code there)", chain=True),
     Case("propose an asset the deployment does not list", ("propose", "--rpc", "{rpc}", "--deployment", "{deployment}",
                                                           "--assets", "DOGE"),
@@ -178,7 +186,8 @@ def market(tmp_path_factory):
         system.to_deployment().write(deployment)
         other = directory / "other-chain.json"
         other.write_text(json.dumps({**json.loads(deployment.read_text()), "chain_id": 1}))
-        yield {"rpc": node.rpc_url, "deployment": str(deployment), "other_chain": str(other), "eoa": accounts[5].address}
+        yield {"rpc": node.rpc_url, "deployment": str(deployment), "other_chain": str(other),
+               "eoa": accounts[5].address}
 
 
 def workspace(tmp_path: Path, demo: Path | None = None) -> Path:
@@ -190,7 +199,8 @@ def workspace(tmp_path: Path, demo: Path | None = None) -> Path:
     with sqlite3.connect(tmp_path / "foreign.sqlite") as connection:
         connection.execute("create table invoices (id integer primary key, total real)")
     backfills = {"format.toml": 'WETH = { file = "iso.csv", format = "coingecko-daily" }\n',
-                 "empty.toml": 'WETH = "empty.csv"\n', "unknown.toml": 'WETH = { file = "iso.csv", format = "excel" }\n',
+                 "empty.toml": 'WETH = "empty.csv"\n',
+                 "unknown.toml": 'WETH = { file = "iso.csv", format = "excel" }\n',
                  "other.toml": 'WBTC = "iso.csv"\n'}
     for name, table in backfills.items():
         (tmp_path / name).write_text(CONFIG + table)

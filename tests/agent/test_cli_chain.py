@@ -28,13 +28,15 @@ def assert_one_line_error(result: Result, fragment: str) -> None:
 def test_help_lists_every_command(capsys):
     result = run_in_process(["--help"], capsys)
     assert result.code == 0
-    for command in ("demo", "run", "status", "backtest", "sweep", "verify", "report", "propose", "db-upgrade", "enclave",
+    for command in ("demo", "run", "status", "backtest", "sweep", "verify", "report", "propose", "db-upgrade",
+                    "enclave",
                     "chain", "dashboard", "data"):
         assert command in result.stdout
 
 
 def test_node_that_is_down(capsys, tmp_path):
-    result = run_in_process(["chain", "deploy", "--rpc", f"http://127.0.0.1:{free_loopback_port()}"], capsys, cwd=tmp_path)
+    result = run_in_process(["chain", "deploy", "--rpc", f"http://127.0.0.1:{free_loopback_port()}"], capsys,
+                            cwd=tmp_path)
     assert_one_line_error(result, "connection refused")
     assert list(tmp_path.iterdir()) == []
 
@@ -53,7 +55,8 @@ def test_rpc_url_that_is_not_json_rpc(tmp_path, capsys):
         import time
 
         time.sleep(0.5)
-        assert_one_line_error(run_in_process(["chain", "deploy", "--rpc", f"http://127.0.0.1:{port}"], capsys, cwd=tmp_path),
+        assert_one_line_error(run_in_process(["chain", "deploy", "--rpc", f"http://127.0.0.1:{port}"], capsys,
+                                             cwd=tmp_path),
                               "not a JSON-RPC endpoint")
     finally:
         server.terminate()
@@ -65,7 +68,8 @@ def test_deploy_then_read_then_missing_artifact(tmp_path, capsys):
     script (the artifact directory comes from the environment at start)."""
     with start_anvil(log_dir=tmp_path) as node:
         out = tmp_path / "deployment.json"
-        result = run_in_process(["chain", "deploy", "--rpc", node.rpc_url, "--out", str(out), "--min-delay", "60"], capsys)
+        result = run_in_process(["chain", "deploy", "--rpc", node.rpc_url, "--out", str(out), "--min-delay", "60"],
+                                capsys)
         assert result.code == 0, result.stderr
         deployment = json.loads(out.read_text())
         assert deployment["chain_id"] == 31337
@@ -86,5 +90,6 @@ def test_deploy_then_read_then_missing_artifact(tmp_path, capsys):
 
 
 def test_missing_deployment_file(tmp_path, capsys):
-    result = run_in_process(["chain", "read", "--rpc", "http://127.0.0.1:1", "--deployment", str(tmp_path / "nope.json")], capsys)
+    result = run_in_process(["chain", "read", "--rpc", "http://127.0.0.1:1", "--deployment",
+                             str(tmp_path / "nope.json")], capsys)
     assert_one_line_error(result, "not found")

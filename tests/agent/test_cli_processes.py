@@ -18,7 +18,8 @@ import requests
 from chain.node import free_loopback_port
 from tests.agent.cli_runner import SCRIPT
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")]
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")]
 
 
 def alive(pid: int) -> bool:

@@ -14,7 +14,8 @@ import pytest
 from tests.agent.cli_runner import run_in_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_data]
-SECTIONS = ["Summary", "Before and after", "Method", "Value at risk and expected shortfall", "Where the inputs came from",
+SECTIONS = ["Summary", "Before and after", "Method", "Value at risk and expected shortfall",
+            "Where the inputs came from",
             "Positions that become liquidatable", "Monte Carlo bad debt", "Backtest, current against proposed",
             "Attestation", "How to verify it", "How to veto it"]
 
@@ -30,7 +31,8 @@ def stored(db, proposal_id: int) -> dict:
     with sqlite3.connect(db) as connection:
         connection.row_factory = sqlite3.Row
         proposal = dict(connection.execute("select * from proposal where id = ?", (proposal_id,)).fetchone())
-        decision = dict(connection.execute("select * from decision where id = ?", (proposal["decision_id"],)).fetchone())
+        decision = dict(connection.execute("select * from decision where id = ?",
+                                           (proposal["decision_id"],)).fetchone())
     return {"proposal": proposal, "decision": decision}
 
 
@@ -46,7 +48,8 @@ def test_markdown_report_with_its_plots_and_the_database_untouched(demo_copy, tm
     assert [line[3:] for line in text.splitlines() if line.startswith("## ")] == SECTIONS
     images = sorted(p.name for p in out.parent.glob("*.png"))
     assert result.stdout == f"report: {out} (+ {len(images)} PNG files: " + ", ".join(
-        f"proposal-1-{n}.png" for n in ("health_factors", "monte_carlo", "backtest") if f"proposal-1-{n}.png" in images) + ")\n"
+        f"proposal-1-{n}.png" for n in ("health_factors", "monte_carlo",
+                                        "backtest") if f"proposal-1-{n}.png" in images) + ")\n"
     for name in images:
         assert (out.parent / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({name})" in text
     assert {"proposal-1-backtest.png", "proposal-1-health_factors.png", "proposal-1-monte_carlo.png"} <= set(images)

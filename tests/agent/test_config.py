@@ -34,7 +34,8 @@ def test_local_profile_loads_and_env_overrides(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "extra, setting, fragment",
     [
-        ('profile = "production"\n[enclave]\nbackend = "nitro"\ntrust_dev_root = true\n[operator]\nkeystore_file = "k.json"\n',
+        ('profile = "production"\n[enclave]\nbackend = "nitro"\ntrust_dev_root = true\n'
+         '[operator]\nkeystore_file = "k.json"\n',
          "enclave.trust_dev_root", "refuses the development enclave root"),
         ('profile = "production"\n[enclave]\nbackend = "nitro"\n[operator]\nprivate_key_env = "KEY"\n',
          "operator", "refuses plain-text keys"),
@@ -61,7 +62,8 @@ def test_missing_setting(tmp_path):
 def test_operator_key_from_encrypted_keystore(tmp_path, monkeypatch):
     account = Account.create()
     (tmp_path / "key.json").write_text(json.dumps(Account.encrypt(account.key, "s3cret", iterations=2)))
-    path = write(tmp_path, BASE + f'[operator]\nkeystore_file = "{tmp_path / "key.json"}"\nkeystore_password_env = "PW"\n')
+    path = write(tmp_path,
+                 BASE + f'[operator]\nkeystore_file = "{tmp_path / "key.json"}"\nkeystore_password_env = "PW"\n')
     monkeypatch.setenv("PW", "s3cret")
     assert AgentConfig.load(path).operator_account().address == account.address
     monkeypatch.setenv("PW", "wrong")
@@ -97,7 +99,8 @@ def test_backfill_sources_take_a_bare_path_or_a_table(tmp_path):
 
 
 @pytest.mark.parametrize("table, setting, fragment", [
-    ('WETH = { file = "x.csv", format = "excel" }\n', "backfill_csv.WETH", "format 'excel' is not one of cryptodatadownload"),
+    ('WETH = { file = "x.csv", format = "excel" }\n', "backfill_csv.WETH",
+     "format 'excel' is not one of cryptodatadownload"),
     ('WETH = { file = "x.csv", decimals = -1 }\n', "backfill_csv.WETH.decimals", "greater than or equal to 0"),
     ('DOGE = "x.csv"\n', "backfill_csv.DOGE", "DOGE is not one of assets (WETH)"),
 ])
@@ -113,7 +116,8 @@ def test_a_backfill_source_is_also_its_path(tmp_path):
 
     plain = tmp_path / "plain.csv"
     plain.write_text("timestamp,price\n1609459200,730.1\n")
-    config = AgentConfig.load(write(tmp_path, BASE + f'[operator]\nuse_dev_account = 0\n[backfill_csv]\nWETH = "{plain}"\n'))
+    config = AgentConfig.load(write(tmp_path,
+                                    BASE + f'[operator]\nuse_dev_account = 0\n[backfill_csv]\nWETH = "{plain}"\n'))
     assert list(load_any(config.backfill_csv["WETH"], "WETH").prices_usd) == [730.1]
 
 

@@ -28,7 +28,8 @@ def inspect(capsys):
 @pytest.mark.needs_data
 @pytest.mark.parametrize(("name", "fmt", "symbol", "rows", "observations", "first", "last", "cadence_s",
                           "duplicates", "gaps"), BUNDLED, ids=[Path(row[0]).stem for row in BUNDLED])
-def test_every_bundled_price_file_inspects_as_json(inspect, tmp_path, name, fmt, symbol, rows, observations, first, last,
+def test_every_bundled_price_file_inspects_as_json(inspect, tmp_path, name, fmt, symbol, rows, observations, first,
+                                                   last,
                                                    cadence_s, duplicates, gaps):
     """Same hand-derived figures as test_data_bundled, through the console script."""
     done = inspect(str(PRICES / name), "--json", cwd=tmp_path)

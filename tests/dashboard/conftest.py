@@ -32,13 +32,16 @@ def dashboard_db(demo_run, tmp_path_factory) -> DashboardDatabase:
     shutil.copy(demo_run.db, db)
     with sqlite3.connect(db) as connection:
         (queued_id, eta) = connection.execute(
-            "select id, eta from proposal where path = 'slow' and state = 'executed' order by id desc limit 1").fetchone()
+            "select id, eta from proposal where path = 'slow' and state = 'executed' "
+            "order by id desc limit 1").fetchone()
         (last_snapshot,) = connection.execute("select max(block_timestamp) from market_snapshot").fetchone()
         assert eta > last_snapshot  # queued at the last snapshot's time: the rewound state is one the store had
         connection.execute("update proposal set state = 'queued', execute_tx = null where id = ?", (queued_id,))
     with Session(make_engine(str(db), upgrade=False)) as session:
-        session.add(BacktestRunRow(strategy="agent", assets="ETH", period_start="2020-03-01", period_end="2020-03-31", seed=1,
-                                   metrics_json=json.dumps({"bad_debt_usd": 670_298.0, "borrower_bonus_losses_usd": 1.6e6,
+        session.add(BacktestRunRow(strategy="agent", assets="ETH", period_start="2020-03-01", period_end="2020-03-31",
+                                   seed=1,
+                                   metrics_json=json.dumps({"bad_debt_usd": 670_298.0,
+                                                            "borrower_bonus_losses_usd": 1.6e6,
                                                             "updates": 20}), report_path=None))
         session.commit()
     return DashboardDatabase(db, demo_run.home, queued_id)

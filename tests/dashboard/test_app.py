@@ -66,7 +66,8 @@ def test_an_empty_agent_database_shows_each_page_without_data(monkeypatch, tmp_p
 def test_overview_shows_the_queued_update_its_countdown_and_veto(monkeypatch, dashboard_db):
     db, home, queued_id = dashboard_db
     with sqlite3.connect(db) as connection:
-        eta, update_json = connection.execute("select eta, update_json from proposal where id = ?", (queued_id,)).fetchone()
+        eta, update_json = connection.execute("select eta, update_json from proposal where id = ?",
+                                              (queued_id,)).fetchone()
         shift = int(connection.execute("select value from run_info where key = 'time_shift_s'").fetchone()[0])
         counts = dict(connection.execute("select state, count(*) from proposal group by state").fetchall())
     update = json.loads(update_json)
@@ -125,7 +126,8 @@ def test_markets_show_price_parameters_utilization_rates_and_health_factors(monk
     assert not at.exception and at.selectbox[0].value == "WETH"
     subheaders = [s.value for s in at.subheader]
     assert subheaders[:2] == ["WETH price and the parameters in force", "Realized volatility (24 observations)"]
-    for expected in ("Utilization", "Monte Carlo bad debt of each decision on WETH", "WETH rate curve: in force against proposed",
+    for expected in ("Utilization", "Monte Carlo bad debt of each decision on WETH",
+                     "WETH rate curve: in force against proposed",
                      "Health factors of the positions"):
         assert expected in subheaders
     parameters = at.dataframe[0].value

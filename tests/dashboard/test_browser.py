@@ -68,8 +68,10 @@ def test_every_page_and_the_risk_report_in_a_real_browser(served, tmp_path):
 
     url, db, home, queued_id = served
     report = tmp_path / f"proposal-{queued_id}.html"
-    made = subprocess.run([str(SCRIPT), "report", str(queued_id), "--db", str(db), "--format", "html", "--out", str(report),
-                           "--trust-dev-root", str(home / "dev-ca" / "root.pem")], capture_output=True, text=True, timeout=300)
+    made = subprocess.run([str(SCRIPT), "report", str(queued_id), "--db", str(db), "--format", "html", "--out",
+                           str(report),
+                           "--trust-dev-root", str(home / "dev-ca" / "root.pem")], capture_output=True, text=True,
+                           timeout=300)
     assert made.returncode == 0, made.stderr
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
@@ -88,12 +90,15 @@ def test_every_page_and_the_risk_report_in_a_real_browser(served, tmp_path):
             screenshot_whole(page, ARTIFACTS / f"{name}.png")
         page.goto(report.as_uri(), wait_until="load")
         page.get_by_role("heading", name=f"Risk report: proposal #{queued_id}, WETH").wait_for(timeout=30_000)
-        for heading in ("Before and after", "Method", "Value at risk and expected shortfall", "Where the inputs came from",
-                        "Positions that become liquidatable", "Monte Carlo bad debt", "Backtest, current against proposed",
+        for heading in ("Before and after", "Method", "Value at risk and expected shortfall",
+                        "Where the inputs came from",
+                        "Positions that become liquidatable", "Monte Carlo bad debt",
+                        "Backtest, current against proposed",
                         "Attestation", "How to verify it", "How to veto it"):
             assert page.get_by_role("heading", name=heading).count() == 1, heading
         assert page.locator("img").count() >= 3
-        assert all(page.locator("img").nth(i).evaluate("i => i.naturalWidth > 300") for i in range(page.locator("img").count()))
+        images = page.locator("img")
+        assert all(images.nth(i).evaluate("i => i.naturalWidth > 300") for i in range(images.count()))
         page.get_by_text("Verified.").first.wait_for(timeout=5_000)
         page.screenshot(path=str(ARTIFACTS / "risk-report.png"), full_page=True)
         browser.close()
