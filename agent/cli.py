@@ -358,15 +358,16 @@ def parse_periods(text: str) -> list[tuple[str, str]]:
     return periods
 
 
-def parse_numbers(text: str, option: str, kind: type, minimum: float) -> list:
+def parse_numbers(text: str, option: str, kind: type, *, positive: bool = False) -> list:
+    """Comma-separated whole numbers (kind int, at least 0) or numbers (kind float, > 0 if `positive`)."""
     values = []
     for part in parse_list(text, option):
         try:
             value = kind(part)
         except ValueError:
             raise fail(f"{option} {part!r} is not {'a whole number' if kind is int else 'a number'}") from None
-        if value < minimum:
-            raise fail(f"{option} {part!r} must be at least {minimum}")
+        if value < 0 or (positive and value == 0):
+            raise fail(f"{option} {part!r} must be {'greater than 0' if positive else 'at least 0'}")
         values.append(value)
     return values
 
@@ -401,8 +402,8 @@ def sweep(
 
     names = parse_list(strategies, "--strategies")
     period_list = parse_periods(periods)
-    seed_list = parse_numbers(seeds, "--seeds", int, 0)
-    scales = parse_numbers(depth_scales, "--depth-scales", float, 1e-9)
+    seed_list = parse_numbers(seeds, "--seeds", int)
+    scales = parse_numbers(depth_scales, "--depth-scales", float, positive=True)
     check_writable_file(out, default=SWEEP_OUT)
     check_market(market)
     check_strategy_config(config)

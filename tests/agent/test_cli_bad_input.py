@@ -89,7 +89,7 @@ CASES = [
     Case("sweep period backwards", ("sweep", "--periods", "2020-03-10:2020-03-01"),
          "--periods '2020-03-10:2020-03-01': 2020-03-01 is not after 2020-03-10"),
     Case("sweep seed not a number", ("sweep", "--seeds", "1,two"), "--seeds 'two' is not a whole number"),
-    Case("sweep depth scale zero", ("sweep", "--depth-scales", "0"), "--depth-scales '0' must be at least 1e-09"),
+    Case("sweep depth scale zero", ("sweep", "--depth-scales", "0"), "--depth-scales '0' must be greater than 0"),
     Case("sweep unknown strategy", ("sweep", "--strategies", "agent,magic"),
          "unknown strategy 'magic' (known: agent, agent-no-delay, static-v3, static-v2, smart-ltv, chaos-caps)"),
     Case("unknown option", ("status", "--colour", "blue"), "No such option: --colour (see `risk-agent status --help`)"),
