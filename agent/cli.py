@@ -8,6 +8,7 @@ is a bug and keeps its traceback. Commands that report take `--json`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -364,6 +365,8 @@ def parse_numbers(text: str, option: str, kind: type, *, positive: bool = False)
     for part in parse_list(text, option):
         try:
             value = kind(part)
+            if not math.isfinite(value):
+                raise ValueError(part)
         except ValueError:
             raise fail(f"{option} {part!r} is not {'a whole number' if kind is int else 'a number'}") from None
         if value < 0 or (positive and value == 0):
