@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from agent.cli_common import check_writable_file, fail, parse_address, signer_from_env
+from agent.cli_common import check_writable_file, fail, parse_address, read_root_certificate, signer_from_env
 
+DEPLOYMENT_FILE = Path("var/deployment.json")
 chain_app = typer.Typer(no_args_is_help=True, help="Deploy the system, read a market.")
 enclave_app = typer.Typer(no_args_is_help=True, help="Enclave image measurement, attestation and registration.")
 
@@ -18,21 +19,25 @@ enclave_app = typer.Typer(no_args_is_help=True, help="Enclave image measurement,
 @chain_app.command("deploy")
 def chain_deploy(
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the node.")],
-    out: Annotated[Path, typer.Option(help="Where to write the deployment file.")] = Path("var/deployment.json"),
+    out: Annotated[Path, typer.Option(help="Where to write the deployment file.")] = DEPLOYMENT_FILE,
     min_delay: Annotated[int, typer.Option(min=1, help="Timelock delay in seconds (1 day in production).")] = 86_400,
     deployer_key_env: Annotated[
         str | None, typer.Option(help="Environment variable holding the deployer's hex key (dev chain: account 0).")
     ] = None,
-    governance: Annotated[str | None, typer.Option(help="Governance address: timelock proposer (dev chain: account 1).")] = None,
-    guardian: Annotated[str | None, typer.Option(help="Guardian address: veto and pause (required off the dev chain).")] = None,
-    operator: Annotated[str | None, typer.Option(help="Operator allowed to propose enclave registrations (dev chain: account 3).")] = None,
+    governance: Annotated[str | None,
+                          typer.Option(help="Governance address: timelock proposer (dev chain: account 1).")] = None,
+    guardian: Annotated[str | None,
+                        typer.Option(help="Guardian address: veto and pause (required off the dev chain).")] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="Operator allowed to propose enclave registrations (dev chain: account 3).")
+    ] = None,
 ) -> None:
     """Deploy Aave v3 (unmodified), the timelock, steward, registrar and rate-strategy factory;
     hand every role to governance; write the deployment file."""
     from chain.deploy import SystemConfig, deploy_system, is_local_dev_chain
     from chain.node import connect, dev_accounts
 
-    check_writable_file(out)
+    check_writable_file(out, default=DEPLOYMENT_FILE)
     w3 = connect(rpc)
     deployer = signer_from_env(w3, deployer_key_env, "--deployer-key-env")
     dev = is_local_dev_chain(w3)
@@ -41,7 +46,8 @@ def chain_deploy(
         raise fail(f"chain {w3.eth.chain_id} is not the local dev chain: name --governance and --guardian")
     governance_address = parse_address(governance, "--governance") if governance else accounts[1].address
     guardian_address = parse_address(guardian, "--guardian") if guardian else accounts[2].address
-    operator_address = parse_address(operator, "--operator") if operator else (accounts[3].address if dev else governance_address)
+    operator_address = parse_address(operator,
+                                     "--operator") if operator else (accounts[3].address if dev else governance_address)
     system = deploy_system(w3, deployer, governance=governance_address, guardian=guardian_address,
                            operator=operator_address, config=SystemConfig(min_delay_seconds=min_delay))
     system.to_deployment().write(out)
@@ -54,7 +60,8 @@ def chain_deploy(
         "enclave registrar": system.registrar,
         "governance / guardian / operator": f"{system.governance} / {system.guardian} / {system.operator}",
     }
-    rows.update({f"{r.symbol} token / feed / pair": f"{r.underlying} / {r.feed} / {r.pair}" for r in system.market.reserves})
+    rows.update({f"{r.symbol} token / feed / pair": f"{r.underlying} / {r.feed} / {r.pair}"
+                 for r in system.market.reserves})
     for label, address in rows.items():
         typer.echo(f"  {label:<34} {address}")
 
@@ -62,7 +69,8 @@ def chain_deploy(
 @chain_app.command("read")
 def chain_read(
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the node.")],
-    deployment_file: Annotated[Path, typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
+    deployment_file: Annotated[Path,
+                               typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the snapshot as JSON.")] = False,
 ) -> None:
     """Read every reserve in one Multicall3 round trip and print it."""
@@ -82,8 +90,11 @@ def chain_read(
                                "reserves": [{**asdict(r), "params": r.params.as_dict()} for r in snapshot.reserves]},
                               indent=1, default=str))
         return
-    typer.echo(f"block {snapshot.block_number} at {snapshot.block_timestamp}")
-    typer.echo(f"{'asset':<8}{'price $':>14}{'LTV':>7}{'LT':>7}{'LB':>7}{'util':>8}{'supply cap':>16}{'borrow cap':>16}")
+    from agent.times import utc
+
+    typer.echo(f"block {snapshot.block_number:,} at {utc(snapshot.block_timestamp)}")
+    typer.echo(f"{'asset':<8}{'price $':>14}{'LTV':>7}{'LT':>7}{'LB':>7}{'util':>8}"
+               f"{'supply cap':>16}{'borrow cap':>16}")
     for r in snapshot.reserves:
         p = r.params
         typer.echo(
@@ -111,8 +122,11 @@ def enclave_verify(
     measurement: Annotated[str, typer.Option(help="Expected PCR0, hex.")],
     nonce: Annotated[str | None, typer.Option(help="Expected nonce, hex.")] = None,
     max_age: Annotated[float, typer.Option(min=0.0, help="Maximum age in seconds (checked by default).")] = 300.0,
-    at_document_time: Annotated[bool, typer.Option(help="Judge age at the document's own timestamp (archived documents).")] = False,
-    trust_dev_root: Annotated[Path | None, typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
+    at_document_time: Annotated[
+        bool, typer.Option(help="Judge age at the document's own timestamp (archived documents).")
+    ] = False,
+    trust_dev_root: Annotated[Path | None,
+                              typer.Option(help="Also trust this development root (PEM); never in production.")] = None,
 ) -> None:
     """Verify an attestation document; exit 0 only when every check holds."""
     from enclave.attestation import TrustAnchors, verify_document
@@ -129,10 +143,7 @@ def enclave_verify(
         raise fail("--measurement and --nonce must be hex") from None
     anchors = TrustAnchors()
     if trust_dev_root:
-        try:
-            anchors = anchors.with_root(trust_dev_root.read_bytes())
-        except (OSError, ValueError) as error:
-            raise fail(f"--trust-dev-root {trust_dev_root} is not a PEM certificate ({type(error).__name__})") from None
+        anchors = anchors.with_root(read_root_certificate(trust_dev_root))
     now_ms = None
     if at_document_time:
         import cbor2
@@ -149,21 +160,44 @@ def enclave_verify(
 
 @enclave_app.command("serve")
 def enclave_serve(
-    port: Annotated[int, typer.Option(help="Loopback port (0: any free one).")] = 0,
+    port: Annotated[int, typer.Option(help="Loopback port (0: any free one); ignored with --listen.")] = 0,
+    listen: Annotated[str | None, typer.Option(help="http://127.0.0.1:PORT, unix:///PATH or vsock://CID:PORT "
+                                                    "(Nitro: vsock://any:5005).")] = None,
     backend: Annotated[str, typer.Option(help="Attestation back end: local or nitro.")] = "local",
+    token_file: Annotated[Path | None, typer.Option(help="File holding the clients' bearer token (else $"
+                                                         "RISK_AGENT_ENCLAVE_TOKEN; neither: local development, "
+                                                         "no client authentication, local back end only).")] = None,
 ) -> None:
     """Run the enclave process in the foreground (what the agent starts in local mode)."""
+    import os
+
+    from enclave.server import TOKEN_ENV
     from enclave.server import main as serve
 
-    serve(["--port", str(port), "--backend", backend, "--dev"])
+    if backend not in ("local", "nitro"):
+        raise fail(f"--backend {backend!r} is not local or nitro")
+    if token_file is not None and not token_file.is_file():
+        raise fail(f"--token-file {token_file} is not a file")
+    arguments = ["--backend", backend, *(["--listen", listen] if listen else ["--port", str(port)])]
+    if token_file is not None:
+        arguments += ["--token-file", str(token_file)]
+    elif not os.environ.get(TOKEN_ENV, "").strip():
+        if backend != "local":
+            raise fail(f"the {backend} back end serves only authenticated clients: give --token-file or set "
+                       f"{TOKEN_ENV}")
+        arguments.append("--dev")
+    raise typer.Exit(serve(arguments) or 0)
 
 
 @enclave_app.command("register")
 def enclave_register(
     url: Annotated[str, typer.Option(help="Enclave endpoint.")],
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL.")],
-    deployment_file: Annotated[Path, typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
-    operator_key_env: Annotated[str | None, typer.Option(help="Env var with the registrar operator's key (dev chain: account 3).")] = None,
+    deployment_file: Annotated[Path,
+                               typer.Option("--deployment", help="Deployment file.")] = Path("var/deployment.json"),
+    operator_key_env: Annotated[
+        str | None, typer.Option(help="Env var with the registrar operator's key (dev chain: account 3).")
+    ] = None,
     trust_dev_root: Annotated[Path | None, typer.Option(help="Trust this development root (PEM).")] = None,
 ) -> None:
     """Attest an enclave with a fresh nonce and propose its key's registration through the
@@ -182,9 +216,10 @@ def enclave_register(
     w3 = connect(rpc)
     deployment.check_chain(w3)
     operator = signer_from_env(w3, operator_key_env, "--operator-key-env", dev_index=3)
-    anchors = TrustAnchors().with_root(trust_dev_root.read_bytes()) if trust_dev_root else TrustAnchors()
+    anchors = TrustAnchors().with_root(read_root_certificate(trust_dev_root)) if trust_dev_root else TrustAnchors()
     client = EnclaveClient(url, measure().digest, anchors)
     attested = client.attest()
     batch = schedule_registration(RegistrarClient(w3, deployment.registrar, operator), attested, client.document)
     typer.echo(f"enclave key {attested.enclave_address} attested; registration scheduled as operation "
-               f"0x{batch.operation_id.hex()} (executable after {deployment.min_delay_seconds} s unless the guardian vetoes it)")
+               f"0x{batch.operation_id.hex()} (executable after {deployment.min_delay_seconds} s unless the guardian "
+               "vetoes it)")

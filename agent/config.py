@@ -12,7 +12,7 @@ from typing import Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from agent.errors import RiskAgentError
@@ -37,6 +37,7 @@ class EnclaveSettings(Strict):
     dev_ca_dir: Path | None = None
     max_attestation_age_s: float = Field(300, gt=0)
     auto_register: bool = False  # schedule registration of a new key (the operator must be a proposer)
+    token_env: str | None = None  # environment variable holding the enclave's client bearer token (never the file)
 
 
 class OperatorSettings(Strict):
@@ -46,6 +47,37 @@ class OperatorSettings(Strict):
     keystore_password_env: str | None = None
     private_key_env: str | None = None  # plain text in the environment: refused in production
     use_dev_account: int | None = None  # index of a local node's dev account (demo and local only)
+
+
+class BackfillSource(Strict):
+    """An earlier price history for one asset, so a fresh service has a full window: any
+    format `risk-agent data inspect` reads, detected from the content unless `format` names
+    it; `decimals` scales a Chainlink round dump whose file does not state them."""
+
+    file: Path
+    format: str | None = None
+    decimals: int | None = Field(None, ge=0, le=36)
+
+    @model_validator(mode="after")
+    def _known_format(self) -> BackfillSource:
+        if self.format is not None:
+            from backtests.formats import FORMAT_NAMES
+
+            if self.format not in FORMAT_NAMES:
+                raise ValueError(f"format {self.format!r} is not one of {', '.join(FORMAT_NAMES)}")
+        return self
+
+    def __fspath__(self) -> str:
+        """A source is also its file's path (callers that open the path still work; only
+        `load` applies `format` and `decimals`)."""
+        return str(self.file)
+
+    def load(self, symbol: str):
+        """The history as a PriceSeries (backtests.data), or one-line DataError naming the file."""
+        from backtests.data import as_price_series
+        from backtests.loaders import load_prices
+
+        return as_price_series(load_prices(self.file, format_name=self.format, symbol=symbol, decimals=self.decimals))
 
 
 class Schedules(Strict):
@@ -72,7 +104,9 @@ class AgentConfig(BaseSettings):
     operator: OperatorSettings = OperatorSettings()
     schedules: Schedules = Schedules()
     liquidity_depth_usd: dict[str, float] = {}
-    backfill_csv: dict[str, Path] = {}  # asset -> a price file of any supported format (read once, named by its SHA-256)
+    # asset -> a price file of any supported format ("file.csv", or {file, format, decimals}); read once at start,
+    # each point named by the file's SHA-256
+    backfill_csv: dict[str, BackfillSource] = {}
     metrics_port: int | None = None
     max_backoff_s: float = Field(300, gt=0)
 
@@ -94,9 +128,27 @@ class AgentConfig(BaseSettings):
                 raise ValueError("enclave.backend: the production profile needs the nitro back end")
             if self.operator.private_key_env or self.operator.use_dev_account is not None:
                 raise ValueError("operator: the production profile refuses plain-text keys; use operator.keystore_file")
-        if not (self.operator.keystore_file or self.operator.private_key_env or self.operator.use_dev_account is not None):
+            if not self.enclave.token_env:
+                raise ValueError("enclave.token_env: the production profile needs the enclave's client token "
+                                 "(the name of an environment variable holding it)")
+        for symbol in self.backfill_csv:
+            if symbol not in self.assets:
+                raise ValueError(f"backfill_csv.{symbol}: {symbol} is not one of assets ({', '.join(self.assets)})")
+        operator = self.operator
+        if not (operator.keystore_file or operator.private_key_env or operator.use_dev_account is not None):
             raise ValueError("operator: set keystore_file, private_key_env or (demo/local) use_dev_account")
         return self
+
+    @field_validator("backfill_csv", mode="before")
+    @classmethod
+    def _bare_paths(cls, value: object) -> object:
+        """`WETH = "file.csv"` is short for `WETH = { file = "file.csv" }` (format detected)."""
+        if isinstance(value, dict):
+            return {k: {"file": v} if isinstance(v, (str, Path)) else v for k, v in value.items()}
+        return value
+
+    def backfill_sources(self) -> dict[str, BackfillSource]:
+        return dict(self.backfill_csv)
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides) -> AgentConfig:
@@ -123,6 +175,17 @@ class AgentConfig(BaseSettings):
                 else:
                     os.environ["_RISK_AGENT_CONFIG_FILE"] = previous
 
+    def enclave_token(self) -> str | None:
+        """The enclave client token from `enclave.token_env` (None when no variable is named:
+        demo and local, where the service's own enclave runs with --dev)."""
+        name = self.enclave.token_env
+        if not name:
+            return None
+        token = os.environ.get(name, "").strip()
+        if not token:
+            raise ConfigError("enclave.token_env", f"environment variable {name} is not set")
+        return token
+
     def operator_account(self, dev_accounts: list[LocalAccount] | None = None) -> LocalAccount:
         settings = self.operator
         if settings.keystore_file:
@@ -139,7 +202,8 @@ class AgentConfig(BaseSettings):
         if settings.private_key_env:
             key = os.environ.get(settings.private_key_env)
             if not key:
-                raise ConfigError("operator.private_key_env", f"environment variable {settings.private_key_env} is not set")
+                raise ConfigError("operator.private_key_env",
+                                  f"environment variable {settings.private_key_env} is not set")
             try:
                 return Account.from_key(key)
             except (ValueError, TypeError):

@@ -1,5 +1,5 @@
 """Dashboard figure for the notes: first render of the Proposals page with 10,000 proposals
-(AppTest, a fresh process-level cache), median of 5, and of the overview.
+(AppTest, a fresh process-level cache), median of 5, and of the overview and markets pages.
 
 Run by hand: `python benchmarks/dashboard_bench.py`."""
 
@@ -27,12 +27,13 @@ def main() -> None:
     make_engine(str(db))
     seed_many_proposals(db, 10_000)
     os.environ["RISK_AGENT_DASHBOARD_DB"] = str(db)
-    from dashboard.state import engine
+    from dashboard.state import engine, shift_s
 
-    for page in ("pages/proposals.py", "pages/overview.py"):
+    for page in ("pages/proposals.py", "pages/overview.py", "pages/markets.py"):
         times = []
         for _ in range(5):
             engine.clear()
+            shift_s.clear()
             start = time.perf_counter()
             at = AppTest.from_file(APP, default_timeout=120).run()
             if page != "pages/overview.py":

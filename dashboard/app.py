@@ -12,15 +12,17 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` does not install the project
 
-from dashboard.queries import has_schema  # noqa: E402
+from agent.store import DatabaseError  # noqa: E402
 from dashboard.state import engine  # noqa: E402
 
 st.set_page_config(page_title="risk-agent", layout="wide")
 
-if not has_schema(engine()):
+try:
+    engine()
+except DatabaseError as error:
     st.title("risk-agent")
-    st.info("This database has no agent data yet. Run `make demo` (or `risk-agent run --config ...`) "
-            "and open the dashboard on its database: `risk-agent dashboard --db var/demo.sqlite`.")
+    st.error(f"{error}. Open the dashboard on an agent database: `risk-agent dashboard --db var/demo.sqlite` "
+             "(run `make demo` first).")
 else:
     st.navigation([
         st.Page("pages/overview.py", title="Overview", default=True),

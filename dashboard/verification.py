@@ -31,6 +31,12 @@ class TrustPolicy:
 
     trust_dev_root: bool = False
     dev_ca_dir: Path | None = None
+    dev_root_file: Path | None = None  # a root PEM given by path (`--trust-dev-root FILE`), instead of dev_ca_dir's
+
+    @classmethod
+    def for_root_file(cls, path: Path) -> TrustPolicy:
+        """The operator named a development root PEM on the command line: that one is trusted."""
+        return cls(trust_dev_root=True, dev_root_file=Path(path))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> TrustPolicy:
@@ -42,6 +48,8 @@ class TrustPolicy:
     def anchors(self) -> TrustAnchors:
         """Reads the stored development root; never creates a CA (the dashboard only looks)."""
         anchors = TrustAnchors()
+        if self.trust_dev_root and self.dev_root_file is not None:
+            return anchors.with_root(self.dev_root_file.read_bytes())  # OSError / ValueError: not a PEM file
         root = self.dev_ca_dir / "root.pem" if self.dev_ca_dir else None
         if self.trust_dev_root and root is not None and root.is_file():
             anchors = anchors.with_root(root.read_bytes())

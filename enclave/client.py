@@ -18,6 +18,7 @@ from chain.update import ParameterUpdate, recover_signer
 from enclave.attestation import TrustAnchors, VerifiedAttestation, verify_document
 from enclave.decision import DecisionInputs
 from enclave.errors import EnclaveAnswerError, EnclaveUnavailableError
+from enclave.lifetime import die_with_parent
 from enclave.server import TOKEN_ENV
 from enclave.transport import Address, Response, request
 
@@ -73,7 +74,9 @@ def start_enclave(*, dev_ca_dir: Path | None = None, backend: str = "local", ima
                   timeout_s: float = 60) -> EnclaveProcess:
     """Starts `python -m enclave.server` and waits for its ready line. With a `token` the
     process requires it from clients (given through the environment, never the command
-    line); without one it runs with --dev (local development, no client authentication)."""
+    line); without one it runs with --dev (local development, no client authentication).
+    The process ends with this one, even if this one is SIGKILLed (enclave.lifetime): an
+    orphaned enclave would keep a signing key alive that nobody attests any more."""
     command = [sys.executable, "-m", "enclave.server", "--backend", backend, "--listen", listen or "http://127.0.0.1:0"]
     if dev_ca_dir:
         command += ["--dev-ca-dir", str(dev_ca_dir)]
@@ -86,7 +89,7 @@ def start_enclave(*, dev_ca_dir: Path | None = None, backend: str = "local", ima
     if token is not None:
         env[TOKEN_ENV] = token
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**env, "PYTHONUNBUFFERED": "1"})
+                               env={**env, "PYTHONUNBUFFERED": "1"}, preexec_fn=die_with_parent())
     line = process.stdout.readline()
     if not line:
         process.wait()
@@ -128,7 +131,8 @@ class EnclaveClient:
             headers["Content-Type"] = content_type
         response = request(self.address, method, path, body=body, headers=headers, timeout_s=self.timeout_s)
         if response.status != 200:
-            raise EnclaveAnswerError(f"enclave refused {path.split('?')[0]} ({response.status}): {response.error_message()}")
+            raise EnclaveAnswerError(f"enclave refused {path.split('?')[0]} ({response.status}): "
+                                     f"{response.error_message()}")
         return response
 
     def attest(self) -> VerifiedAttestation:

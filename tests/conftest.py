@@ -33,10 +33,29 @@ class DemoRun:
 def demo_run(tmp_path_factory) -> DemoRun:
     """ONE demo database per test session (3 replayed days around 2021-05-19 on real Aave v3,
     the real enclave process), shared by every test that needs one. Treat it as read-only:
-    copy the file before changing it."""
+    copy the file before changing it.
+
+    Built once per `pytest` run, also across xdist workers: the first worker to need it builds
+    it under a file lock in the run's shared temporary directory; the others wait and reuse it
+    (a demo is ~25 s of CPU and the machine has two cores)."""
+    import fcntl
+    import os
+    import pickle
+
     from agent.demo import run_demo
 
-    home = tmp_path_factory.mktemp("demo-home")
+    base = tmp_path_factory.getbasetemp()
+    directory = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "demo-run"
+    directory.mkdir(exist_ok=True)
+    home, saved = directory / "home", directory / "summary.pickle"
     db = home / "demo.sqlite"
-    summary = run_demo(DEMO_DAYS, db, home)
+    with open(directory / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not saved.exists():
+                home.mkdir(exist_ok=True)
+                saved.write_bytes(pickle.dumps(run_demo(DEMO_DAYS, db, home)))
+            summary = pickle.loads(saved.read_bytes())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return DemoRun(summary, db, home)

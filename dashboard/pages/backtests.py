@@ -1,4 +1,4 @@
-from dashboard.state import engine
+from dashboard.state import engine, shift_s
 from dashboard.views import backtests
 
-backtests.render(engine())
+backtests.render(engine(), shift_s())

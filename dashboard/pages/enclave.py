@@ -1,4 +1,4 @@
-from dashboard.state import engine
+from dashboard.state import engine, shift_s
 from dashboard.views import enclave
 
-enclave.render(engine())
+enclave.render(engine(), shift_s())

@@ -1,36 +1,39 @@
-"""`risk-agent data inspect`, run as users run it: the installed console script in a subprocess.
-Good files: exit 0 and the report; bad ones: `error: <one line>` on stderr, exit 2, nothing on
-stdout and nothing written."""
+"""`risk-agent data inspect` as users run it: through the console script's own body in this
+process (`agent.cli.run_cli`: same parsing, output and exit codes), and twice through the
+installed console script in a subprocess to prove the entry point. Good files: exit 0 and the
+report; bad ones: `error: <one line>` on stderr, exit 2, nothing on stdout and nothing written."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from backtests.data import DATA_DIR
+from tests.agent.cli_runner import files_under, run_in_process, run_script
 from tests.backtests.test_data_bundled import BUNDLED
 
-SCRIPT = Path(sys.executable).parent / "risk-agent"
 PRICES = DATA_DIR / "prices"
 
 
-def inspect(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPT), "data", "inspect", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+@pytest.fixture
+def inspect(capsys):
+    def run(*args: str, cwd: Path):
+        return run_in_process(["data", "inspect", *args], capsys, cwd=cwd)
+
+    return run
 
 
 @pytest.mark.needs_data
 @pytest.mark.parametrize(("name", "fmt", "symbol", "rows", "observations", "first", "last", "cadence_s",
                           "duplicates", "gaps"), BUNDLED, ids=[Path(row[0]).stem for row in BUNDLED])
-def test_every_bundled_price_file_inspects_as_json(tmp_path, name, fmt, symbol, rows, observations, first, last,
+def test_every_bundled_price_file_inspects_as_json(inspect, tmp_path, name, fmt, symbol, rows, observations, first,
+                                                   last,
                                                    cadence_s, duplicates, gaps):
     """Same hand-derived figures as test_data_bundled, through the console script."""
     done = inspect(str(PRICES / name), "--json", cwd=tmp_path)
-    assert (done.returncode, done.stderr) == (0, "")
+    assert (done.code, done.stderr) == (0, "")
     report = json.loads(done.stdout)
     assert (report["format"], report["format_from"], report["symbol"]) == (fmt, "detected", symbol)
     assert (report["rows_read"], report["observations"]) == (rows, observations)
@@ -43,10 +46,10 @@ def test_every_bundled_price_file_inspects_as_json(tmp_path, name, fmt, symbol, 
 
 
 @pytest.mark.needs_data
-def test_text_report_of_the_binance_eth_file(tmp_path):
+def test_text_report_of_the_binance_eth_file(inspect, tmp_path):
     """Span 2017-08-17 04:00 -> 2021-06-10 00:00 = 1,392 d 20 h; 8 gaps, 16 h missing."""
     done = inspect(str(PRICES / "exchange/binance_ETHUSDT_1h_2017-08_2021-06.csv"), cwd=tmp_path)
-    assert done.returncode == 0
+    assert done.code == 0
     lines = done.stdout.splitlines()
     assert "format      cryptodatadownload (detected; csv)" in lines
     assert "symbol      ETH (file says ETH/USDT)" in lines
@@ -94,32 +97,28 @@ BAD_OPTIONS = [
 ]
 
 
-def _files(directory: Path) -> list[str]:
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
-
-
 @pytest.mark.parametrize(("name", "content", "args", "message"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
-def test_bad_file_is_one_error_line_exit_2_nothing_written(tmp_path, name, content, args, message):
+def test_bad_file_is_one_error_line_exit_2_nothing_written(inspect, tmp_path, name, content, args, message):
     path = tmp_path / name
     if content is None:
         path.mkdir()
     else:
         path.write_text(content)
-    before = _files(tmp_path)
+    before = files_under(tmp_path)
     done = inspect(str(path), *args, cwd=tmp_path)
-    assert done.returncode == 2
+    assert done.code == 2
     assert done.stdout == ""
     shown = path if content is None else path.resolve()
     assert done.stderr == f"error: {shown}: {message}\n"
-    assert _files(tmp_path) == before
+    assert files_under(tmp_path) == before
 
 
 @pytest.mark.parametrize(("args", "message"), [c[1:] for c in BAD_OPTIONS], ids=[c[0] for c in BAD_OPTIONS])
-def test_bad_option_is_one_error_line_exit_2(tmp_path, args, message):
+def test_bad_option_is_one_error_line_exit_2(inspect, tmp_path, args, message):
     path = tmp_path / "p.csv"
     path.write_text("timestamp,price\n1609459200,1\n")
     done = inspect(str(path), *args, cwd=tmp_path)
-    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"error: {message}\n")
+    assert (done.code, done.stdout, done.stderr) == (2, "", f"error: {message}\n")
 
 
 # Reported, not refused: id, content, arguments, a line the report must contain.
@@ -140,9 +139,22 @@ REPORTED = [
 
 
 @pytest.mark.parametrize(("content", "args", "line"), [c[1:] for c in REPORTED], ids=[c[0] for c in REPORTED])
-def test_findings_are_reported_with_exit_0(tmp_path, content, args, line):
+def test_findings_are_reported_with_exit_0(inspect, tmp_path, content, args, line):
     path = tmp_path / "p.csv"
     path.write_text(content)
     done = inspect(str(path), *args, cwd=tmp_path)
-    assert (done.returncode, done.stderr) == (0, "")
+    assert (done.code, done.stderr) == (0, "")
     assert line in done.stdout.splitlines()
+
+
+def test_the_console_script_prints_the_same(tmp_path):
+    """The installed entry point, once good and once bad: same report, same one-line error."""
+    good = tmp_path / "p.csv"
+    good.write_text("timestamp,price\n1609459200,1\n1609462800,2\n")
+    done = run_script(["data", "inspect", str(good), "--json"], cwd=tmp_path)
+    assert (done.code, done.stderr) == (0, "")
+    assert (json.loads(done.stdout)["observations"], json.loads(done.stdout)["format"]) == (2, "timestamp-price")
+    bad = tmp_path / "empty.csv"
+    bad.write_text("")
+    done = run_script(["data", "inspect", str(bad)], cwd=tmp_path)
+    assert (done.code, done.stdout, done.stderr) == (2, "", f"error: {bad.resolve()}: file is empty\n")
