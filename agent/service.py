@@ -125,7 +125,6 @@ def health(ctx: AgentContext, metrics: Metrics) -> None:
 
 def build_context(config: AgentConfig) -> tuple[AgentContext, list[Callable[[], None]]]:
     """Connects everything the jobs need; returns the context and what to close at exit."""
-    from backtests.data import load_any
     from chain.deployment import Deployment
     from chain.errors import DeploymentFileError
     from chain.node import connect, dev_accounts
@@ -151,9 +150,10 @@ def build_context(config: AgentConfig) -> tuple[AgentContext, list[Callable[[], 
     anchors = TrustAnchors()
     if config.enclave.trust_dev_root:
         anchors = anchors.with_root(DevCa.load_or_create(dev_ca_dir).root_pem)
+    token = config.enclave_token()  # None in demo/local: the service's own enclave runs with --dev
     url = config.enclave.url
     if url is None:
-        process = start_enclave(dev_ca_dir=dev_ca_dir, backend=config.enclave.backend)
+        process = start_enclave(dev_ca_dir=dev_ca_dir, backend=config.enclave.backend, token=token)
         closers.append(process.stop)
         url = process.url
     relay = StewardClient(w3, deployment.steward, deployment.multicall, operator, from_block=deployment.deployed_at_block)
@@ -164,13 +164,13 @@ def build_context(config: AgentConfig) -> tuple[AgentContext, list[Callable[[], 
         registrar = RegistrarClient(w3, deployment.registrar, operator)
     ctx = AgentContext(
         engine=make_engine(config.database_url), w3=w3, deployment=deployment, relay=relay,
-        enclave=EnclaveClient(url, measure().digest, anchors, config.enclave.max_attestation_age_s),
+        enclave=EnclaveClient(url, measure().digest, anchors, config.enclave.max_attestation_age_s, token=token),
         assets=config.assets, registrar=registrar, liquidity_depth_usd=config.liquidity_depth_usd,
     )
     for symbol in config.assets:
         ctx.reader.read().reserve(symbol)  # an asset the market does not list fails at start, by name
-    for symbol, path in config.backfill_csv.items():
-        series = load_any(path, symbol)
+    for symbol, source in config.backfill_sources().items():
+        series = source.load(symbol)
         times = series.prices_usd.index.as_unit("s").asi8
         added = jobs.backfill(ctx, symbol, times, series.prices_usd.to_numpy(), series.observation_source)
         log.info("backfilled", extra={"fields": {"asset": symbol, "points": added}})

@@ -264,7 +264,7 @@ def open_read_only(url: str):
         raise DatabaseError(f"database {url} cannot be read: {_first_line(error)}") from None
     if revision != SCHEMA_REVISION:
         raise DatabaseError(f"database {url} is at schema revision {revision}; this version reads {SCHEMA_REVISION} "
-                            f"(run `risk-agent db upgrade --db {url}`)")
+                            f"(run `risk-agent db-upgrade --db {url}`)")
     return engine
 
 
