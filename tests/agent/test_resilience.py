@@ -24,11 +24,24 @@ from tests.support.system import deploy, registrar_for, relay_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def context(tmp_path):
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """One deployment for the module (each test runs in a snapshot of it): the enclave's code
+    measurement approved from the start."""
+    from enclave.image import measure
+
     w3 = in_process_web3()
+    system, who = deploy(w3, measurements=(measure().digest,))
+    return w3, system, who
+
+
+@pytest.fixture
+def context(deployed, tmp_path):
+    from chain.node import revert_to, snapshot
+
+    w3, system, who = deployed
+    checkpoint = snapshot(w3)
     process = start_enclave(dev_ca_dir=tmp_path / "dev-ca")
-    system, who = deploy(w3, measurements=(process.measurement,))
     anchors = TrustAnchors().with_root(DevCa.load_or_create(tmp_path / "dev-ca").root_pem)
     ctx = AgentContext(engine=make_engine(str(tmp_path / "agent.sqlite")), w3=w3, deployment=system.to_deployment(),
                        relay=relay_for(w3, system, who.operator), enclave=EnclaveClient(process.url, process.measurement, anchors),
@@ -37,6 +50,7 @@ def context(tmp_path):
     ctx.test_dev_ca = tmp_path / "dev-ca"
     yield ctx
     ctx.test_process.stop()
+    revert_to(w3, checkpoint)
 
 
 def count(ctx, model) -> int:

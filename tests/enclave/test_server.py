@@ -87,15 +87,22 @@ def test_kill_mid_request_gives_a_clear_error_and_a_new_key_after_restart(dev_ca
     client.attest()
     outcome: dict = {}
 
+    # Twenty reserves, a fresh process (no cached fits): the decision takes over a second.
+    from dataclasses import replace
+
+    one = eth_inputs()
+    heavy = replace(one, assets=tuple(replace(one.assets[0], symbol=f"ETH{i}", address="0x" + f"{i + 1:040x}")
+                                      for i in range(20)))
+
     def call() -> None:
         try:
-            client.decide(eth_inputs())
+            client.decide(heavy)
         except Exception as error:  # noqa: BLE001 - the test inspects it
             outcome["error"] = error
 
     worker = threading.Thread(target=call)
     worker.start()
-    time.sleep(0.2)  # the decision takes ~0.6 s: kill while it runs
+    time.sleep(0.3)  # kill while the decision runs
     process.kill()
     worker.join(timeout=30)
     assert isinstance(outcome.get("error"), EnclaveUnavailableError), outcome
