@@ -77,7 +77,7 @@ def engine_liquidate(tokens: float, debt_usd: float, price: float) -> tuple[Asse
     book = engine_book(tokens, debt_usd)
     path = MarketPath("WETH", np.array([0]), np.array([price]), liquidity_depth_usd=1e15)
     result = BacktestResult("parity", 1)
-    _liquidate(book, 0, price, WETH_LT, WETH_LB, 1.0, path, SimulationConfig(), result)
+    _liquidate(book, 0, price, WETH_LT, WETH_LB, 1.0, path.depth_at(0), SimulationConfig(), result)
     return book, result
 
 
