@@ -35,14 +35,16 @@ GOAL_SURVIVING_SHARE = 0.10
 # Per mutant: CPU seconds = (the covering tests' own time + 1) x 1.5 x 2 (mutmut doubles it).
 TIMEOUT_MULTIPLIER = 1.5
 TIMEOUT_CONSTANT_S = 1.0
-PYTEST_ARGS = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-m", "not anvil and not slow", "-x",
-               "--hypothesis-seed=0"]
+PYTEST_ARGS = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-x", "--hypothesis-seed=0"]
+FAST = "not anvil and not slow and not integration"
 
 
 @dataclass(frozen=True)
 class Target:
     source: str  # the file mutated
     tests: tuple[str, ...]  # the test files (or node ids) run against it
+    markers: str = FAST  # -m: anvil twins, slow runs and other processes left out unless the module needs them
+    deselect: str = ""  # -k: tests too slow to run once per mutant (say why at the target)
 
     @property
     def slug(self) -> str:
@@ -52,16 +54,23 @@ class Target:
 TARGETS = (
     Target("strategies/bounds.py", ("tests/strategies/test_bounds.py", "tests/strategies/test_bounds_mutants.py",
                                     "tests/backtests/test_steward_model_boundaries.py")),
-    Target("strategies/anomaly.py", ("tests/strategies/test_anomaly.py",)),
-    Target("strategies/collateral.py", ("tests/strategies/test_collateral.py",)),
-    Target("strategies/caps.py", ("tests/strategies/test_caps.py",)),
-    Target("strategies/rates.py", ("tests/strategies/test_rates.py",)),
-    Target("backtests/simulator.py", ("tests/backtests/test_simulator.py", "tests/backtests/test_liquidation_scenarios.py")),
+    Target("strategies/anomaly.py", ("tests/strategies/test_anomaly.py", "tests/strategies/test_guard_boundaries.py",
+                                     "tests/strategies/test_anomaly_mutants.py")),
+    Target("strategies/collateral.py", ("tests/strategies/test_collateral.py", "tests/strategies/test_collateral_mutants.py")),
+    Target("strategies/caps.py", ("tests/strategies/test_caps.py", "tests/strategies/test_caps_mutants.py")),
+    Target("strategies/rates.py", ("tests/strategies/test_rates.py", "tests/strategies/test_rates_mutants.py")),
+    # The strategy-driven runs (each decides daily with the full model, 5-8 s) are left out: the
+    # engine's accounting is what is mutated, and the static runs and scenarios exercise it.
+    Target("backtests/simulator.py", ("tests/backtests/test_simulator.py", "tests/backtests/test_liquidation_scenarios.py"),
+           deselect="not (no_look_ahead or same_seed or tightening or source_prints or real_crash or economic_bonus "
+                    "or parameter_path or rate_changes)"),
     Target("backtests/steward_model.py", ("tests/backtests/test_steward_model_boundaries.py",)),
     Target("enclave/attestation.py", ("tests/enclave/test_attestation.py", "tests/enclave/test_attestation_chain.py",
                                       "tests/enclave/test_attestation_document.py", "tests/enclave/test_attestation_digest.py")),
-    Target("agent/store.py", ("tests/agent/test_store.py",)),
-    Target("agent/verify.py", ("tests/agent/test_verify_checks.py",)),
+    Target("agent/store.py", ("tests/agent/test_store.py", "tests/agent/test_store_mutants.py")),
+    # verify's checks need a real enclave process and a deployed chain (in-process EVM only).
+    Target("agent/verify.py", ("tests/agent/test_verify_checks.py", "tests/chain/test_verify_chain_checks.py"),
+           markers="not anvil and not slow"),
 )
 
 
@@ -72,6 +81,10 @@ def find(name: str) -> Target:
     return matches[0]
 
 
+def pytest_args(target: Target) -> list[str]:
+    return [*PYTEST_ARGS, "-m", target.markers, *(["-k", target.deselect] if target.deselect else [])]
+
+
 def mutmut_section(target: Target) -> str:
     tests = [t for t in target.tests if (ROOT / t.split("::")[0]).exists()]
     return "\n".join([
@@ -79,7 +92,7 @@ def mutmut_section(target: Target) -> str:
         "[tool.mutmut]",
         f"source_paths = {json.dumps(list(PACKAGES))}",
         f"only_mutate = {json.dumps([target.source])}",
-        f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
+        f"pytest_add_cli_args = {json.dumps(pytest_args(target))}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         f"timeout_multiplier = {TIMEOUT_MULTIPLIER}",
         f"timeout_constant = {TIMEOUT_CONSTANT_S}",
