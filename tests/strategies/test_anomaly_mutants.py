@@ -91,3 +91,75 @@ def test_history_counts_from_the_first_price():
     prices = calm_history().prices_usd.copy()
     prices[: HOURS - GUARD.min_history_hours] = np.nan
     assert check(calm_history(prices_usd=prices)) is None
+
+
+def test_longest_gap_counts_a_trailing_run_and_the_longest_of_three():
+    """[1, -, 2, -, -, -]: runs of 1 and 3 (the last at the end): 3. Runs 1, 2, 3: 3."""
+    from strategies.anomaly import longest_gap_hours
+
+    nan = np.nan
+    assert longest_gap_hours(np.array([1.0, nan, 2.0, nan, nan, nan])) == 3
+    assert longest_gap_hours(np.array([nan, 1.0, nan, nan, 1.0, nan, nan, nan, 1.0])) == 3
+    assert longest_gap_hours(np.array([nan, nan, nan, 1.0, nan, 1.0])) == 3
+
+
+def test_the_jump_check_reads_the_last_720_hours_only():
+    """800 hours: 79 rising returns (+0.001), then 720 hours alternating +-0.001. In the last
+    720 hours the median return is 0 and the robust sigma 0.0014826 (70 sigmas for +11%); a
+    window reaching back into the rising hours would make the median +0.001 and the MAD 0."""
+    steps = np.concatenate([np.full(80, 0.001), np.where(np.arange(719) % 2 == 0, 0.001, -0.001)])
+    prices = 100 * np.exp(np.concatenate(([0.0], np.cumsum(steps))))[-800:]
+    prices[-1] = prices[-2] * 1.11
+    reason = AnomalyGuard(GUARD).check(calm_history(prices_usd=prices, utilization=np.full(800, np.nan)), AS_OF)
+    assert reason == "last price moved +11.0% in one hour (70 robust sigmas); waiting for confirmation"
+
+
+def test_a_jump_is_judged_on_as_few_as_24_returns():
+    """The last 336 hours: 23 blocks of two equal prints and 12 missing hours, then 12 missing
+    and a final pair 100 -> 111: every gap at most 24 h, 24 measurable returns (23 zeros and
+    the jump): enough to judge it, and it holds."""
+    block = [100.0, 100.0] + [np.nan] * 12
+    recent = np.array(block * 23 + [np.nan] * 12 + [100.0, 111.0])
+    prices = np.concatenate([np.full(HOURS - len(recent), np.nan), recent])
+    assert check(calm_history(prices_usd=prices)) == (
+        f"last price moved +11.0% in one hour ({math.log(1.11) / 1e-12:.0f} robust sigmas); waiting for confirmation")
+
+
+def test_a_jump_just_before_a_missing_hour_is_not_read_as_the_last_hour():
+    """prices[-2] missing: the last measurable return (a +50% two hours back) is not the last
+    hour's move, so no jump hold."""
+    prices = calm_history().prices_usd.copy()
+    prices[-3] = prices[-4] * 1.5
+    prices[-2] = np.nan
+    prices[-1] = prices[-3]
+    assert check(calm_history(prices_usd=prices)) is None
+
+
+@pytest.mark.parametrize("missing", [2, -3])
+def test_a_missing_hour_elsewhere_does_not_stop_the_jump_check(missing):
+    prices = calm_history().prices_usd.copy()
+    prices[missing] = np.nan
+    prices[-1] = prices[-2] * 1.11
+    assert check(calm_history(prices_usd=prices)).endswith("waiting for confirmation")
+
+
+def test_the_robust_sigma_centres_on_the_median():
+    """Returns repeating +0.003, -0.001, -0.001: median -0.001, deviations from it 0.004 (a
+    third) and 0 (two thirds): MAD 0, so a +11% hour counts over the 1e-12 floor."""
+    steps = np.tile([0.003, -0.001, -0.001], 240)[: HOURS - 1]
+    prices = 100 * np.exp(np.concatenate(([0.0], np.cumsum(steps))))
+    prices[-1] = prices[-2] * 1.11
+    assert check(calm_history(prices_usd=prices)) == (
+        f"last price moved +11.0% in one hour ({math.log(1.11) / 1e-12:.0f} robust sigmas); waiting for confirmation")
+
+
+def test_an_asset_priced_under_one_dollar_has_a_usable_reference():
+    prices = calm_history().prices_usd * 0.005
+    assert check(calm_history(prices_usd=prices, reference_price_usd=float(prices[-1]))) is None
+
+
+def test_the_reference_is_compared_with_the_last_price():
+    """An old outlier (200 at hour 1) does not count against a reference equal to the last price."""
+    prices = calm_history().prices_usd.copy()
+    prices[1] = 200.0
+    assert check(calm_history(prices_usd=prices, reference_price_usd=float(prices[-1]))) is None
