@@ -1,0 +1,189 @@
+"""The engine's decision loop and input cut, fast (found by mutation: the strategy-driven tests
+are too slow to run once per mutant): a scripted strategy that asks for the same LTV step at
+every decision shows when decisions happen and what reaches the steward; `_inputs` is read
+field by field at one hour, with and without a governed debt reserve."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from backtests.simulator import (
+    AssetBook,
+    DebtReserve,
+    MarketPath,
+    SimulationConfig,
+    _inputs,
+    make_population,
+    simulate,
+)
+from backtests.steward_model import SimulatedSteward
+from strategies.config import default_config
+from strategies.inputs import Observations, PairReserves, decode_inputs
+from strategies.params import AAVE_V3_OCT_2023, Param
+from strategies.types import AssetRecommendation, ParamChange, Recommendation
+
+WETH = AAVE_V3_OCT_2023["WETH"]
+USDC = AAVE_V3_OCT_2023["USDC"]
+T0 = 1_700_000_000
+STRATEGY_CONFIG = default_config()
+
+
+class ScriptedStrategy:
+    """Asks for LTV - `step` at every decision (or holds); records what it was shown."""
+
+    name = "scripted"
+
+    def __init__(self, step: int = 25, action: str = "update") -> None:
+        self.step, self.action, self.seen = step, action, []
+
+    def propose(self, history, params, bounds) -> Recommendation:
+        self.seen.append(history.as_of_s)
+        ltv = params["WETH"].ltv_bps
+        changes = (ParamChange(Param.LTV, ltv, ltv - self.step),) if self.step else ()
+        return Recommendation("scripted", history.as_of_s, (AssetRecommendation("WETH", self.action, "scripted", changes),))
+
+
+def flat_path(hours: int = 100, price: float = 2_000.0) -> MarketPath:
+    return MarketPath("WETH", T0 + 3_600 * np.arange(hours), np.full(hours, price), 5e6)
+
+
+CONFIG = SimulationConfig(positions_per_asset=20, warmup_hours=30, start_hour=10, seed=2)
+
+
+def test_decisions_start_after_warmup_on_the_interval_from_the_start_hour():
+    """Start hour 10, warm-up 30 h, one decision a day: hours 34, 58 and 82 of 100 (34 - 10 is
+    the first multiple of 24 at or after 30 - 10)."""
+    strategy = ScriptedStrategy()
+    result = simulate([flat_path()], {"WETH": WETH}, strategy, CONFIG)
+    hours = [34, 58, 82]
+    assert strategy.seen == [T0 + 3_600 * h for h in hours]
+    assert [d[0] for d in result.decisions] == strategy.seen
+    assert sorted(result.recommendations) == strategy.seen
+
+
+def test_each_tightening_goes_through_the_steward_and_into_the_path():
+    """LTV 8,050 -> 8,025 -> 8,000 -> 7,975, one a day (the 1-day cooldown allows it), each
+    applied at once (fast path); three updates, three records."""
+    result = simulate([flat_path()], {"WETH": WETH}, ScriptedStrategy(), CONFIG)
+    times = [T0 + 3_600 * h for h in (34, 58, 82)]
+    assert [d[2] for d in result.decisions] == [((0, 8_025),), ((0, 8_000),), ((0, 7_975),)]
+    assert result.updates == 3
+    assert [r for r in result.parameter_path if r[2] == "LTV"][1:] == [
+        (t, "WETH", "LTV", v) for t, v in zip(times, (8_025, 8_000, 7_975), strict=True)]
+    assert [(t, ltv) for t, ltv, *_ in result.parameters["WETH"]] == list(zip(times, (8_025, 8_000, 7_975), strict=True))
+
+
+def test_a_hold_or_an_empty_update_reaches_no_steward():
+    for strategy in (ScriptedStrategy(action="hold"), ScriptedStrategy(step=0)):
+        result = simulate([flat_path()], {"WETH": WETH}, strategy, CONFIG)
+        assert len(result.decisions) == 3 and result.updates == 0
+        assert len(result.parameter_path) == 10  # the start values only
+
+
+def test_inputs_are_recorded_only_when_asked_and_decode_to_the_decision_hour():
+    strategy = ScriptedStrategy()
+    recorded = simulate([flat_path()], {"WETH": WETH}, strategy, replace(CONFIG, record_inputs=True))
+    assert sorted(recorded.inputs) == sorted(recorded.recommendations)
+    for when, data in recorded.inputs.items():
+        inputs = decode_inputs(data)
+        assert inputs.anchor.timestamp_s == when
+        assert inputs.asset("WETH").price_observations()[0][-1] == when
+    assert simulate([flat_path()], {"WETH": WETH}, ScriptedStrategy(), CONFIG).inputs == {}
+
+
+def test_progress_is_reported_every_simulated_hour():
+    seen = []
+    simulate([flat_path(40)], {"WETH": WETH}, None, replace(CONFIG, warmup_hours=0), progress=seen.append)
+    assert seen == list(range(10, 40))
+
+
+# ------------------------------------------------------------------ _inputs field by field
+
+
+def book_and_steward(path: MarketPath, config: SimulationConfig) -> tuple[AssetBook, SimulatedSteward]:
+    steward = SimulatedSteward({"WETH": WETH, "USDC": USDC}, 24 * 3_600)
+    steward.nonce = 7
+    return make_population(path, WETH, config, config.seed), steward
+
+
+def test_inputs_at_an_hour_see_up_to_that_hour_only():
+    """Hour 50 of a rising path (price 1,000 + hour): prices of hours 0..50, nothing later;
+    the anchor is hour 50 (block = hour, hash of "simulated:<time>"); the steward's nonce and
+    bounds; supply and debt of the book at the debt index 1.02, debt in tokens at the price."""
+    path = replace(flat_path(), prices_usd=1_000.0 + np.arange(100))
+    config = replace(CONFIG, max_positions_to_strategy=5)
+    book, steward = book_and_steward(path, config)
+    now_s = int(path.timestamps_s[50])
+    inputs = _inputs([path], {"WETH": book}, steward, 50, now_s, 1.02, config, STRATEGY_CONFIG)
+    (weth,) = inputs.assets
+    times, values = weth.price_observations()
+    assert times.tolist() == path.timestamps_s[:51].tolist() and values.tolist() == path.prices_usd[:51].tolist()
+    assert weth.prices[0].source == "simulated:WETH"
+    assert inputs.anchor.block_number == 50 and inputs.anchor.timestamp_s == now_s
+    assert inputs.anchor.block_hash == hashlib.sha256(f"simulated:{now_s}".encode()).digest()
+    assert (inputs.chain_id, inputs.steward, inputs.enclave_nonce) == (0, "0x" + "00" * 20, 7)
+    assert (weth.address, weth.decimals, weth.params) == ("0x" + "00" * 19 + "01", 18, WETH)
+    assert weth.supplied_tokens == pytest.approx(float(book.tokens.sum()), rel=1e-15)
+    assert weth.borrowed_tokens == pytest.approx(float(book.debt_usd.sum()) * 1.02 / 1_050.0, rel=1e-15)
+    assert weth.pair == PairReserves("config", fallback_depth_usd=5e6)
+    assert weth.bounds == steward.bounds("WETH")
+    assert weth.utilization is None
+
+
+def test_inputs_hand_the_largest_positions_with_todays_debt():
+    """Five largest debts of the book (20 positions), accounts named by their book index, debt
+    times the index, their WETH as collateral."""
+    path = flat_path()
+    config = replace(CONFIG, max_positions_to_strategy=5)
+    book, steward = book_and_steward(path, config)
+    book.debt_usd[3] = 0.0  # an emptied position is never handed over
+    inputs = _inputs([path], {"WETH": book}, steward, 50, int(path.timestamps_s[50]), 1.5, config, STRATEGY_CONFIG)
+    largest = np.argsort(book.debt_usd, kind="stable")[-5:]
+    assert inputs.positions.accounts == tuple(f"sim:WETH:{i}" for i in largest)
+    assert inputs.positions.debt_usd.tolist() == pytest.approx((book.debt_usd[largest] * 1.5).tolist(), rel=1e-15)
+    assert inputs.positions.collateral_tokens["WETH"].tolist() == book.tokens[largest].tolist()
+    everyone = _inputs([path], {"WETH": book}, steward, 50, int(path.timestamps_s[50]), 1.0,
+                       replace(config, max_positions_to_strategy=100), STRATEGY_CONFIG)
+    assert "sim:WETH:3" not in everyone.positions.accounts and len(everyone.positions.accounts) == 19
+
+
+def test_inputs_from_the_source_prints_keep_only_the_window_up_to_now():
+    """Prints every 30 minutes: those at or before the hour and after now - window pass."""
+    path = flat_path()
+    times = T0 - 3_600 * 3_000 + 1_800 * np.arange(2 * 3_200)
+    obs = Observations("file:abc", times, np.full(len(times), 2_000.0))
+    book, steward = book_and_steward(path, CONFIG)
+    now_s = int(path.timestamps_s[50])
+    inputs = _inputs([replace(path, observations=obs)], {"WETH": book}, steward, 50, now_s, 1.0, CONFIG, STRATEGY_CONFIG)
+    window_s = (STRATEGY_CONFIG.window.history_hours + STRATEGY_CONFIG.window.max_carry_hours + 1) * 3_600
+    kept = inputs.assets[0].prices[0]
+    assert kept.source == "file:abc"
+    assert kept.timestamps_s.tolist() == times[(times <= now_s) & (times > now_s - window_s)].tolist()
+
+
+def test_inputs_with_a_governed_debt_reserve():
+    """USDC as the borrowed asset: collateral assets borrow 0 tokens; USDC (6 decimals, address
+    ...02) is supplied at supply / price and borrowed at the book's debt x index / price, its
+    prices and the simulated utilization from the start hour on; the WETH utilization series
+    goes back the history window only."""
+    path = replace(flat_path(), utilization=np.linspace(0.1, 0.9, 100))
+    book, steward = book_and_steward(path, CONFIG)
+    usdc = DebtReserve("USDC", path.timestamps_s, np.full(100, 0.999), 5e6)
+    utilization = np.linspace(0.5, 0.6, 100)
+    inputs = _inputs([path], {"WETH": book}, steward, 50, int(path.timestamps_s[50]), 1.1, CONFIG, STRATEGY_CONFIG,
+                     usdc, (5e6, utilization))
+    weth, debt = inputs.assets
+    assert weth.borrowed_tokens == 0.0
+    assert weth.utilization.values.tolist() == path.utilization[:51].tolist()
+    assert (debt.symbol, debt.address, debt.decimals, debt.params) == ("USDC", "0x" + "00" * 19 + "02", 6, USDC)
+    assert debt.supplied_tokens == pytest.approx(5e6 / 0.999)
+    assert debt.borrowed_tokens == pytest.approx(float(book.debt_usd.sum()) * 1.1 / 0.999)
+    assert debt.price_observations()[1].tolist() == [0.999] * 51
+    assert debt.utilization.timestamps_s.tolist() == path.timestamps_s[CONFIG.start_hour:51].tolist()
+    assert debt.utilization.values.tolist() == utilization[CONFIG.start_hour:51].tolist()
+    assert debt.pair == PairReserves("config", fallback_depth_usd=5e6)
+    assert debt.bounds == steward.bounds("USDC")
