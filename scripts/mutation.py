@@ -117,6 +117,11 @@ def prepare(target: Target, fresh: bool) -> Path:
         if not link.exists():
             link.symlink_to(ROOT / name)
     (work / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + mutmut_section(target))
+    # Tests find ../shared (data and attestation vectors) beside the project root.
+    from backtests.data import DATA_DIR
+
+    if not (work / "shared").exists() and DATA_DIR.parent.is_dir():
+        (work / "shared").symlink_to(DATA_DIR.parent)
     mutants = work / "mutants"
     mutants.mkdir(exist_ok=True)
     # Aave's artifacts and anvil are found next to the packages (chain/artifacts.py, chain/node.py).
