@@ -120,3 +120,21 @@ def test_proposals_are_counted_by_state_in_name_order(tmp_path):
         for state in (ProposalState.SIGNED, ProposalState.EXECUTED, ProposalState.EXECUTED, ProposalState.CANCELLED):
             new_proposal(session, state)
         assert list(proposals_by_state(session).items()) == [("cancelled", 1), ("executed", 2), ("signed", 1)]
+
+
+def test_first_line_reads_the_driver_error_under_a_wrapper():
+    """SQLAlchemy wraps the driver's error in `.orig`: its message is the one shown."""
+
+    class Wrapped(Exception):
+        orig = ValueError("no such table: proposal\n[SQL: select ...]")
+
+    assert _first_line(Wrapped("(sqlite3.OperationalError) no such table: proposal")) == "no such table: proposal"
+
+
+def test_a_server_url_is_opened_as_a_server_and_refused_in_one_line():
+    """A PostgreSQL URL nobody answers (port 1): refused as unreadable, not as a missing file."""
+    url = "postgresql://nobody@127.0.0.1:1/none"
+    with pytest.raises(DatabaseError) as raised:
+        open_read_only(url)
+    assert str(raised.value).startswith(f"database {url} cannot be read: ")
+    assert "\n" not in str(raised.value)
