@@ -64,7 +64,7 @@ TARGETS = (
     # The strategy-driven runs (each decides daily with the full model, 5-8 s) are left out: the
     # engine's accounting is what is mutated, and the static runs and scenarios exercise it.
     Target("backtests/simulator.py", ("tests/backtests/test_simulator.py", "tests/backtests/test_liquidation_scenarios.py",
-                                      "tests/backtests/test_simulator_mutants.py"),
+                                      "tests/backtests/test_simulator_mutants.py", "tests/backtests/test_market_move_scenarios.py"),
            deselect="not (no_look_ahead or same_seed or tightening or source_prints or real_crash or economic_bonus "
                     "or parameter_path or rate_changes)"),
     Target("backtests/steward_model.py", ("tests/backtests/test_steward_model_boundaries.py",)),
