@@ -187,3 +187,78 @@ def test_inputs_with_a_governed_debt_reserve():
     assert debt.utilization.values.tolist() == utilization[CONFIG.start_hour:51].tolist()
     assert debt.pair == PairReserves("config", fallback_depth_usd=5e6)
     assert debt.bounds == steward.bounds("USDC")
+
+
+# ------------------------------------------------------------------ the hour's series, by hand
+
+
+def test_the_stable_curve_below_at_and_above_its_kink():
+    """Default debt curve (optimal 90%, base 0, slope1 3.5%, slope2 60%): 45% -> 1.75%; 90% ->
+    3.5%; 95% -> 3.5% + 60% x 0.05 / 0.10 = 33.5%; 100% -> 63.5%."""
+    from backtests.simulator import _stable_borrow_rate
+
+    config = SimulationConfig()
+    assert [_stable_borrow_rate(u, config) for u in (0.45, 0.9, 0.95, 1.0)] == pytest.approx([0.0175, 0.035, 0.335, 0.635])
+    assert _stable_borrow_rate(0.5, replace(config, stable_rate=(0.8, 0.01, 0.04, 0.5))) == pytest.approx(0.035)
+
+
+def test_each_hours_series_by_hand():
+    """One position, flat $2,000, no liquidation. Supply is debt / 0.8, so the hour's
+    utilization is 0.8 x the index before its charge; the rate 3.5% x u / 0.9; the gap
+    |u - 0.9|; capital efficiency today's debt over the borrowing power, 10 WETH x $2,000 x
+    LTV 80.5%; 10% of the interest is revenue."""
+    config = replace(CONFIG, positions_per_asset=1, total_collateral_usd_per_asset=20_000.0, warmup_hours=0, start_hour=5)
+    path = flat_path(30)
+    result = simulate([path], {"WETH": WETH}, None, config)
+    start_debt = float(make_population(path, WETH, config, config.seed).debt_usd.sum())
+    index, utilization, rate, debt, efficiency = 1.0, [], [], [], []
+    for _ in range(5, 30):
+        utilization.append(0.8 * index)
+        rate.append(0.035 * utilization[-1] / 0.9)
+        index *= 1 + rate[-1] / 8_760
+        debt.append(start_debt * index)
+        efficiency.append(debt[-1] / (20_000.0 * 0.805))
+    series = result.series
+    assert series["utilization"].tolist() == pytest.approx(utilization, rel=1e-12)
+    assert series["borrow_rate"].tolist() == pytest.approx(rate, rel=1e-12)
+    assert series["total_debt_usd"].tolist() == pytest.approx(debt, rel=1e-12)
+    assert series["efficiency"].tolist() == pytest.approx(efficiency, rel=1e-12)
+    assert series["timestamps_s"].tolist() == path.timestamps_s[5:].tolist()
+    assert series["price_WETH"].tolist() == [2_000.0] * 25
+    assert not series["liquidated_collateral_usd_WETH"].any() and not series["bad_debt_usd"].any()
+    assert not series["borrower_bonus_losses_usd"].any()
+    assert result.hours == 25
+    assert result.mean_utilization_gap == pytest.approx(np.mean(np.abs(np.array(utilization) - 0.9)), rel=1e-12)
+    assert result.mean_capital_efficiency == pytest.approx(np.mean(efficiency), rel=1e-12)
+    assert result.metrics() == {
+        "bad_debt_usd": 0.0, "liquidated_debt_usd": 0.0, "liquidations": 0, "borrower_bonus_losses_usd": 0.0,
+        "protocol_revenue_usd": result.protocol_revenue_usd, "capital_efficiency": result.mean_capital_efficiency,
+        "utilization_gap": result.mean_utilization_gap, "updates": 0}
+    assert result.protocol_revenue_usd == pytest.approx(0.1 * (debt[-1] - start_debt), rel=1e-9)
+
+
+def test_with_a_debt_reserve_its_curve_and_kink_rule():
+    """USDC governed with optimal usage 80% and slope1 4%, its supply twice the book's debt:
+    utilization 50% in the first hour, the rate USDC's curve (4% x 0.5 / 0.8 = 2.5%), the gap
+    measured from USDC's own kink, |u - 0.8|."""
+    usdc_params = USDC.with_changes({Param.OPTIMAL_USAGE_RATIO: 8_000, Param.VARIABLE_RATE_SLOPE1: 400})
+    config = replace(CONFIG, positions_per_asset=1, total_collateral_usd_per_asset=20_000.0, warmup_hours=0, start_hour=0)
+    path = flat_path(10)
+    start_debt = float(make_population(path, WETH, config, config.seed).debt_usd.sum())
+    usdc = DebtReserve("USDC", path.timestamps_s, np.ones(10), start_debt / 0.5)
+    result = simulate([path], {"WETH": WETH, "USDC": usdc_params}, None, config, debt=usdc)
+    assert result.series["utilization"][0] == pytest.approx(0.5)
+    assert result.series["borrow_rate"][0] == pytest.approx(0.04 * 0.5 / 0.8)
+    assert result.mean_utilization_gap == pytest.approx(np.mean(np.abs(result.series["utilization"] - 0.8)), rel=1e-12)
+
+
+def test_two_assets_get_their_own_seeded_books():
+    """Books are seeded seed + i in path order: WBTC's (second) book is seed + 1's."""
+    config = replace(CONFIG, positions_per_asset=3, warmup_hours=0, start_hour=0)
+    weth, wbtc = flat_path(3), replace(flat_path(3), symbol="WBTC", prices_usd=np.full(3, 30_000.0))
+    wbtc_params = AAVE_V3_OCT_2023["WBTC"]
+    result = simulate([weth, wbtc], {"WETH": WETH, "WBTC": wbtc_params}, None, config)
+    books = make_population(weth, WETH, config, config.seed), make_population(wbtc, wbtc_params, config, config.seed + 1)
+    total = sum(float(b.debt_usd.sum()) for b in books)
+    assert result.series["utilization"][0] == pytest.approx(0.8)
+    assert result.series["total_debt_usd"][0] == pytest.approx(total * (1 + 0.035 * 0.8 / 0.9 / 8_760), rel=1e-12)
