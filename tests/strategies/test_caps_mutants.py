@@ -75,3 +75,13 @@ def test_cap_settings_at_their_limits(raise_share, step, valid):
     else:
         with pytest.raises(ValueError, match=rf"got {raise_share}, {step}$"):
             cap_target(1_000, 1_000, 5_000, raise_share, step)
+
+
+def test_capacity_for_an_asset_under_one_dollar():
+    """$0.50 a token (a valid price): $1,000 of depth for 1 h, all liquidated at 100%: 2,000 tokens."""
+    assert capacity_supply_cap_tokens(1_000, 1, 1.0, 0.0, 0.5, 0.1, close_factor=1.0) == 2_000
+
+
+def test_liquidated_share_of_one_small_position():
+    """A single $0.40 position owing $0.30 at LT 80% after a 10% drop: HF 0.96, liquidated: 100%."""
+    assert liquidated_share(np.array([0.4]), np.array([0.3]), 0.8, 0.1) == 1.0

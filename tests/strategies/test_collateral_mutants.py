@@ -161,3 +161,102 @@ def test_a_share_equal_to_the_limit_is_allowed():
     collateral, debt = np.array([100.0, 200.0]), np.array([82.985, 82.985])
     assert largest_safe_cut(collateral, debt, 8_300, 8_200, 0.5) == 8_200
     assert largest_safe_cut(collateral, debt, 8_300, 8_200, 0.49) == 8_299
+
+
+# ------------------------------------------------------------------ exact edges (second pass)
+
+from strategies.collateral import (  # noqa: E402
+    NewLiquidations,
+    liquidation_bonus_bps,
+    ltv_target_bps,
+    newly_liquidatable,
+    reference_repay_usd,
+    standardized_horizon_returns,
+    threshold_target_bps,
+)
+
+
+def test_a_tie_at_the_quantile_belongs_to_the_tail():
+    """75% confidence on five values -6, -5, 0, 0, 0: the 25% quantile sits exactly on -5
+    (position 0.25 x 4 = 1, exact in binary): VaR 5, and -5 itself is in the tail: ES 5.5."""
+    config = TailConfig(window_hours=5, min_sample_hours=5, student_dof=4.0)
+    sample = np.array([-6.0, -5.0, 0.0, 0.0, 0.0])
+    assert (fit_tail(sample, 0.75, config).var_sigmas, fit_tail(sample, 0.75, config).es_sigmas) == (5.0, 5.5)
+    tail = empirical_horizon_tail(sample, np.ones(5), 1, 0.75, config)
+    assert (tail.var_sigmas, tail.es_sigmas) == (5.0, 5.5)
+
+
+def test_two_hour_tail_still_takes_the_hourly_one_when_larger():
+    """Alternating +-1%: two-hour sums are 0 (VaR 0), hours +-1 sigma (VaR 1): at 2 h the larger wins."""
+    assert fit_horizon_tail(np.tile([0.01, -0.01], 500), np.full(1_000, 0.01), 2, 0.99).var_sigmas == pytest.approx(1.0)
+
+
+def test_the_winsorizing_choice_reaches_both_tails():
+    """Alternating +-1% with one -19.5% hour: median -1%, robust sigma 1.4826%, so the hour is
+    beyond 12 robust sigmas (-18.79%) and within 13 (-20.27%): asked for 13, both the direct
+    and the hourly tails keep it whole; by default it is clipped."""
+    returns = np.tile([0.01, -0.01], 500)
+    returns[600] = -0.195
+    sigma = np.full(1_000, 0.01)
+    for horizon in (1, 2):
+        at_13 = fit_horizon_tail(returns, sigma, horizon, 0.999, winsorize_robust_sigmas=13.0)
+        direct = empirical_horizon_tail(returns, sigma, horizon, 0.999, winsorize_robust_sigmas=13.0)
+        hourly = empirical_horizon_tail(returns, sigma, 1, 0.999, winsorize_robust_sigmas=13.0)
+        assert at_13.es_sigmas == max(direct.es_sigmas, hourly.es_sigmas)
+        assert at_13.es_sigmas != fit_horizon_tail(returns, sigma, horizon, 0.999).es_sigmas
+
+
+def test_the_hourly_tail_uses_the_configs_window():
+    """The last 300 hours are calm (+-0.5%); before them, -5% hours. A 300-hour window sees only
+    the calm ones: its 4 h tail is far under the default window's."""
+    calm = np.tile([0.005, -0.005], 150)
+    rough = np.tile([0.01, -0.05], 500)
+    returns = np.concatenate([rough, calm])
+    sigma = np.full(len(returns), 0.01)
+    short = TailConfig(window_hours=300, min_sample_hours=200, student_dof=4.0)
+    assert fit_horizon_tail(returns, sigma, 4, 0.99, short).var_sigmas == pytest.approx(0.5)
+    assert fit_horizon_tail(returns, sigma, 4, 0.99).var_sigmas > 2.0
+
+
+def test_a_cut_crossing_just_above_the_target_stops_there():
+    """100 against 82.015 crosses HF 1 between 82.02% and 82.01%: from 8,300 toward 8,200 with
+    no new liquidation allowed, the cut stops at 8,202."""
+    assert largest_safe_cut(np.array([100.0]), np.array([82.015]), 8_300, 8_200, 0.0) == 8_202
+
+
+def test_bonus_edges():
+    """No slippage, gas or margin: exactly 10,000 bps needed, not 10,001. A margin of 5,001 bps
+    at 50% slippage needs 1.5001 / 0.5 = 3.0002: 30,002. A $0.50 reference is valid."""
+    exact = liquidation_bonus_bps(0.0, 1e9, 0.02, 1_000.0, 0.0, 0, 10_000, 40_000)
+    assert exact.bonus_bps == 10_000 and exact.reference_repay_usd == 1_000.0
+    half = liquidation_bonus_bps(1.0, 1.0, 0.5, 1_000.0, 0.0, 5_001, 10_000, 40_000)  # $1 into $1 of depth at 50%: slips 50%
+    assert (half.slippage, half.bonus_bps) == (0.5, 30_002)
+    assert liquidation_bonus_bps(0.0, 1e9, 0.02, 0.5, 0.0, 0, 10_000, 40_000).gas_share == 0.0
+
+
+def test_targets_round_down_but_keep_exact_products():
+    """8,000 x (1 - 0.25) = 6,000 exactly; (1 - 0) / (1 x 1.0) = 10,000 exactly."""
+    assert ltv_target_bps(8_000, 0.25) == 6_000
+    assert threshold_target_bps(0.0, 10_000, 0.0) == 10_000
+
+
+def test_newly_liquidatable_edges():
+    """No debt (or debt summing to 0): nothing. HF exactly 1 before (2 x 0.5 / 1) is not yet
+    liquidatable, so a cut to 49.99% liquidates it newly. Tiny debts count too."""
+    assert newly_liquidatable(np.array([1.0]), np.zeros(1), 0.8, 0.7) == NewLiquidations(0, 0.0, 0.0)
+    assert newly_liquidatable(np.zeros(0), np.zeros(0), 0.8, 0.7) == NewLiquidations(0, 0.0, 0.0)
+    assert newly_liquidatable(np.array([2.0]), np.array([1.0]), 0.5, 0.4999) == NewLiquidations(1, 1.0, 1.0)
+    assert newly_liquidatable(np.array([0.2]), np.array([0.1]), 0.5, 0.4) == NewLiquidations(1, 0.1, 1.0)
+
+
+def test_reference_repay_edges():
+    """Nobody: 0. A position at HF exactly 1 after the drop (100 x 0.5 x 0.5 / 25) is not hit:
+    half the median debt of 25 and 10 is 8.75. HF exactly 0.95 (1 x 0.95 / 1) closes in full."""
+    assert reference_repay_usd(np.zeros(0), np.zeros(0), 0.8, 0.3) == 0.0
+    assert reference_repay_usd(np.array([100.0, 1_000.0]), np.array([25.0, 10.0]), 0.5, 0.5) == 8.75
+    assert reference_repay_usd(np.array([1.0]), np.array([1.0]), 0.95, 0.0) == 1.0
+
+
+def test_one_window_when_the_history_is_exactly_the_horizon():
+    assert standardized_horizon_returns(np.array([0.01, 0.02]), np.array([0.01, 0.01]), 2).tolist() == pytest.approx(
+        [0.03 / (0.01 * math.sqrt(2))])

@@ -113,3 +113,30 @@ def test_slope2_never_under_slope1_after_steering():
     curve = steer(RateCurve(0.8, 0.0, 0.45, 0.3), 0.9, DAY_S, min_slope2=0.3, max_slope2=0.3)
     assert curve.slope1 == pytest.approx(0.45 * math.exp(50 * 0.5 / 365), rel=1e-12)
     assert curve.slope2 == curve.slope1
+
+
+def test_targets_round_each_field_on_its_own_scale():
+    """0.100045 -> 1,000.45 bps -> 1,000 (a 10,001 scale would give 1,000.55 -> 1,001)."""
+    targets = RateCurve(0.5, 0.100045, 0.100045, 0.6).targets_bps()
+    assert (targets[Param.BASE_VARIABLE_BORROW_RATE], targets[Param.VARIABLE_RATE_SLOPE1]) == (1_000, 1_000)
+
+
+def test_the_kink_target_measures_a_rise_with_25_points():
+    """25 hourly points: one one-day rise (point 24 minus point 0), 10%: kink 1 - 2 x 0.1 = 80%."""
+    assert optimal_usage_target(np.linspace(0.5, 0.6, 25), 2.0, 0.45, 0.92) == pytest.approx(0.8)
+
+
+def test_slope2_is_not_clamped_at_the_kink_or_inside_the_band():
+    """slope2 0.8 above its 0.5 cap stays where it is while utilization sits at the kink (80%)
+    or inside the band (77%): only past the kink or below the band is it steered and clamped.
+    Below the band it is: exp(-25 x 0.2 / 365) x 0.8 = 0.789, capped at 0.5."""
+    curve = RateCurve(0.8, 0.0, 0.028, 0.8)
+    for utilization in (0.8, 0.77):
+        assert steer(curve, utilization, max_slope2=0.5).slope2 == 0.8
+    assert steer(curve, 0.6, max_slope2=0.5).slope2 == 0.5
+
+
+def test_slope2_floor_is_the_kink_rate_above_the_base():
+    """Base 2%, slope1 3% (kink rate 5%), slope2 4% in the band: slope2 stays 4% (above the
+    kink rate less the base, 3%)."""
+    assert steer(RateCurve(0.8, 0.02, 0.03, 0.04), 0.77, min_slope2=0.0).slope2 == 0.04
