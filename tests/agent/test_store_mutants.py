@@ -138,3 +138,36 @@ def test_a_server_url_is_opened_as_a_server_and_refused_in_one_line():
         open_read_only(url)
     assert str(raised.value).startswith(f"database {url} cannot be read: ")
     assert "\n" not in str(raised.value)
+
+
+def test_a_path_with_a_percent_sign_is_migrated_where_it_says(tmp_path):
+    """Alembic's config interpolates '%': the URL is escaped, so a folder named 'a%b' works
+    and the schema lands in that very file."""
+    path = tmp_path / "a%b" / "agent.sqlite"
+    make_engine(str(path)).dispose()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("select version_num from alembic_version").fetchone() == (SCHEMA_REVISION,)
+
+
+def test_the_service_waits_for_a_concurrent_writer_longer_than_sqlites_default(tmp_path):
+    """Another process holds the write lock for 5.5 s (SQLite's default busy timeout is 5 s): the
+    agent's engine waits (30 s) and its write goes through once the lock is released."""
+    import threading
+    import time
+
+    path = tmp_path / "agent.sqlite"
+    engine = make_engine(str(path))
+    other = sqlite3.connect(path, check_same_thread=False)
+    other.execute("begin exclusive")
+    release = threading.Timer(5.5, other.commit)
+    release.start()
+    started = time.monotonic()
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("insert into cursor(name, block_number) values ('waited', 1)")
+    finally:
+        release.join()
+        other.close()
+    assert time.monotonic() - started >= 5.0
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("select block_number from cursor where name = 'waited'").fetchone() == (1,)
