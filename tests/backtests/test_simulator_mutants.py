@@ -262,3 +262,45 @@ def test_two_assets_get_their_own_seeded_books():
     total = sum(float(b.debt_usd.sum()) for b in books)
     assert result.series["utilization"][0] == pytest.approx(0.8)
     assert result.series["total_debt_usd"][0] == pytest.approx(total * (1 + 0.035 * 0.8 / 0.9 / 8_760), rel=1e-12)
+
+
+# ------------------------------------------------------------------ the book and the path
+
+
+def test_the_book_sorts_by_debt_per_token_and_keeps_aims_aligned():
+    """Debt per token 300, 100, (no tokens: 0), 200 -> order: empty, 100, 200, 300."""
+    book = AssetBook(np.array([1.0, 2.0, 0.0, 3.0]), np.array([300.0, 200.0, 50.0, 600.0]),
+                     np.array([1.1, 1.2, 1.3, 1.4]))
+    book.sort()
+    assert book.base.tolist() == [0.0, 100.0, 200.0, 300.0]
+    assert book.tokens.tolist() == [0.0, 2.0, 3.0, 1.0]
+    assert book.target_health.tolist() == [1.3, 1.2, 1.4, 1.1]
+
+
+def test_compacting_drops_only_emptied_positions():
+    """(0 tokens, 0 debt) goes; collateral without debt, or debt without collateral, stays."""
+    book = AssetBook(np.array([1.0, 0.0, 0.0, 2.0]), np.array([0.0, 0.0, 5.0, 1.0]), np.array([1.1, 1.2, 1.3, 1.4]))
+    book.compact()
+    assert (book.tokens.tolist(), book.debt_usd.tolist(), book.target_health.tolist()) == (
+        [1.0, 0.0, 2.0], [0.0, 5.0, 1.0], [1.1, 1.3, 1.4])
+    full = AssetBook(np.ones(2), np.ones(2))
+    full.compact()
+    assert full.tokens.tolist() == [1.0, 1.0] and full.target_health is None
+
+
+def test_the_population_is_bought_at_the_start_hours_price():
+    """$20,000 in one position, prices 1,000 then 2,000 from hour 5: 10 tokens; debt the
+    smaller of LT / aim and the LTV limit of the collateral (seed 2: aim from the log-normal)."""
+    path = replace(flat_path(10), prices_usd=np.concatenate([np.full(5, 1_000.0), np.full(5, 2_000.0)]))
+    config = replace(CONFIG, positions_per_asset=1, total_collateral_usd_per_asset=20_000.0, start_hour=5)
+    book = make_population(path, WETH, config, 2)
+    aim = 1.02 + np.random.default_rng(2).lognormal(np.log(0.45), 0.7, 1)[0]
+    assert book.tokens.tolist() == [10.0]
+    assert book.debt_usd.tolist() == pytest.approx([min(20_000 * 0.83 / aim, 20_000 * 0.805)], rel=1e-12)
+    assert book.target_health.tolist() == pytest.approx([aim], rel=1e-12)
+
+
+def test_depth_comes_from_the_hourly_series_when_given():
+    path = replace(flat_path(3), depth_usd=np.array([1e6, 2e6, 3e6]))
+    assert [path.depth_at(t) for t in range(3)] == [1e6, 2e6, 3e6]
+    assert flat_path(3).depth_at(2) == 5e6
