@@ -261,3 +261,28 @@ def test_what_the_steward_would_still_refuse_is_dropped_with_its_error():
     assert projection.changes == {}
     assert projection.dropped == {
         Param.LIQUIDATION_THRESHOLD: "refused by the steward's check: ThresholdTimesBonusAbove100(8325, 12040)"}
+
+
+def test_submit_checks_only_the_groups_the_update_writes():
+    """LTV above LT in force (an inconsistent start): a supply-cap cut still passes submit."""
+    broken = {**WETH, Param.LTV: 8_400}
+    assert check_submit(broken, {Param.SUPPLY_CAP: 1_700_000}, Bounds(), NOW)[Param.SUPPLY_CAP] == 1_700_000
+
+
+def test_when_the_fast_part_is_refused_the_slow_part_is_still_judged():
+    """LB 10,000 in force (not above 100%): an LTV cut (fast) and an LT raise (slow) both write
+    the collateral group, so the steward would refuse each with BonusNotAbove100(10000)."""
+    broken = {**WETH, Param.LIQUIDATION_BONUS: 10_000}
+    projection = project(broken, {Param.LTV: 8_025, Param.LIQUIDATION_THRESHOLD: 8_325}, Bounds(), NOW)
+    refused = "refused by the steward's check: BonusNotAbove100(10000)"
+    assert projection.changes == {}
+    assert projection.dropped == {Param.LTV: refused, Param.LIQUIDATION_THRESHOLD: refused}
+
+
+def test_an_ltv_raise_to_exactly_the_lt_in_force_survives_a_dropped_lt_cut():
+    """LTV 8,275 -> 8,300 and LT 8,300 -> 8,275 together would cross: the LT cut is given up,
+    and LTV at exactly the LT in force (8,300) is kept."""
+    current = {**WETH, Param.LTV: 8_275}
+    projection = project(current, {Param.LTV: 8_300, Param.LIQUIDATION_THRESHOLD: 8_275}, Bounds(), NOW)
+    assert projection.changes == {Param.LTV: 8_300}
+    assert projection.dropped == {Param.LIQUIDATION_THRESHOLD: "would put LT under the LTV in force"}
