@@ -142,3 +142,81 @@ def test_defenders_repay_back_to_their_target():
     flows = move(book, path, steward, usdc, replace(QUIET, defend_health=1.2, defend_share_per_hour=1.0))
     assert flows.defended_usd == pytest.approx(15_000 - 16_600 / 1.5, rel=1e-12)
     assert sorted((book.debt_usd * INDEX).tolist()) == pytest.approx([8_300.0, 16_600 / 1.5], rel=1e-12)
+
+
+# ------------------------------------------------------------------ two assets in one hour: flows add up, room is shared
+
+WBTC = AAVE_V3_OCT_2023["WBTC"]
+
+
+def two_assets(weth_debt: float, wbtc_debt: float, *, borrow_cap: int = 0, supply_cap_weth: int = 0):
+    """WETH: 10 at $2,000; WBTC: 1 at $20,000 (its LT and LTV from the registry): $20,000 each."""
+    weth = AssetBook(np.array([10.0]), np.array([weth_debt / INDEX]), np.array([1.5]))
+    wbtc = AssetBook(np.array([1.0]), np.array([wbtc_debt / INDEX]), np.array([1.5]))
+    for book in (weth, wbtc):
+        book.sort()
+    paths = [MarketPath("WETH", np.array([0]), np.array([2_000.0]), 5e6),
+             MarketPath("WBTC", np.array([0]), np.array([20_000.0]), 5e6)]
+    params = {"WETH": WETH.with_changes({Param.SUPPLY_CAP: supply_cap_weth}) if supply_cap_weth else WETH, "WBTC": WBTC,
+              "USDC": USDC.with_changes({Param.BORROW_CAP: borrow_cap}) if borrow_cap else USDC}
+    return {"WETH": weth, "WBTC": wbtc}, paths, SimulatedSteward(params, 3_600)
+
+
+def move_both(books, paths, steward, dynamics, *, rate=0.05, reference_rate=0.05, seed=0):
+    flows = FlowStep()
+    total = sum(float(b.debt_usd.sum()) for b in books.values()) * INDEX
+    templates = {s: (np.array([20_000.0]), np.array([1.5])) for s in books}
+    usdc = DebtReserve("USDC", np.array([0]), np.array([1.0]), 1e9)
+    _move_market(paths, books, steward, templates, 0, INDEX, total, rate, reference_rate, usdc, dynamics,
+                 np.random.default_rng(seed), flows)
+    return flows
+
+
+def test_departures_of_two_assets_add_up():
+    books, paths, steward = two_assets(5_000.0, 5_000.0)
+    assert move_both(books, paths, steward, replace(QUIET, leave_hazard_per_hour=0.999)).departed == 2
+
+
+def test_re_leverage_of_two_assets_shares_the_caps_room():
+    """$1,000 of room: WETH takes what it wants first (1,533.33 > 1,000: all of it), WBTC none."""
+    books, paths, steward = two_assets(8_000.0, 8_000.0, borrow_cap=17_000)
+    flows = move_both(books, paths, steward, replace(QUIET, relever_speed_per_hour=0.5))
+    assert flows.relevered_usd == pytest.approx(1_000.0)
+    assert float(books["WBTC"].debt_usd.sum()) * INDEX == pytest.approx(8_000.0)
+    free, paths, steward = two_assets(8_000.0, 8_000.0)
+    wanted_wbtc = (min(20_000 * WBTC.liquidation_threshold_bps / 1e4 / 1.5, 20_000 * WBTC.ltv_bps / 1e4) - 8_000) * 0.5
+    assert move_both(free, paths, steward, replace(QUIET, relever_speed_per_hour=0.5)).relevered_usd == pytest.approx(
+        1_533.3333 + wanted_wbtc, abs=1e-3)
+
+
+def test_defended_repayments_of_two_assets_add_up():
+    """Both at HF under 1.2 (WETH owing $15,000; WBTC owing $14,000) repay to HF 1.5."""
+    books, paths, steward = two_assets(15_000.0, 14_000.0)
+    flows = move_both(books, paths, steward, replace(QUIET, defend_health=1.2, defend_share_per_hour=1.0))
+    wbtc_target = 20_000 * WBTC.liquidation_threshold_bps / 1e4 / 1.5
+    assert flows.defended_usd == pytest.approx((15_000 - 16_600 / 1.5) + (14_000 - wbtc_target), rel=1e-12)
+
+
+def test_rate_response_of_two_assets_shares_the_room_and_adds_up():
+    """Rate 2 points under the reference: each position wants x 1.0041754; a cap with $40 of
+    room gives WETH its $33.40 and WBTC the $6.60 left; then nothing is left."""
+    factor = math.exp(0.05 / 24 * 2)
+    books, paths, steward = two_assets(8_000.0, 8_000.0, borrow_cap=16_040)
+    flows = move_both(books, paths, steward, replace(QUIET, rate_semi_elasticity_per_pp_day=-0.05), rate=0.03)
+    assert flows.rate_response_usd == pytest.approx(40.0)
+    assert flows.blocked_borrow_usd == pytest.approx(2 * 8_000 * (factor - 1) - 40.0)
+    assert float(books["WETH"].debt_usd.sum()) * INDEX == pytest.approx(8_000 * factor)
+
+
+def test_arrivals_borrow_only_within_the_room_and_the_rest_is_blocked():
+    """Growth 200% an hour on one position per asset (templates $20,000 at HF 1.5): the USDC
+    cap leaves $5,000 of room; what the arrivals wanted beyond it is blocked and their debts
+    are scaled down to fill exactly the room, shared across both assets."""
+    books, paths, steward = two_assets(5_000.0, 5_000.0, borrow_cap=15_000)
+    flows = move_both(books, paths, steward, replace(QUIET, growth_per_hour=2.0), seed=3)
+    arrived = {symbol: len(book.tokens) - 1 for symbol, book in books.items()}
+    arrived_debt = sum(float(book.debt_usd.sum()) for book in books.values()) * INDEX - 10_000.0
+    assert flows.arrived == sum(arrived.values()) >= 2 and arrived_debt == pytest.approx(5_000.0)
+    wanted = (20_000 * 0.83 / 1.5 * arrived["WETH"]
+              + 20_000 * WBTC.liquidation_threshold_bps / 1e4 / 1.5 * arrived["WBTC"])
+    assert flows.blocked_borrow_usd == pytest.approx(wanted - 5_000.0, rel=1e-9)

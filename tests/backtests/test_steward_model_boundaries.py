@@ -114,3 +114,40 @@ def test_a_step_beyond_the_bound_is_refused_at_submit():
     assert model.submit("WETH", {Param.LTV: 8_024}, T) == []
     assert (model.submitted, model.refused_at_submit, model.pending) == (0, 1, [])
     assert value(model, Param.LTV) == 8_050
+
+
+def test_a_scheduled_change_keeps_the_parameters_last_execution():
+    """LTV cut at T (fast), LTV raise submitted at T + 1 day (slow): the state holds both the
+    execution time and the pending ready time."""
+    model = steward()
+    model.submit("WETH", {Param.LTV: 8_025}, T)
+    model.submit("WETH", {Param.LTV: 8_050}, T + DAY)
+    assert model.state["WETH"][Param.LTV] == ParamState(last_executed_at=T, pending_ready_at=T + DAY + DELAY_S)
+
+
+def test_refusals_are_counted_each_and_do_not_stop_the_rest():
+    """LTV in cooldown: the LTV cut (fast part) is refused, the LB raise (slow part) of the same
+    decision is still submitted; a second refused cut counts again."""
+    model = steward()
+    model.submit("WETH", {Param.LTV: 8_025}, T)
+    model.submit("WETH", {Param.LTV: 8_000, Param.LIQUIDATION_BONUS: 10_550}, T + 60)
+    assert (model.refused_at_submit, model.submitted) == (1, 2)
+    assert [o.changes for o in model.pending] == [{Param.LIQUIDATION_BONUS: 10_550}]
+    model.submit("WETH", {Param.LTV: 8_000}, T + 120)
+    assert model.refused_at_submit == 2
+
+
+def test_a_refused_execution_does_not_stop_the_next_operation():
+    """Two operations ready together: an LTV raise refused at execution (LTV was cut at once
+    meanwhile: cooldown) stays queued; the LB raise after it still executes. Both expire past
+    the window, each counted."""
+    model = steward()
+    model.submit("WETH", {Param.LTV: 8_060}, T)
+    model.submit("WETH", {Param.LIQUIDATION_BONUS: 10_550}, T)
+    model.submit("WETH", {Param.LTV: 8_040}, T + 30)
+    assert model.execute_ready(T + DELAY_S) == [("WETH", {Param.LIQUIDATION_BONUS: 10_550})]
+    assert [o.changes for o in model.pending] == [{Param.LTV: 8_060}]
+    expired = steward()
+    expired.submit("WETH", {Param.LTV: 8_075}, T)
+    expired.submit("WETH", {Param.LIQUIDATION_BONUS: 10_550}, T)
+    assert expired.execute_ready(T + DELAY_S + DAY + 1) == [] and expired.refused_at_execution == 2
