@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: browser setup demo test test-slow bench contracts dashboard clean
+.PHONY: browser setup demo test test-slow bench contracts dashboard clean mutation
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -37,6 +37,12 @@ test: setup browser
 
 test-slow: setup browser
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m slow --dist loadgroup
+
+# Mutation testing of the core (not in CI): one module at a time against its own tests, one
+# worker, a CPU-time limit per mutant; scores and survivors in var/mutation/, equivalent
+# mutants listed in docs/mutation.md. `make mutation MODULES="strategies/bounds.py"` for one.
+mutation: setup
+	$(BIN)/python scripts/mutation.py $(MODULES)
 
 # Figures for the notes, run by hand on a quiet machine (tens of minutes; nothing here is a test).
 bench: setup

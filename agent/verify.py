@@ -135,7 +135,8 @@ def check_inputs_on_chain(w3: Web3, deployment: Deployment, inputs: DecisionInpu
     symbols = [a.symbol for a in inputs.assets]
     quotes = {a.pair.quote_symbol for a in inputs.assets if a.pair.source != "config"} & set(market.symbols)
     selected = market.select(tuple(dict.fromkeys([*symbols, *sorted(quotes)])))
-    reader = MarketReader(w3, selected, {s: pair for s, pair in deployment.dex_pairs.items() if s in selected.symbols})
+    # Only the pairs of the reserves read: a pair of a reserve outside the inputs is not listed here.
+    reader = MarketReader(w3, selected, {s: p for s, p in deployment.dex_pairs.items() if s in selected.symbols})
     steward = StewardClient(w3, deployment.steward, deployment.multicall) if deployment.steward else None
     fresh_reader = AnchorReader(w3=w3, reader=reader, assets=symbols, config=default_config(),
                                 prices=chain_prices(w3, multicall, anchor.block_number), steward=steward,

@@ -268,8 +268,7 @@ def simulate(
             symbol, price = path.symbol, float(path.prices_usd[t])
             book, p = books[symbol], steward.params[symbol]
             threshold, bonus = p.liquidation_threshold_bps / 1e4, p.liquidation_bonus_bps / 1e4
-            # Liquidatable: base x index / LT >= price  <=>  base >= price x LT / index.
-            first = int(np.searchsorted(book.base, price * threshold / debt_index, side="left"))
+            first = first_liquidatable(book.base, price, threshold, debt_index)
             if first < len(book.base):
                 liquidated_series[symbol][t] = _liquidate(book, first, price, threshold, bonus, debt_index,
                                                           path.depth_at(t), config, result)
@@ -388,6 +387,12 @@ def _move_market(paths: list[MarketPath], books: dict[str, AssetBook], steward: 
         book.debt_usd = debt_usd / debt_index
         book.compact()
         book.sort()
+
+
+def first_liquidatable(base: np.ndarray, price: float, threshold: float, debt_index: float) -> int:
+    """Index of the first position (sorted by `base`, debt per token at index 1) whose health
+    factor is below 1: base x index / LT > price. Aave liquidates below 1, never at exactly 1."""
+    return int(np.searchsorted(base, price * threshold / debt_index, side="right"))
 
 
 def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonus: float, debt_index: float,

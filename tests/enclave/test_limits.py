@@ -48,7 +48,12 @@ def test_a_bracket_after_an_escaped_backslash_counts():
 
 
 def test_unterminated_string_is_left_to_the_decoder():
-    check_json_nesting(b'["abc', 1)
+    """`["abc` and `["[[[[` pass the scan at depth 1 (after the quote everything is inside the
+    unterminated string); the JSON decoder then refuses them by name."""
+    for body in (b'["abc', b'["[[[['):
+        assert check_json_nesting(body, 1) is None
+        with pytest.raises(json.JSONDecodeError, match="Unterminated string"):
+            json.loads(body)
 
 
 @settings(max_examples=200, deadline=None)

@@ -159,7 +159,8 @@ def test_threshold_cut_is_split_when_it_would_liquidate_too_much():
     asset = propose(RiskStrategy(), eth_inputs(volatile, as_of, positions=book)).asset("ETH")
     assert asset.metrics["positions_source"] == "test" and asset.metrics["positions"] == 100
     assert asset.metrics["cut_split_into_steps"] is True
-    assert asset.metrics["full_cut_newly_liquidatable_share"] > 0.01
+    # The full cut takes the 50 positions at HF 1 at 82.95%: 8,295 / (8,295 + 5,000) of the debt.
+    assert asset.metrics["full_cut_newly_liquidatable_share"] == pytest.approx(8_295 / 13_295, rel=1e-9)
     assert asset.targets["LIQUIDATION_THRESHOLD_STEP"] == 8_295
     assert asset.changes_by_param()[Param.LIQUIDATION_THRESHOLD] == 8_295
 
