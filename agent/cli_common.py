@@ -140,26 +140,13 @@ def writable_engine(db: str, *, upgrade_older: bool = False, option: str = "--db
 
 def probe_database(target: str) -> tuple[frozenset[str], str | None]:
     """(table names, alembic revision or None), read without writing (SQLite mode=ro)."""
-    from sqlalchemy import create_engine, inspect
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from agent.store import probe, read_only_engine
 
-    from agent.store import DatabaseError, database_url
-
-    if "://" not in target:
-        engine = create_engine(f"sqlite:///file:{Path(target).resolve()}?mode=ro&uri=true", connect_args={"timeout": 5})
-    else:
-        engine = create_engine(database_url(target))
+    engine = read_only_engine(target)
     try:
-        with engine.connect() as connection:
-            tables = frozenset(inspect(connection).get_table_names())
-            revision = (connection.exec_driver_sql("select version_num from alembic_version").scalar()
-                        if "alembic_version" in tables else None)
-    except (OperationalError, DBAPIError) as error:
-        reason = str(getattr(error, "orig", error)).splitlines()[0][:200] or type(error).__name__
-        raise DatabaseError(f"database {shown_url(target)} cannot be read: {reason}") from None
+        return probe(engine, shown_url(target))
     finally:
         engine.dispose()
-    return tables, revision
 
 
 # ------------------------------------------------------------------ option values

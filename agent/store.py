@@ -240,28 +240,40 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0][:200]
 
 
+def read_only_engine(url: str):
+    """An engine that cannot change the database: SQLite opened with mode=ro (a missing file is
+    not created either); a server URL as given (the dashboard's role is read-only there)."""
+    if "://" not in url:
+        return create_engine(f"sqlite:///file:{Path(url).resolve()}?mode=ro&uri=true", connect_args={"timeout": 5})
+    return create_engine(database_url(url))
+
+
+def probe(engine, url: str) -> tuple[frozenset[str], str | None]:
+    """(table names, Alembic revision or None), read without writing; an unreadable database
+    is one DatabaseError line."""
+    try:
+        with engine.connect() as connection:
+            tables = frozenset(inspect(connection).get_table_names())
+            revision = (connection.exec_driver_sql("select version_num from alembic_version").scalar()
+                        if "alembic_version" in tables else None)
+    except (OperationalError, DBAPIError) as error:
+        raise DatabaseError(f"database {url} cannot be read: {_first_line(error)}") from None
+    return tables, revision
+
+
 def open_read_only(url: str):
-    """An engine that cannot change the database: SQLite opened with mode=ro (so a missing
-    file is not created either), checked to be the agent's database at this schema revision."""
+    """A read-only engine (`read_only_engine`), checked to be the agent's database at this
+    schema revision."""
     if "://" not in url:
         path = Path(url)
         if not path.exists():
             raise DatabaseError(f"database {url} not found")
         if path.is_dir():
             raise DatabaseError(f"database {url} is a directory, not a SQLite file")
-        engine = create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true", connect_args={"timeout": 5})
-    else:
-        engine = create_engine(database_url(url))
-    try:
-        with engine.connect() as connection:
-            tables = set(inspect(connection).get_table_names())
-            if "alembic_version" not in tables or "proposal" not in tables:
-                raise DatabaseError(f"database {url} is not a risk-agent database (no agent tables)")
-            revision = connection.exec_driver_sql("select version_num from alembic_version").scalar()
-    except DatabaseError:
-        raise
-    except (OperationalError, DBAPIError) as error:
-        raise DatabaseError(f"database {url} cannot be read: {_first_line(error)}") from None
+    engine = read_only_engine(url)
+    tables, revision = probe(engine, url)
+    if "alembic_version" not in tables or "proposal" not in tables:
+        raise DatabaseError(f"database {url} is not a risk-agent database (no agent tables)")
     if revision != SCHEMA_REVISION:
         raise DatabaseError(f"database {url} is at schema revision {revision}; this version reads {SCHEMA_REVISION} "
                             f"(run `risk-agent db-upgrade --db {url}`)")

@@ -18,6 +18,17 @@ import pandas as pd  # noqa: E402
 from backtests.simulator import BacktestResult  # noqa: E402
 
 
+
+def _save(figure, title: str, path: Path) -> Path:
+    """Title, layout, write the PNG (its folder made) and free the figure."""
+    figure.suptitle(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
 def _times(result: BacktestResult) -> pd.DatetimeIndex:
     return pd.to_datetime(result.series["timestamps_s"], unit="s", utc=True)
 
@@ -45,12 +56,7 @@ def plot(results: list[BacktestResult], path: Path, title: str) -> Path:
     axes[2].legend(loc="upper left")
     axes[3].set_ylabel("borrowing power used")
     axes[3].legend(loc="upper left")
-    figure.suptitle(title)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return _save(figure, title, path)
 
 
 def metrics_table(results: list[BacktestResult]) -> pd.DataFrame:
@@ -102,12 +108,7 @@ def plot_parameter_path(result: BacktestResult, path: Path, title: str, assets: 
         axis.set_ylabel(label)
         if axis.get_legend_handles_labels()[0]:
             axis.legend(loc="best", fontsize=7)
-    figure.suptitle(title)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return _save(figure, title, path)
 
 
 def write_html(results: list[BacktestResult], directory: Path, title: str) -> Path:

@@ -45,9 +45,8 @@ POOL_LIBRARIES = ("BorrowLogic", "BridgeLogic", "EModeLogic", "FlashLoanLogic", 
 
 
 @dataclass(frozen=True)
-class AaveReserve:
-    """One listed reserve: its underlying token and Aave's per-reserve contracts, plus the demo's
-    price feed and DEX pair for it."""
+class MarketReserve:
+    """One listed reserve: its token, Aave's per-reserve contracts and its oracle source."""
 
     symbol: str
     decimals: int
@@ -57,6 +56,12 @@ class AaveReserve:
     variable_debt_token: str
     rate_strategy: str
     feed: str
+
+
+@dataclass(frozen=True)
+class AaveReserve(MarketReserve):
+    """A reserve this deployment listed: the reader's view plus the demo's DEX pair for it."""
+
     pair: str
     pair_quote: str
 

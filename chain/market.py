@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from web3 import Web3
 
-from chain.aave import ZERO_ADDRESS, aave_contract
+from chain.aave import ZERO_ADDRESS, MarketReserve, aave_contract
 from chain.deployment import CANONICAL_MULTICALL3, Deployment
 from chain.errors import (
     AssetNotListedError,
@@ -25,20 +25,6 @@ from chain.multicall import Multicall, encode
 from chain.transact import call
 
 USD_BASE_CURRENCY_UNIT = 10**PRICE_DECIMALS
-
-
-@dataclass(frozen=True)
-class MarketReserve:
-    """One listed reserve: its token, Aave's per-reserve contracts and its oracle source."""
-
-    symbol: str
-    decimals: int
-    underlying: str
-    a_token: str
-    stable_debt_token: str
-    variable_debt_token: str
-    rate_strategy: str
-    feed: str
 
 
 @dataclass(frozen=True)

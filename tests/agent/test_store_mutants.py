@@ -68,7 +68,7 @@ def test_a_database_at_another_revision_is_refused_with_the_command_to_run(tmp_p
     with pytest.raises(DatabaseError) as raised:
         open_read_only(str(path))
     assert str(raised.value) == (f"database {path} is at schema revision 0001; this version reads {SCHEMA_REVISION} "
-                                 f"(run `risk-agent db upgrade --db {path}`)")
+                                 f"(run `risk-agent db-upgrade --db {path}`)")
 
 
 def test_a_database_with_the_version_table_but_no_proposals_is_not_the_agents(tmp_path):
