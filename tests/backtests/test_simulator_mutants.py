@@ -534,14 +534,17 @@ def test_efficiency_is_zero_when_nobody_holds_collateral():
 
 def test_utilization_is_capped_at_100_percent_and_zero_without_supply():
     """A debt reserve holding half the book's debt: utilization 1 (not 2), rate at the top of
-    USDC's curve (3.5% + 60%); with no supply at all: 0 and the base rate."""
+    USDC's curve (3.5% + 60%). A supply of 0 means "not given" (DebtReserve.supply_usd): the
+    supply is the opening book's debt at the 80% target, so utilization 0.8 and USDC's rate
+    3.5% x 0.8 / 0.9 = 3.111%."""
     config = replace(CONFIG, positions_per_asset=1, warmup_hours=0, start_hour=0)
     path = flat_path(3)
     debt = float(make_population(path, WETH, config, config.seed).debt_usd.sum())
     over = simulate([path], {"WETH": WETH, "USDC": USDC}, None, config, debt=DebtReserve("USDC", path.timestamps_s, np.ones(3), debt / 2))
     assert over.series["utilization"][0] == 1.0 and over.series["borrow_rate"][0] == pytest.approx(0.635)
     empty = simulate([path], {"WETH": WETH, "USDC": USDC}, None, config, debt=DebtReserve("USDC", path.timestamps_s, np.ones(3), 0.0))
-    assert empty.series["utilization"][0] == 0.0 and empty.series["borrow_rate"][0] == 0.0
+    assert empty.series["utilization"][0] == pytest.approx(0.8, abs=1e-12)
+    assert empty.series["borrow_rate"][0] == pytest.approx(0.035 * 0.8 / 0.9, abs=1e-12)
 
 
 def test_the_rate_response_is_measured_against_the_rate_at_the_reserves_kink():
