@@ -376,6 +376,10 @@ def execute(ctx: AgentContext) -> list[int]:
                 try:
                     receipt = ctx.relay.execute(operation)
                 except ContractRevert as revert:
+                    if revert.name == "OperationSuperseded":
+                        transition(session, proposal, ProposalState.FAILED,
+                                   error="superseded by a fast-path update: it can no longer execute")
+                        continue
                     log.warning("execution refused", extra={"fields": {"proposal": proposal.id, "error": revert.name}})
                     continue
                 transition(session, proposal, ProposalState.EXECUTED, execute_tx="0x" + bytes(receipt["transactionHash"]).hex())
@@ -398,7 +402,8 @@ def registration_batch(ctx: AgentContext, row: AttestationRow) -> GovernanceBatc
 
 
 def reconcile(ctx: AgentContext) -> int:
-    """Chain events -> proposal states: a guardian's veto, an execution by someone else."""
+    """Chain events -> proposal states: a guardian's veto, an execution by someone else, a
+    fast-path update that superseded a queued one (it can no longer execute)."""
     head = ctx.w3.eth.block_number
     changed = 0
     with Session(ctx.engine, expire_on_commit=False) as session:
@@ -410,6 +415,9 @@ def reconcile(ctx: AgentContext) -> int:
         by_operation = {p.operation_id: p for p in queued}
         by_update = {p.update_hash: p for p in queued}
         for event in events:
+            if event.name == "PendingSuperseded":
+                changed += _supersede(session, queued, event)
+                continue
             proposal = by_operation.get(event.args.get("id")) or by_update.get(event.args.get("updateHash"))
             if proposal is None or proposal.state != ProposalState.QUEUED:
                 continue
@@ -423,3 +431,16 @@ def reconcile(ctx: AgentContext) -> int:
         session.add(cursor)
         session.commit()
     return changed
+
+
+def _supersede(session: Session, queued: list[ProposalRow], event) -> int:
+    """The queued proposal pending on the event's (asset, parameter): failed, with the reason."""
+    asset, param, ready_at = event.args["asset"], int(event.args["param"]), int(event.args["pendingReadyAt"])
+    for proposal in queued:
+        update = json.loads(proposal.update_json)
+        if (proposal.state == ProposalState.QUEUED and proposal.asset_address.lower() == asset.lower()
+                and proposal.eta == ready_at and param in update["params"]):
+            transition(session, proposal, ProposalState.FAILED,
+                       error=f"superseded by a fast-path update (transaction {event.transaction_hash}): it can no longer execute")
+            return 1
+    return 0

@@ -78,14 +78,15 @@ class SimulatedSteward:
     def execute_ready(self, now_s: int) -> list[tuple[str, dict[Param, int]]]:
         """Executes every operation whose delay has passed (a keeper tries each hour, as
         anyone may); returns what took effect. An operation the steward refuses at execution
-        stays queued (it may pass later, as on chain) until its execution window ends."""
+        stays queued (it may pass later, as on chain) until its execution window ends; one
+        that a fast-path update superseded never passes and leaves the queue."""
         executed = []
         for operation in [o for o in self.pending if o.ready_at_s <= now_s]:
             current = self.params[operation.symbol].by_param()
             try:
                 check_apply(current, operation.changes, self.bounds(operation.symbol), now_s, operation.ready_at_s)
             except BoundViolation as violation:
-                if violation.name == "OperationExpired":
+                if violation.name in ("OperationExpired", "OperationSuperseded"):
                     self.pending.remove(operation)
                     self.refused_at_execution += 1
                 continue

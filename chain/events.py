@@ -35,7 +35,8 @@ class ChainEvent:
 # Contract name → the events worth recording from it.
 WATCHED: dict[str, tuple[str, ...]] = {
     "RiskSteward": (
-        "InputsPublished", "UpdateApplied", "UpdateScheduled", "UpdateExecuted", "UpdateVetoed", "EnclaveRegistered",
+        "InputsPublished", "UpdateApplied", "UpdateScheduled", "UpdateExecuted", "UpdateVetoed", "PendingSuperseded",
+        "EnclaveRegistered",
         "EnclaveRevokedEvent", "MeasurementApprovalSet", "BoundSet", "ExecutionWindowSet", "GuardianSet", "Paused",
         "Unpaused",
     ),

@@ -226,6 +226,11 @@ def main() -> int:
         print(f"mutation: {target.source} against {', '.join(tests)} ...", flush=True)
         summary = run(target, fresh=not args.resume)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
+        if not summary["mutants"] and summary.get("mutmut_exit"):
+            last = (WORK / target.slug / "mutmut.log").read_text().strip().splitlines()[-1:] or ["(empty log)"]
+            print(f"  error: mutmut exited {summary['mutmut_exit']} before any mutant ran: {last[0][:200]}", flush=True)
+            failed = True
+            continue
         verdict = "ok" if summary["goal_met"] else "ABOVE GOAL"
         print(f"  {summary['mutants']} mutants ({counts}); {len(summary['equivalent'])} listed equivalent; "
               f"{len(summary['surviving'])} surviving = {summary['surviving_share']:.1%} [{verdict}] in {summary['seconds']} s",

@@ -10,7 +10,10 @@ The rules (the contract states them as invariants):
   parameter; an operation executes only within `execution_window_s` after it became ready,
   and is checked again at execution against the values then in force;
 - an update that only lowers LTV, LT or caps (the tightening-only fast path) applies at once;
-  anything else waits the timelock delay.
+  anything else waits the timelock delay;
+- a fast-path update supersedes the operation pending on each parameter it writes: that
+  operation can no longer execute (the contract tags each parameter's pending operation with
+  its update hash; here the pending ready time stands for the tag).
 
 Units are the pool's: bps, whole tokens. Pure: no chain, no clock (time is passed in).
 """
@@ -182,9 +185,13 @@ def check_submit(current: dict[Param, int], changes: dict[Param, int], bounds: B
 def check_apply(current: dict[Param, int], changes: dict[Param, int], bounds: Bounds, now_seconds: int,
                 ready_at: int) -> dict[Param, int]:
     """RiskSteward.apply (the timelock executing a scheduled update): within the execution
-    window, and every check again against the values in force now."""
+    window, still the operation pending on each of its parameters (not superseded by a
+    fast-path update since), and every check again against the values in force now."""
     if now_seconds > ready_at + bounds.execution_window_s:
         raise BoundViolation("OperationExpired", ready_at + bounds.execution_window_s)
+    for param in changes:
+        if bounds.state_of(param).pending_ready_at != ready_at:
+            raise BoundViolation("OperationSuperseded", int(param))
     return _check_changes(current, changes, bounds, now_seconds, check_pending=False)
 
 

@@ -66,6 +66,9 @@ interface IPoolConfigurator {
 ///      - At most one scheduled (not executed, not vetoed, not expired) operation per
 ///        (asset, parameter); an operation executes only within the execution window after it
 ///        becomes ready, and every check is repeated then against the values in force.
+///      - A fast-path tightening supersedes the scheduled operation on each parameter it writes:
+///        that operation can no longer execute (a loosening decided on calmer data never lands
+///        after the tightening that answered a stress).
 ///      - An update writes only the fields it changes (read-modify-write at execution); after it
 ///        LTV <= LT, LB > 100%, LT x LB <= 100%, and the rate curve is valid.
 ///      - A slow update is one timelock operation, `schedule(this, 0, applyUpdate(...), 0, salt =
@@ -138,11 +141,13 @@ contract RiskSteward is EIP712 {
         uint64 ceiling;
     }
 
-    /// @notice One (asset, parameter) in one slot: when it last changed through the steward and
-    ///         when its scheduled operation becomes ready (0: none).
+    /// @notice One (asset, parameter) in one slot: when it last changed through the steward,
+    ///         when its scheduled operation becomes ready (0: none) and which operation that is
+    ///         (the low 64 bits of its update hash), so a superseded operation cannot execute.
     struct ParamState {
         uint40 lastExecutedAt;
         uint40 pendingReadyAt;
+        uint64 pendingTag;
     }
 
     /// @notice A registered enclave key; the last slot packs the times, revocation and the
@@ -222,6 +227,7 @@ contract RiskSteward is EIP712 {
     error InvalidRateCurve();
     error UnknownOperation(bytes32 operationId);
     error OperationExpired(uint256 expiredAt);
+    error OperationSuperseded(uint256 param);
     error InvalidBound(uint256 param);
     error InvalidExecutionWindow(uint256 seconds_);
     error InvalidGuardian(address guardian);
@@ -250,6 +256,8 @@ contract RiskSteward is EIP712 {
         bytes32 inputsHash,
         uint256 readyAt
     );
+    /// @notice A fast-path update superseded the scheduled operation pending on `param`.
+    event PendingSuperseded(address indexed asset, uint256 param, uint256 pendingReadyAt);
     /// @notice A scheduled update was applied by the timelock.
     event UpdateExecuted(bytes32 indexed updateHash, bytes32 indexed operationId, address indexed asset);
     /// @notice The guardian vetoed a scheduled update through the steward; its params are free.
@@ -384,7 +392,13 @@ contract RiskSteward is EIP712 {
         if (fast) {
             _write(u.asset, u.params, reserve);
             for (uint256 i = 0; i < u.params.length; i++) {
-                states[u.params[i]].lastExecutedAt = uint40(block.timestamp);
+                ParamState storage state = states[u.params[i]];
+                state.lastExecutedAt = uint40(block.timestamp);
+                if (state.pendingReadyAt != 0) {
+                    emit PendingSuperseded(u.asset, u.params[i], state.pendingReadyAt);
+                    state.pendingReadyAt = 0;
+                    state.pendingTag = 0;
+                }
             }
             emit UpdateApplied(updateHash, u.enclave, u.asset, u.nonce, u.inputsHash, u.params, u.values);
             return bytes32(0);
@@ -394,8 +408,11 @@ contract RiskSteward is EIP712 {
         uint256 delay = timelock.getMinDelay();
         _schedule(payload, updateHash, delay);
         uint40 readyAt = uint40(block.timestamp + delay);
+        uint64 tag = uint64(uint256(updateHash));
         for (uint256 i = 0; i < u.params.length; i++) {
-            states[u.params[i]].pendingReadyAt = readyAt;
+            ParamState storage state = states[u.params[i]];
+            state.pendingReadyAt = readyAt;
+            state.pendingTag = tag;
         }
         emit UpdateScheduled(updateHash, operationId, u.enclave, u.asset, u.nonce, u.inputsHash, readyAt);
     }
@@ -412,13 +429,18 @@ contract RiskSteward is EIP712 {
         if (readyAt <= 1) revert UnknownOperation(operationId);
         uint256 expiresAt = readyAt + settings.executionWindowSeconds;
         if (block.timestamp > expiresAt) revert OperationExpired(expiresAt);
+        ParamState[PARAM_COUNT] storage states = _paramStates[asset];
+        uint64 tag = uint64(uint256(updateHash));
+        for (uint256 i = 0; i < params.length; i++) {
+            if (params[i] < PARAM_COUNT && states[params[i]].pendingTag != tag) revert OperationSuperseded(params[i]);
+        }
         (Reserve memory reserve,) = _checkChanges(asset, params, values, settings.executionWindowSeconds, true);
         _write(asset, params, reserve);
-        ParamState[PARAM_COUNT] storage states = _paramStates[asset];
         for (uint256 i = 0; i < params.length; i++) {
             ParamState storage state = states[params[i]];
             state.lastExecutedAt = uint40(block.timestamp);
-            if (state.pendingReadyAt == readyAt) state.pendingReadyAt = 0;
+            state.pendingReadyAt = 0;
+            state.pendingTag = 0;
         }
         emit UpdateExecuted(updateHash, operationId, asset);
     }
@@ -432,8 +454,9 @@ contract RiskSteward is EIP712 {
         timelock.cancel(operationId);
         ParamState[PARAM_COUNT] storage states = _paramStates[asset];
         for (uint256 i = 0; i < params.length; i++) {
-            if (params[i] < PARAM_COUNT && states[params[i]].pendingReadyAt == readyAt) {
+            if (params[i] < PARAM_COUNT && states[params[i]].pendingTag == uint64(uint256(updateHash))) {
                 states[params[i]].pendingReadyAt = 0;
+                states[params[i]].pendingTag = 0;
             }
         }
         emit UpdateVetoed(updateHash, operationId, asset);

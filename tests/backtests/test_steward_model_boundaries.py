@@ -84,19 +84,20 @@ def test_execution_from_ready_through_the_window_end(offset, executed):
         assert model.state["WETH"][Param.LIQUIDATION_BONUS] == ParamState(ready + offset, 0)
 
 
-def test_cooldown_is_checked_again_at_execution():
+def test_a_fast_cut_supersedes_the_raise_pending_on_the_same_parameter():
     """With a 2-day window: an LTV raise to 8,060 is scheduled at S (ready S + 60); an LTV cut to
-    8,040 applies at once at C = S + 120. Executing the raise is refused until C + 1 day - 1
-    (it stays queued) and goes through at C + 1 day: 8,040 -> 8,060 is within 25 bps."""
+    8,040 applies at once at C = S + 120 and clears the pending state, as the steward does. The
+    raise never executes (not at its ready time, not after the cut's cooldown): it leaves the
+    queue at the first try, counted as refused; LTV stays 8,040."""
     model = steward(window_s=2 * DAY)
     model.submit("WETH", {Param.LTV: 8_060}, T)
     cut_at = T + 120
     assert model.submit("WETH", {Param.LTV: 8_040}, cut_at) == [{Param.LTV: 8_040}]
-    assert model.execute_ready(cut_at + DAY - 1) == []
-    assert len(model.pending) == 1 and model.refused_at_execution == 0
-    assert model.execute_ready(cut_at + DAY) == [("WETH", {Param.LTV: 8_060})]
-    assert value(model, Param.LTV) == 8_060
-    assert model.state["WETH"][Param.LTV] == ParamState(cut_at + DAY, 0)
+    assert model.state["WETH"][Param.LTV] == ParamState(cut_at, 0)
+    assert model.execute_ready(T + 60 + DELAY_S) == []
+    assert model.pending == [] and model.refused_at_execution == 1
+    assert model.execute_ready(cut_at + DAY) == []
+    assert value(model, Param.LTV) == 8_040
 
 
 def test_a_mixed_decision_applies_its_tightening_and_schedules_the_rest():
@@ -139,14 +140,14 @@ def test_refusals_are_counted_each_and_do_not_stop_the_rest():
 
 def test_a_refused_execution_does_not_stop_the_next_operation():
     """Two operations ready together: an LTV raise refused at execution (LTV was cut at once
-    meanwhile: cooldown) stays queued; the LB raise after it still executes. Both expire past
-    the window, each counted."""
+    meanwhile: superseded, it leaves the queue); the LB raise after it still executes. Both
+    expire past the window, each counted."""
     model = steward()
     model.submit("WETH", {Param.LTV: 8_060}, T)
     model.submit("WETH", {Param.LIQUIDATION_BONUS: 10_550}, T)
     model.submit("WETH", {Param.LTV: 8_040}, T + 30)
     assert model.execute_ready(T + DELAY_S) == [("WETH", {Param.LIQUIDATION_BONUS: 10_550})]
-    assert [o.changes for o in model.pending] == [{Param.LTV: 8_060}]
+    assert model.pending == [] and model.refused_at_execution == 1
     expired = steward()
     expired.submit("WETH", {Param.LTV: 8_075}, T)
     expired.submit("WETH", {Param.LIQUIDATION_BONUS: 10_550}, T)

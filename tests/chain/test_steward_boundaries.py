@@ -139,17 +139,32 @@ def test_execution_at_the_window_end_applies(system: System):
 
 
 @pytest.mark.parametrize("window_days", [2])
-def test_cooldown_is_checked_again_at_execution(system: System, window_days):
-    """LTV +10 is scheduled (slow); LTV -10 is then applied at once at C (fast path, not blocked
-    by the pending raise). With a 2-day window, executing the raise is refused until C + 1 day
-    - 1 (UpdateInCooldown(0, C + 1 day)) and accepted from C + 1 day: 8040 -> 8060 is within the
-    25 bps step of the value then in force."""
+def test_a_fast_cut_supersedes_the_raise_pending_on_the_same_parameter(system: System, window_days):
+    """LTV 8050 -> 8060 is scheduled (slow); LTV 8050 -> 8040 is then applied at once at C (fast
+    path, not blocked by the pending raise). The raise was decided on calmer data than the cut:
+    it can never execute. OperationSuperseded(0) from its ready time, after the cut's cooldown
+    (C + 1 day) and at the last second of its 2-day window alike; LTV stays 8040 and the
+    parameter is free (pendingReadyAt 0) for a new slow update."""
     system.governance_do(system.steward_call("setExecutionWindow", window_days * DAY), salt=b"\x0c" * 32)
     raise_ltv = system.propose("WETH", {Param.LTV: 8_060})
     cut = system.propose("WETH", {Param.LTV: 8_040})
     cut_at = block_time(system, system.w3.eth.get_transaction_receipt(cut.transaction_hash))
     assert cut_at + DAY < raise_ltv.ready_at + window_days * DAY
-    assert apply_verdicts(system, raise_ltv, cut_at + DAY - 1) == (("UpdateInCooldown", (Param.LTV, cut_at + DAY)),) * 2
-    assert apply_verdicts(system, raise_ltv, cut_at + DAY) == (None, None)
-    system.execute(raise_ltv)
-    assert system.aave_params("WETH")[Param.LTV] == 8_060
+    superseded = (("OperationSuperseded", (Param.LTV,)),) * 2
+    assert apply_verdicts(system, raise_ltv, raise_ltv.ready_at) == superseded
+    assert apply_verdicts(system, raise_ltv, cut_at + DAY) == superseded
+    assert apply_verdicts(system, raise_ltv, raise_ltv.ready_at + window_days * DAY) == superseded
+    assert system.aave_params("WETH")[Param.LTV] == 8_040
+    state = system.relay.state(raise_ltv.operation.asset, system.enclave.address)
+    assert state.bounds.state_of(Param.LTV).pending_ready_at == 0
+
+
+def test_a_fast_cut_on_another_parameter_leaves_the_pending_update(system: System):
+    """A pending LB raise (10500 -> 10550) and a fast LTV cut (8050 -> 8040): different
+    parameters, so the raise executes when ready and both values hold."""
+    raise_bonus = system.propose("WETH", {Param.LIQUIDATION_BONUS: 10_550})
+    system.propose("WETH", {Param.LTV: 8_040})
+    assert apply_verdicts(system, raise_bonus, raise_bonus.ready_at) == (None, None)
+    system.execute(raise_bonus)
+    params = system.aave_params("WETH")
+    assert (params[Param.LTV], params[Param.LIQUIDATION_BONUS]) == (8_040, 10_550)

@@ -179,6 +179,8 @@ def run(system: System, steps) -> Model:
                 applied = system.steward.events.UpdateApplied().process_receipt(receipt, errors=DISCARD)
                 if applied:
                     model.execute(symbol, changes, now)
+                    for param in changes:  # a fast-path update supersedes what pends on its parameters
+                        model.set_state(symbol, param, pending_ready_at=0)
                 else:
                     operation = system.relay.operation_for(update)
                     model.operations.append(Operation(operation, symbol, changes, now + MIN_DELAY_SECONDS))

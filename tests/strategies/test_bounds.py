@@ -94,11 +94,17 @@ def test_pending_blocks_the_slow_path_until_its_window_ends_but_not_tightening()
     assert check_submit(WETH, {Param.LIQUIDATION_THRESHOLD: 8_275}, bounds, NOW)[Param.LIQUIDATION_THRESHOLD] == 8_275
 
 
+def pending_at(ready_at: int, *params: Param, window_s: int = DAY) -> Bounds:
+    """The state the steward holds while an operation ready at `ready_at` is pending on `params`."""
+    return Bounds(state={p: ParamState(pending_ready_at=ready_at) for p in params}, execution_window_s=window_s)
+
+
 def test_execution_window_to_the_second():
     ready = NOW
-    assert check_apply(WETH, {Param.LIQUIDATION_BONUS: 10_450}, Bounds(), ready + DAY, ready)[Param.LIQUIDATION_BONUS] == 10_450
+    bounds = pending_at(ready, Param.LIQUIDATION_BONUS)
+    assert check_apply(WETH, {Param.LIQUIDATION_BONUS: 10_450}, bounds, ready + DAY, ready)[Param.LIQUIDATION_BONUS] == 10_450
     with pytest.raises(BoundViolation) as expired:
-        check_apply(WETH, {Param.LIQUIDATION_BONUS: 10_450}, Bounds(), ready + DAY + 1, ready)
+        check_apply(WETH, {Param.LIQUIDATION_BONUS: 10_450}, bounds, ready + DAY + 1, ready)
     assert expired.value.name == "OperationExpired" and expired.value.error_args == (ready + DAY,)
 
 
@@ -107,9 +113,21 @@ def test_apply_checks_again_against_the_values_in_force():
     50 bps step, refused at execution with the numbers of the values in force."""
     in_force = {**WETH, Param.LIQUIDATION_BONUS: 10_450}
     with pytest.raises(BoundViolation) as refused:
-        check_apply(in_force, {Param.LIQUIDATION_BONUS: 10_550}, Bounds(), NOW, NOW)
+        check_apply(in_force, {Param.LIQUIDATION_BONUS: 10_550}, pending_at(NOW, Param.LIQUIDATION_BONUS), NOW, NOW)
     assert refused.value.name == "UpdateNotInRange"
     assert refused.value.error_args == (Param.LIQUIDATION_BONUS, 10_450, 10_550, 50)
+
+
+@pytest.mark.parametrize("pending_ready_at", [0, NOW + 1])
+def test_an_operation_no_longer_pending_on_a_parameter_is_superseded(pending_ready_at):
+    """An LTV + LB operation ready at NOW: LB still pends on it, LTV does not (a fast-path cut
+    cleared it: 0; or another operation pends there: NOW + 1). Refused as
+    OperationSuperseded(0), the first parameter not pending on it, before any value check."""
+    bounds = Bounds(state={Param.LTV: ParamState(pending_ready_at=pending_ready_at),
+                           Param.LIQUIDATION_BONUS: ParamState(pending_ready_at=NOW)})
+    with pytest.raises(BoundViolation) as refused:
+        check_apply(WETH, {Param.LIQUIDATION_BONUS: 10_550, Param.LTV: 8_060}, bounds, NOW, NOW)
+    assert (refused.value.name, refused.value.error_args) == ("OperationSuperseded", (Param.LTV,))
 
 
 def test_a_cap_in_cooldown_never_costs_the_threshold_cut():
