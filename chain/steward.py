@@ -308,11 +308,10 @@ class StewardClient:
         outputs = self.multicall.read(calls, block_identifier)
         block, timestamp, (bounds,), (window,), (nonce,), (paused,), *states = outputs
         limits = {Param(i): Bound(*b) for i, b in enumerate(bounds)}
-        param_states = {
-            p: ParamState(last_executed_at=int(s[0][0]), pending_ready_at=int(s[0][1]))
-            for p, s in zip(Param, states, strict=True)
-            if s[0] != (0, 0)
-        }
+        # paramState is (lastExecutedAt, pendingReadyAt, pendingTag); the tag only matters on chain.
+        read_states = {p: ParamState(last_executed_at=int(s[0][0]), pending_ready_at=int(s[0][1]))
+                       for p, s in zip(Param, states, strict=True)}
+        param_states = {p: state for p, state in read_states.items() if state != ParamState()}
         return StewardState(int(block[0]), int(timestamp[0]), Bounds(limits, param_states, int(window)), int(nonce),
                             bool(paused))
 

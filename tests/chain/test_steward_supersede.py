@@ -15,6 +15,7 @@ from agent.jobs import AgentContext
 from agent.store import ProposalRow, ProposalState, make_engine
 from chain.errors import ContractRevert
 from chain.node import advance_time
+from strategies.bounds import ParamState
 from strategies.params import Param
 from tests.chain.conftest import System
 
@@ -69,7 +70,11 @@ def test_executing_a_superseded_update_is_refused_by_name_and_the_job_fails_it(s
     and the proposal ends failed; LTV stays at the cut's 8040."""
     ctx = context(system, tmp_path)
     raise_ltv, proposal = queue(system, ctx.engine, {Param.LTV: 8_060})
-    system.propose("WETH", {Param.LTV: 8_040})
+    cut = system.propose("WETH", {Param.LTV: 8_040})
+    cut_at = system.w3.eth.get_block(system.w3.eth.get_transaction_receipt(cut.transaction_hash)["blockNumber"])["timestamp"]
+    # The relay's view: only LTV has a state (executed at the cut, nothing pending), the rest none.
+    assert system.relay.state(raise_ltv.operation.asset, system.enclave.address).bounds.state == {
+        Param.LTV: ParamState(last_executed_at=cut_at, pending_ready_at=0)}
     advance_time(system.w3, 61)
     with pytest.raises(ContractRevert) as refused:
         system.execute(raise_ltv)
