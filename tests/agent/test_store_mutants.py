@@ -8,6 +8,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from agent.store import (
@@ -21,7 +22,9 @@ from agent.store import (
     database_url,
     make_engine,
     open_read_only,
+    probe,
     proposals_by_state,
+    read_only_engine,
     transition,
     utcnow,
 )
@@ -137,6 +140,7 @@ def test_a_server_url_is_opened_as_a_server_and_refused_in_one_line():
     with pytest.raises(DatabaseError) as raised:
         open_read_only(url)
     assert str(raised.value).startswith(f"database {url} cannot be read: ")
+    assert str(raised.value).endswith("port 1 failed: Connection refused")
     assert "\n" not in str(raised.value)
 
 
@@ -171,3 +175,32 @@ def test_the_service_waits_for_a_concurrent_writer_longer_than_sqlites_default(t
     assert time.monotonic() - started >= 5.0
     with sqlite3.connect(path) as connection:
         assert connection.execute("select block_number from cursor where name = 'waited'").fetchone() == (1,)
+
+
+def test_a_sqlite_url_is_read_where_it_points(tmp_path):
+    """`sqlite:///<path>` is a URL, not a file named after it: the read-only engine reads that
+    database (the agent's tables and the current revision)."""
+    path = tmp_path / "agent.sqlite"
+    make_engine(str(path)).dispose()
+    url = f"sqlite:///{path}"
+    tables, revision = probe(read_only_engine(url), url)
+    assert {"alembic_version", "proposal"} <= tables and revision == SCHEMA_REVISION
+
+
+def test_the_busy_timeouts_the_service_and_the_readers_wait(tmp_path):
+    """SQLite's busy timeout as the connection reports it (ms): the service's engine waits 30 s
+    for a writer's lock, the read-only engine 5 s."""
+    path = tmp_path / "agent.sqlite"
+    make_engine(str(path)).dispose()
+    for engine, waits_ms in ((make_engine(str(path), upgrade=False), 30_000), (read_only_engine(str(path)), 5_000)):
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("pragma busy_timeout").scalar() == waits_ms
+        engine.dispose()
+
+
+def test_a_server_engine_is_not_given_sqlites_timeout():
+    """psycopg refuses unknown options ('invalid connection option "timeout"'); a PostgreSQL
+    URL nobody answers (port 1) fails on the connection itself."""
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none", upgrade=False)
+    with pytest.raises(OperationalError, match="port 1 failed: Connection refused"):
+        engine.connect()

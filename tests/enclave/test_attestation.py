@@ -79,6 +79,26 @@ def test_expired_certificate(dev_ca_dir, anchors):
     rejected(document, "expired at the document's timestamp", expected_measurement=b"\x01" * 48, anchors=anchors)
 
 
+def test_a_document_signed_in_this_process_verifies(dev_ca_dir, anchors):
+    """`build_document` signs the COSE Sig_structure ["Signature1", protected, b"", payload]
+    with the leaf key: the verifier, which rebuilds that structure, accepts it. (The enclave
+    process's documents are signed by its own copy of the code, not the one tested here.)"""
+    ca = DevCa.load_or_create(dev_ca_dir)
+    now = datetime.now(tz=UTC)
+    leaf_key = ec.generate_private_key(ec.SECP384R1())
+    leaf = _certificate("leaf", leaf_key, "risk-agent dev intermediate", ca.intermediate_key, now - timedelta(hours=1),
+                        timedelta(hours=3), False)
+    der = serialization.Encoding.DER
+    timestamp_ms = int(now.timestamp() * 1000)
+    document = build_document(
+        {"module_id": "m", "digest": "SHA384", "timestamp": timestamp_ms,
+         "pcrs": {0: b"\x01" * 48}, "public_key": None, "user_data": None, "nonce": b"n"},
+        leaf_key, leaf.public_bytes(der), [ca.root.public_bytes(der), ca.intermediate.public_bytes(der)],
+    )
+    verified = verify_document(document, expected_measurement=b"\x01" * 48, anchors=anchors, expected_nonce=b"n")
+    assert (verified.module_id, verified.pcrs[0], verified.timestamp_ms) == ("m", b"\x01" * 48, timestamp_ms)
+
+
 def test_wrong_pcr0_from_one_changed_file(enclave_process, anchors, tmp_path):
     for entry in IMAGE_ENTRIES:
         source = PROJECT_ROOT / entry

@@ -312,6 +312,17 @@ def test_intermediate_with_an_rsa_key(pki):
             "certificate 'CN=rsa intermediate,O=verifier tests' has a RSAPublicKey key; P-384 required", anchors=pki.anchors)
 
 
+def test_intermediate_with_a_key_of_an_unknown_algorithm(pki):
+    """The intermediate's key algorithm OID id-ecPublicKey (1.2.840.10045.2.1) changed to the
+    unassigned 1.2.840.10045.2.9: the certificate still parses, but its key cannot be read."""
+    ec_public_key_oid = bytes.fromhex("06072a8648ce3d0201")
+    assert pki.intermediate.der.count(ec_public_key_oid) == 1
+    unknown = pki.intermediate.der.replace(ec_public_key_oid, bytes.fromhex("06072a8648ce3d0209"))
+    refused(pki.document(cabundle=[pki.root.der, unknown]), "certificate-algorithm",
+            "certificate 'CN=test intermediate,O=verifier tests' has a key of an unsupported type; P-384 required",
+            anchors=pki.anchors)
+
+
 def test_leaf_signed_with_sha256(pki):
     """Right curve, wrong hash: ecdsa-with-SHA256 where Nitro uses SHA-384 throughout."""
     leaf = pki.leaf(hash_algorithm=hashes.SHA256())

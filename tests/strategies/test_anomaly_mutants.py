@@ -5,6 +5,7 @@ scale, a pegged asset's reference, and a last hour with no price."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -163,3 +164,28 @@ def test_the_reference_is_compared_with_the_last_price():
     prices = calm_history().prices_usd.copy()
     prices[1] = 200.0
     assert check(calm_history(prices_usd=prices, reference_price_usd=float(prices[-1]))) is None
+
+
+def test_a_move_of_exactly_the_minimum_jump_passes_and_one_ulp_more_holds():
+    """A flat history at $1 (MAD 0, so the fraction alone sets the limit) with the minimum jump
+    set to 25%: the last hour to $1.25 is a log return of log(1.25) = log1p(0.25) exactly (1.25
+    is a double), not beyond the limit: it passes. The next double above 1.25 holds."""
+    guard = AnomalyGuard(replace(GUARD, min_jump_fraction=0.25))
+    prices = np.full(HOURS, 1.0)
+    prices[-1] = 1.25
+    assert guard.check(calm_history(prices_usd=prices), AS_OF) is None
+    prices[-1] = np.nextafter(1.25, 2.0)
+    sigmas = math.log(prices[-1]) / 1e-12
+    assert guard.check(calm_history(prices_usd=prices), AS_OF) == (
+        f"last price moved +25.0% in one hour ({sigmas:.0f} robust sigmas); waiting for confirmation")
+
+
+def test_a_reference_exactly_the_maximum_deviation_away_passes_and_a_hair_more_holds():
+    """Flat at $125 (no jump) with the limit set to 25%: a reference of $100 is 125 / 100 - 1 =
+    0.25 away exactly (every step exact in doubles), not beyond the limit: it passes. A reference
+    one double under $100 puts the price just beyond 25% and holds."""
+    guard = AnomalyGuard(replace(GUARD, max_reference_deviation=0.25))
+    flat = calm_history(prices_usd=np.full(HOURS, 125.0))
+    assert guard.check(replace(flat, reference_price_usd=100.0), AS_OF) is None
+    assert guard.check(replace(flat, reference_price_usd=float(np.nextafter(100.0, 0.0))), AS_OF) == (
+        "oracle price is 25.0% away from the reference source; possible manipulation")
