@@ -152,3 +152,14 @@ def test_a_refused_execution_does_not_stop_the_next_operation():
     expired.submit("WETH", {Param.LTV: 8_075}, T)
     expired.submit("WETH", {Param.LIQUIDATION_BONUS: 10_550}, T)
     assert expired.execute_ready(T + DELAY_S + DAY + 1) == [] and expired.refused_at_execution == 2
+
+
+def test_the_execution_window_is_the_models_own():
+    """A 2-day window: an LB raise ready at T + 60 still executes at T + 60 + 1 day + 1 s (past
+    the 1-day default) and expires from T + 60 + 2 days + 1 s."""
+    model = steward(window_s=2 * DAY)
+    model.submit("WETH", {Param.LIQUIDATION_BONUS: 10_550}, T)
+    assert model.execute_ready(T + DELAY_S + DAY + 1) == [("WETH", {Param.LIQUIDATION_BONUS: 10_550})]
+    late = steward(window_s=2 * DAY)
+    late.submit("WETH", {Param.LIQUIDATION_BONUS: 10_550}, T)
+    assert late.execute_ready(T + DELAY_S + 2 * DAY + 1) == [] and late.refused_at_execution == 1
