@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,19 @@ def start_enclave(*, dev_ca_dir: Path | None = None, backend: str = "local", ima
     return EnclaveProcess(process, ready["url"], ready["address"], bytes.fromhex(ready["measurement"]), token)
 
 
+# A 503 means every worker was busy and the request was not read: retried after the server's
+# Retry-After (capped), three tries in all, then reported like any other refusal.
+BUSY_ATTEMPTS = 3
+MAX_RETRY_AFTER_S = 2.0
+
+
+def _retry_after_s(response: Response) -> float:
+    try:
+        return min(max(float(response.headers.get("retry-after", "1")), 0.0), MAX_RETRY_AFTER_S)
+    except ValueError:
+        return 1.0
+
+
 class EnclaveClient:
     """Trusts an enclave only after `attest()`, and each answer only after checking it."""
 
@@ -129,7 +143,12 @@ class EnclaveClient:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         if content_type:
             headers["Content-Type"] = content_type
-        response = request(self.address, method, path, body=body, headers=headers, timeout_s=self.timeout_s)
+        for attempt in range(BUSY_ATTEMPTS):
+            response = request(self.address, method, path, body=body, headers=headers, timeout_s=self.timeout_s)
+            if response.status != 503 or attempt == BUSY_ATTEMPTS - 1:
+                break
+            # Busy: refused before the request was read (nothing ran); the server says when to retry.
+            time.sleep(_retry_after_s(response))
         if response.status != 200:
             raise EnclaveAnswerError(f"enclave refused {path.split('?')[0]} ({response.status}): "
                                      f"{response.error_message()}")

@@ -34,9 +34,11 @@ pytestmark = pytest.mark.integration
 def hardened(tmp_path_factory):
     """Default size and depth limits, short deadlines and 2 workers so the slow-client and
     flood tests run in seconds."""
-    process = start_enclave(dev_ca_dir=tmp_path_factory.mktemp("dev-ca"), token=TOKEN,
+    dev_ca_dir = tmp_path_factory.mktemp("dev-ca")
+    process = start_enclave(dev_ca_dir=dev_ca_dir, token=TOKEN,
                             extra_args=("--header-timeout-s", str(HEADER_TIMEOUT_S), "--body-timeout-s", str(BODY_TIMEOUT_S),
                                         "--workers", str(WORKERS)))
+    process.test_dev_ca_dir = dev_ca_dir
     yield process
     process.stop()
 
@@ -260,6 +262,52 @@ def test_flood_beyond_the_worker_pool_gets_503_at_once(hardened):
             holder.close()
     time.sleep(HEADER_TIMEOUT_S)
     assert_same_enclave(hardened)
+
+
+def hold_workers(hardened) -> list[socket.socket]:
+    """Both workers held by connections whose headers never finish (the server drops each
+    after HEADER_TIMEOUT_S)."""
+    port = int(hardened.url.rsplit(":", 1)[1])
+    holders = [socket.create_connection(("127.0.0.1", port)) for _ in range(WORKERS)]
+    for holder in holders:
+        holder.sendall(b"GET /health HTTP/1.1\r\n")
+    time.sleep(0.1)
+    return holders
+
+
+def test_the_client_retries_a_busy_enclave_after_its_retry_after(hardened):
+    """Workers held, released 0.3 s later: the client's first try gets 503 (Retry-After: 1),
+    it waits 1 s and the second try is served: attested, after at least 0.9 s."""
+    from enclave.attestation import TrustAnchors
+    from enclave.nsm import DevCa
+
+    holders = hold_workers(hardened)
+    threading.Timer(0.3, lambda: [h.close() for h in holders]).start()
+    anchors = TrustAnchors().with_root(DevCa.load_or_create(hardened.test_dev_ca_dir).root_pem)
+    client = EnclaveClient(hardened.url, hardened.measurement, anchors, token=TOKEN)
+    started = time.monotonic()
+    assert client.attest().enclave_address == hardened.address
+    assert time.monotonic() - started >= 0.9
+    time.sleep(HEADER_TIMEOUT_S)
+
+
+def test_a_client_out_of_retries_reports_the_busy_answer(hardened, monkeypatch):
+    """With one try only, a held enclave is reported by its own words."""
+    from enclave import client as client_module
+    from enclave.attestation import TrustAnchors
+
+    monkeypatch.setattr(client_module, "BUSY_ATTEMPTS", 1)
+    holders = hold_workers(hardened)
+    try:
+        client = EnclaveClient(hardened.url, hardened.measurement, TrustAnchors(), token=TOKEN)
+        with pytest.raises(EnclaveAnswerError) as refused:
+            client.attest()
+        assert str(refused.value) == ("enclave refused /attestation (503): enclave busy: 2 requests in progress; "
+                                      "retry shortly")
+    finally:
+        for holder in holders:
+            holder.close()
+    time.sleep(HEADER_TIMEOUT_S)
 
 
 # --- authentication --------------------------------------------------------------------------
