@@ -243,12 +243,7 @@ def verify_stored(db_url: str, proposal_id: int, anchors: TrustAnchors, w3: Web3
                   else Check("signature", False, "the stored inputs are unreadable: no steward to check against"))
     checks.append(check_attestation(attestation.document if attestation else None, update.enclave, anchors))
     if w3 is not None and deployment is not None:
-        try:
-            checks += check_inputs_on_chain(w3, deployment, decode_inputs(decision.inputs_canonical), update.enclave)
-        except InputsError as error:
-            checks.append(Check("inputs on chain", False, f"stored inputs unreadable: {error}"))
-        checks.append(check_chain_record(StewardClient(w3, deployment.steward, deployment.multicall,
-                                                       from_block=deployment.deployed_at_block), update))
+        checks += chain_checks(w3, deployment, decision.inputs_canonical, update, "stored")
     else:
         checks.append(Check("chain record", proposal.state not in ("queued", "executed", "cancelled") or bool(
             proposal.operation_id or proposal.path == "fast"),
@@ -345,13 +340,18 @@ def verify_on_chain(w3: Web3, deployment: Deployment, update_hash: bytes, anchor
     checks = [check_inputs_hash(published.inputs, update), check_rerun(published.inputs, update),
               check_signature(update, published.signature, deployment.steward),
               check_attestation(published.document, update.enclave, anchors, published.digest)]
+    return checks + chain_checks(w3, deployment, published.inputs, update, "published")
+
+
+def chain_checks(w3: Web3, deployment: Deployment, inputs: bytes, update: ParameterUpdate, source: str) -> list[Check]:
+    """The inputs re-read at their anchor block, and the update's record on chain; `source`
+    names where the inputs came from (stored, published) in a refusal."""
     try:
-        checks += check_inputs_on_chain(w3, deployment, decode_inputs(published.inputs), update.enclave)
+        checks = check_inputs_on_chain(w3, deployment, decode_inputs(inputs), update.enclave)
     except InputsError as error:
-        checks.append(Check("inputs on chain", False, f"published inputs unreadable: {error}"))
-    checks.append(check_chain_record(StewardClient(w3, deployment.steward, deployment.multicall,
-                                                   from_block=deployment.deployed_at_block), update))
-    return checks
+        checks = [Check("inputs on chain", False, f"{source} inputs unreadable: {error}")]
+    return [*checks, check_chain_record(StewardClient(w3, deployment.steward, deployment.multicall,
+                                                      from_block=deployment.deployed_at_block), update)]
 
 
 def decode_submit_calldata(data: bytes) -> tuple[ParameterUpdate, bytes]:
