@@ -10,7 +10,9 @@ to the inputs hash), and nothing else fails with it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from eth_account import Account
 from eth_keys import keys
 from eth_utils import keccak
 
-from agent.verify import Check, check_attestation, check_inputs_hash, check_rerun, check_signature
+from agent.verify import Check, _close, check_attestation, check_inputs_hash, check_rerun, check_signature
 from backtests.history import decision_inputs
 from chain.update import ParameterUpdate, sign_update
 from enclave.attestation import TrustAnchors, attestation_digest
@@ -55,7 +57,9 @@ def offline_checks(inputs_bytes: bytes, update: ParameterUpdate, signature: byte
 
 
 def failing(checks: dict[str, Check]) -> set[str]:
+    """The names of the failed checks; each verdict a bool (`verify --json` prints it as is)."""
     assert tuple(checks) == FOUR
+    assert all(isinstance(c.passed, bool) for c in checks.values()), checks
     return {name for name, c in checks.items() if not c.passed}
 
 
@@ -125,11 +129,12 @@ def test_a_signature_over_another_domain_fails_the_signature_only(signed, anchor
 
 
 def test_a_malformed_signature_fails_the_signature_only(signed, anchors):
+    """r = s = 0: no public key recovers from it (eth_keys' BadSignature), named in the detail."""
     inputs_bytes, decision, document = signed
     update = decision.updates[0].update
     checks = offline_checks(inputs_bytes, update, b"\x00" * 65, document, anchors)
     assert failing(checks) == {"signature"}
-    assert checks["signature"].detail.startswith("does not recover (")
+    assert checks["signature"].detail == "does not recover (BadSignature)"
 
 
 def test_no_document_fails_the_attestation_only(signed, anchors):
@@ -227,3 +232,40 @@ def test_an_update_with_a_nonce_the_code_did_not_produce_fails_the_rerun_only(ow
     checks = offline_checks(inputs_bytes, renumbered, sign_update(renumbered, key.to_bytes(), STEWARD), document, anchors)
     assert failing(checks) == {RERUN}
     assert checks[RERUN].detail == "the open code decides otherwise: no update with that nonce"
+
+
+def test_a_document_is_judged_at_its_own_time_not_this_clock(own_enclave, anchors, dev_ca_dir):
+    """A document dated a day after this machine's clock (its leaf issued then, valid 3 h): at
+    its own time it is neither in the future nor expired, so it verifies; this clock plays no
+    part (against it the document would be a day in the future)."""
+    key, _ = own_enclave
+    ahead = datetime.now(tz=UTC) + timedelta(days=1)
+    document = LocalNsm(DevCa.load_or_create(dev_ca_dir), "i-test", measure().digest, clock=lambda: ahead).attest(
+        public_key=b"\x04" + key.public_key.to_bytes(), user_data=None, nonce=None)
+    address = key.public_key.to_checksum_address()
+    assert check_attestation(document, address, anchors) == Check(
+        "attestation", True, f"key {address} bound to this code's measurement {measure().digest.hex()[:16]}...")
+
+
+def test_any_other_error_reading_a_document_is_a_failed_check_not_a_crash(own_enclave, anchors, monkeypatch):
+    """The parser raises AttestationError for every malformed document the tests and the fuzzer
+    make; should anything else escape it, the check fails and names the exception's type."""
+    _, document = own_enclave
+
+    def broken(*args, **kwargs):
+        raise ValueError("not expected")
+
+    monkeypatch.setattr("agent.verify.verify_document", broken)
+    assert check_attestation(document, "0x" + "11" * 20, anchors) == Check("attestation", False,
+                                                                           "document unreadable (ValueError)")
+
+
+def test_supply_read_back_is_the_same_within_a_relative_1e_12():
+    """`_close` (the supply and debt re-read at the anchor): equal, or both finite and apart by
+    at most 1e-12 of the larger. 1 and 1 + 2^-42 (2.3e-13 apart) are the same; 1 and 1 + 2^-39
+    (1.8e-12) are not; 10^12 - 1 and 10^12, exactly 1e-12 of the larger apart, are; an infinity
+    equals itself; NaN equals nothing."""
+    assert _close(1.0, 1.0 + 2**-42) and _close(2.0**60, 2.0**60 * (1 + 2**-42))
+    assert _close(999_999_999_999.0, 1e12)
+    assert not _close(1.0, 1.0 + 2**-39)
+    assert _close(math.inf, math.inf) and not _close(math.inf, 1e308) and not _close(math.nan, math.nan)

@@ -16,7 +16,7 @@ import pytest
 
 from agent.jobs import reader_for
 from agent.market_inputs import AnchorReader, chain_prices
-from agent.verify import check_chain_record, check_inputs_on_chain
+from agent.verify import Check, check_chain_record, check_inputs_on_chain
 from chain.aave import aave_contract, our_contract
 from chain.market import market_from_deployment
 from chain.multicall import Multicall
@@ -53,11 +53,11 @@ def test_a_scheduled_update_is_on_record_until_vetoed(system: System):
     update = system.update("WETH", {Param.LIQUIDATION_BONUS: 10_550})
     result = system.submit(update)
     operation = f"0x{result.operation.operation_id.hex()[:16]}..."
-    assert check_chain_record(chain_steward(system), update).detail == f"timelock operation {operation} is waiting"
-    assert check_chain_record(chain_steward(system), update).passed
+    assert check_chain_record(chain_steward(system), update) == Check("chain record", True,
+                                                                      f"timelock operation {operation} is waiting")
     system.guardian_client.veto(result.operation)
-    vetoed = check_chain_record(chain_steward(system), update)
-    assert (vetoed.passed, vetoed.detail) == (False, f"operation {operation} is not in the timelock (never scheduled, or vetoed)")
+    assert check_chain_record(chain_steward(system), update) == Check(
+        "chain record", False, f"operation {operation} is not in the timelock (never scheduled, or vetoed)")
 
 
 def test_an_update_never_sent_or_changed_after_sending_is_not_on_record(system: System):
@@ -67,8 +67,8 @@ def test_an_update_never_sent_or_changed_after_sending_is_not_on_record(system: 
     for other in (replace(update, values=(8_024,)), system.update("WETH", {Param.LTV: 8_000})):
         check = check_chain_record(chain_steward(system), other)
         operation = chain_steward(system).operation_for(other).operation_id.hex()[:16]
-        assert (check.passed, check.detail) == (False, f"operation 0x{operation}... is not in the timelock "
-                                                       "(never scheduled, or vetoed)")
+        assert check == Check("chain record", False, f"operation 0x{operation}... is not in the timelock "
+                                                     "(never scheduled, or vetoed)")
 
 
 # ------------------------------------------------------------------ inputs on chain
@@ -130,7 +130,12 @@ def test_inputs_read_at_the_anchor_pass_and_each_tampering_is_named(system: Syst
     }
 
     cheaper = replace(feed, values=np.array([1_600.0, 1_500.0]))
-    debt_up = replace(inputs.positions, debt_usd=inputs.positions.debt_usd * 1.01)
+    # Off by a hair: the $10,000 debt by $0.00001, the 10 WETH collateral by 0.000001 WETH: beyond
+    # the check's tolerance (1e-12 relative plus numpy's 1e-8 absolute), within numpy's default 1e-5.
+    debt_up = replace(inputs.positions, debt_usd=inputs.positions.debt_usd * (1 + 1e-9))
+    collateral = inputs.positions.collateral_tokens
+    more_weth = replace(inputs.positions, collateral_tokens={**collateral, "WETH": collateral["WETH"] * (1 + 1e-7)})
+    unknown_collateral = replace(inputs.positions, collateral_tokens={**collateral, "XYZ": np.ones(1)})  # not read back
     state = dict(weth.bounds.state)
     state[Param.LTV] = ParamState(last_executed_at=1)
     tampered = {
@@ -138,10 +143,20 @@ def test_inputs_read_at_the_anchor_pass_and_each_tampering_is_named(system: Syst
         "WETH supply or debt differs": with_weth(inputs, supplied_tokens=weth.supplied_tokens * 1.001),
         "WETH pair reserves differ": with_weth(inputs, pair=replace(weth.pair, asset_reserve_tokens=weth.pair.asset_reserve_tokens * 2)),
         "WETH steward bounds or parameter states differ": with_weth(inputs, bounds=replace(weth.bounds, state=state)),
+        "WETH utilization differs from the reserve's at the hourly blocks":
+            with_weth(inputs, utilization=replace(weth.utilization, values=weth.utilization.values + 0.01)),
         "1 WETH feed rounds differ from the feed (first: round 2)": with_weth(inputs, prices=(cheaper,)),
+        "2 WETH feed rounds differ from the feed (first: round 1)":  # the right prices, each a second early
+            with_weth(inputs, prices=(replace(feed, timestamps_s=feed.timestamps_s - 1),)),
         f"enclave nonce {inputs.enclave_nonce + 1} in the inputs, {inputs.enclave_nonce} on chain":
             replace(inputs, enclave_nonce=inputs.enclave_nonce + 1),
         "positions differ from the pool's accounts at the anchor block": replace(inputs, positions=debt_up),
+        "WETH collateral of the positions differs": replace(inputs, positions=more_weth),
+        "XYZ collateral of the positions differs": replace(inputs, positions=unknown_collateral),
+        "WETH parameters differ; "  # two problems, in the order checked
+        f"enclave nonce {inputs.enclave_nonce + 1} in the inputs, {inputs.enclave_nonce} on chain":
+            replace(with_weth(inputs, params=weth.params.with_changes({Param.LIQUIDATION_THRESHOLD: 8_301})),
+                    enclave_nonce=inputs.enclave_nonce + 1),
         "1 accounts with debt at the anchor block are missing from the positions":
             replace(inputs, positions=replace(inputs.positions, accounts=(), collateral_tokens={},
                                               debt_usd=np.zeros(0))),
@@ -151,11 +166,51 @@ def test_inputs_read_at_the_anchor_pass_and_each_tampering_is_named(system: Syst
             "anchor block": anchor_ok, "inputs on chain": (False, problem)}, problem
 
 
+def test_inputs_read_after_a_steward_update_carry_its_state_and_pass(system: System, market_with_a_borrower):
+    """The enclave's LTV cut applied on the fast path: the enclave's next nonce is now 1 and LTV's
+    last execution is on record. The honest inputs carry both, and the re-read (the enclave's
+    own nonce, the steward's state) finds the same; a reader without the steward, or one
+    asking for another account's nonce, would not."""
+    update = system.update("WETH", {Param.LTV: 8_025})
+    system.submit(update)
+    deployment, inputs = honest_inputs(system, market_with_a_borrower)
+    assert inputs.enclave_nonce == update.nonce + 1
+    assert inputs.assets[0].bounds.state[Param.LTV].last_executed_at > 0
+    assert inputs_problems(system, deployment, inputs) == {
+        "anchor block": (True, f"block {inputs.anchor.block_number} hash and time match"),
+        "inputs on chain": (True, "every on-chain input re-read at the anchor block matches"),
+    }
+
+
+def test_an_account_that_borrows_after_the_anchor_is_not_missing(system: System, market_with_a_borrower):
+    """The lender (1M USDC supplied before the anchor, so discovered) borrows 1 WETH one block
+    after it: at the anchor it had no debt, so the positions are complete without it."""
+    deployment, inputs = honest_inputs(system, market_with_a_borrower)
+    w3, market = system.w3, system.deployment.market
+    lender = system.users[0]
+    Transactor(w3, lender).send(aave_contract(w3, "Pool", market.pool).functions.borrow(
+        market.reserve("WETH").underlying, WETH_UNIT, 2, 0, lender.address))
+    assert inputs_problems(system, deployment, inputs)["inputs on chain"] == (
+        True, "every on-chain input re-read at the anchor block matches")
+
+
+def test_a_deployment_without_a_steward_reads_no_steward_state(system: System, market_with_a_borrower):
+    """A deployment file naming no steward: its state is not read (no update has moved it here,
+    so the inputs' defaults match)."""
+    deployment, inputs = honest_inputs(system, market_with_a_borrower)
+    assert inputs_problems(system, deployment.model_copy(update={"steward": None}), inputs)["inputs on chain"] == (
+        True, "every on-chain input re-read at the anchor block matches")
+
+
 def test_an_anchor_that_is_not_the_chains_block_is_named(system: System, market_with_a_borrower):
     deployment, inputs = honest_inputs(system, market_with_a_borrower)
     wrong = replace(inputs, anchor=replace(inputs.anchor, block_hash=b"\x01" * 32))
     assert inputs_problems(system, deployment, wrong)["anchor block"] == (
         False, f"block {inputs.anchor.block_number} hash or time differ from the inputs")
+    ahead = inputs.anchor.block_number + 1_000  # a block the node does not have: nothing else is read
+    beyond = replace(inputs, anchor=replace(inputs.anchor, block_number=ahead))
+    assert check_inputs_on_chain(system.w3, deployment, beyond, system.enclave.address) == [
+        Check("inputs on chain", False, f"the node has no block {ahead}")]
 
 
 def test_prices_from_a_file_are_listed_as_not_on_chain(system: System, market_with_a_borrower):
@@ -166,3 +221,7 @@ def test_prices_from_a_file_are_listed_as_not_on_chain(system: System, market_wi
     problems = inputs_problems(system, deployment, with_weth(inputs, prices=(backfill, feed)))
     assert problems["inputs on chain"][0] is True
     assert problems["inputs from files"] == (True, "not on chain (named by file hash): 1 WETH prices from file:sha256:ab12")
+    older = Observations("file:sha256:cd34", feed.timestamps_s[:1] - 7_200, np.array([1_580.0]))
+    problems = inputs_problems(system, deployment, with_weth(inputs, prices=(older, backfill, feed)))
+    assert problems["inputs from files"] == (True, "not on chain (named by file hash): 1 WETH prices from "
+                                                   "file:sha256:cd34; 1 WETH prices from file:sha256:ab12")
