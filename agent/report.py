@@ -241,6 +241,7 @@ def _method(recommendation: dict, metrics: dict) -> tuple[dict, dict]:
               "stressed_volatility_source": metrics.get("stressed_volatility_source"),
               "horizon_hours": metrics.get("horizon_hours"), "risk_gate": metrics.get("risk_gate"),
               "loosening_held": metrics.get("loosening_held"),
+              "stress_window_covered": metrics.get("stress_window_covered"),
               "liquidity_depth_usd": metrics.get("liquidity_depth_usd"),
               "depth_source": metrics.get("depth_source")}
     tail = {"var_drop": metrics.get("var_drop"), "expected_shortfall_drop": metrics.get("expected_shortfall_drop"),
@@ -586,7 +587,9 @@ def _sections(report: RiskReport, text, code) -> list[tuple[str, list[str]]]:
               f"Liquidation horizon {m.get('horizon_hours', 'n/a')} h; DEX depth "
               f"{_usd(m.get('liquidity_depth_usd') or 0)} "
               f"({text(m.get('depth_source'))}); risk gate {text(m.get('risk_gate'))}"
-              + ("; loosening held" if m.get("loosening_held") else "") + ".",
+              + ("; loosening held" if m.get("loosening_held") else "")
+              + (" (the asset's history holds no whole stress window yet)" if m.get("stress_window_covered") is False else "")
+              + ".",
               f"How the method works: {code('docs/methodology.md')} in the repository."]
     tail = [f"Value at risk of the price drop over {t.get('horizon_hours', '?')} h at {_pct(t.get('lt_confidence'))}: "
             f"**{_pct(t.get('var_drop'))}**; expected shortfall (the mean drop beyond it): "

@@ -252,7 +252,11 @@ class RiskStrategy:
             # A depeg both sources show: LTV, LT and caps down by the whole bound.
             for param in (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.SUPPLY_CAP, Param.BORROW_CAP):
                 targets[param] = bounds.limits[param].floor
-        loosening_held = gate == "reducing" or calm < ttc.calm_days_to_loosen or depeg
+        calibration = config.peg_calibration(asset.symbol)
+        full_cycle = stressed.covers_stress_window(config.stress_records_of(asset.symbol),
+                                                   calibration.history_start_s if calibration else None,
+                                                   history.as_of_s, ttc.stress_window_hours)
+        loosening_held = gate == "reducing" or calm < ttc.calm_days_to_loosen or depeg or not full_cycle
         if loosening_held:
             targets = stressed.hold_loosening(current_values, targets)
         shares = stressed.step_shares(current_values, targets, ttc.loosening_share)
@@ -279,6 +283,7 @@ class RiskStrategy:
             "stress_record_volatility": stressed_sigma.recorded if stressed_sigma.recorded is not None else 0.0,
             "input_window_volatility": stressed_sigma.window if stressed_sigma.window is not None else 0.0,
             "calm_days": calm,
+            "stress_window_covered": full_cycle,
             "loosening_held": loosening_held,
             "horizon_hours": horizon,
             "var_drop": var,

@@ -13,7 +13,9 @@ the largest of
   records counts from the day it happens, until governance refreshes the records).
 Targets fall with volatility, so this is the tighter of the current and the stressed target.
 Loosening needs `calm_days` days in a row without stress and moves at most a share of the
-steward's bound per step; tightening may use the whole bound.
+steward's bound per step; tightening may use the whole bound. An asset whose history does not
+yet hold one whole stress window has no through-the-cycle evidence (its calmest months may be
+all there is): it is never loosened, only tightened, until it does.
 
 Pure functions of their arguments: no clock, no I/O."""
 
@@ -70,6 +72,16 @@ def recorded_sigma(records: tuple[StressRecord, ...], as_of_s: int) -> float | N
     window had ended by then (None before the first)."""
     known = [r.hourly_sigma for r in records if r.window_end_s <= as_of_s]
     return max(known) if known else None
+
+
+def covers_stress_window(records: tuple[StressRecord, ...], peg_history_start_s: int | None, as_of_s: int,
+                         stress_window_hours: int) -> bool:
+    """Whether the asset's history before `as_of_s` holds one whole stress window: a stress
+    record has been set by then (the first is set when the first window ends), or, for a
+    pegged asset, its peg history started at least `stress_window_hours` before."""
+    if recorded_sigma(records, as_of_s) is not None:
+        return True
+    return peg_history_start_s is not None and as_of_s - peg_history_start_s >= stress_window_hours * 3_600
 
 
 def window_sigma(returns: np.ndarray, min_hours: int) -> float | None:

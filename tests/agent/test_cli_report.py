@@ -79,7 +79,26 @@ def test_json_figures_are_the_stored_decisions(demo_copy, capsys):
     assert set(backtest["metrics"]) == {"current", "proposed"}
     assert report["path"] == "fast" and report["veto"]["open"] is False
     assert report["method"]["config_file"] == "strategies/config/risk-agent-v1.toml"
+    assert report["method"]["stress_window_covered"] is metrics["stress_window_covered"] is True
     assert report["attestation"]["verified"] is False  # no development root named: only AWS's is trusted
+
+
+def test_the_method_says_why_loosening_is_held(demo_copy, tmp_path, capsys):
+    """The demo's proposal 1 with its metrics edited: held for a young asset, the Method
+    section says so; held for another reason (a stressed gate), it does not name the history."""
+    db, _ = demo_copy
+    with sqlite3.connect(db) as connection:
+        (recommendation,) = connection.execute("select recommendation_json from decision where id = 1").fetchone()
+    for covered, named in ((False, True), (True, False)):
+        data = json.loads(recommendation)
+        data["assets"][0]["metrics"].update(loosening_held=True, stress_window_covered=covered)
+        with sqlite3.connect(db) as connection:
+            connection.execute("update decision set recommendation_json = ? where id = 1", (json.dumps(data),))
+        out = tmp_path / f"held-{covered}.md"
+        assert run_in_process(["report", "1", "--db", str(db), "--out", str(out)], capsys).code == 0
+        text = out.read_text()
+        assert "; loosening held" in text
+        assert ("loosening held (the asset's history holds no whole stress window yet)." in text) is named
 
 
 def test_text_from_data_is_escaped_in_markdown_and_html(demo_copy, tmp_path, capsys):

@@ -296,6 +296,55 @@ def test_loosening_waits_for_a_calm_run_and_moves_half_the_bound():
     assert Param.LIQUIDATION_THRESHOLD not in changes and Param.LTV not in changes
 
 
+def test_an_asset_without_a_whole_stress_window_is_never_loosened():
+    """The calm market of the test above, whose LT rises 60% -> 60.12% with ETH's stress
+    record (set in 2018). With the record dated one second after the decision the asset's
+    history holds no whole 12-month window yet: the LT target is still above 60% but nothing
+    loosens; dated exactly at the decision it is known and the LT moves by 12 as before. A
+    pegged asset counts from its peg history's start: 365 days before the decision is a whole
+    window, one second less is not."""
+    from backtests.history import decision_inputs
+
+    low = WETH_OCT_2023.with_changes({Param.LTV: 5_500, Param.LIQUIDATION_THRESHOLD: 6_000})
+    series = synthetic_eth(seed=23)
+    inputs = decision_inputs([series], synthetic_as_of(series), supplied_tokens=5e5, borrowed_tokens=2e5,
+                             params={"ETH": low})
+    sigma = CONFIG.stress_records["ETH"][0][1]
+
+    def with_record(end_s):
+        return propose(RiskStrategy(config=replace(CONFIG, stress_records={"ETH": [[end_s, sigma]]})), inputs).asset("ETH")
+
+    young = with_record(inputs.as_of_s + 1)
+    assert young.metrics["stress_window_covered"] is False and young.metrics["loosening_held"] is True
+    assert young.targets["LIQUIDATION_THRESHOLD"] > 6_000
+    assert Param.LIQUIDATION_THRESHOLD not in young.changes_by_param()
+    whole = with_record(inputs.as_of_s)
+    assert whole.metrics["stress_window_covered"] is True
+    assert whole.changes_by_param()[Param.LIQUIDATION_THRESHOLD] == 6_012
+
+
+
+@pytest.mark.needs_data
+def test_a_young_pegged_asset_is_not_loosened_before_its_crash():
+    """UST's bundled history starts 2021-12-02: on 2022-04-25, two weeks before its collapse,
+    it is 144 days old, no whole 12-month window. Its peg model asks for an LT above the 80%
+    in force (five finished 3-8% depegs, Jeffreys intensity about 14 a year) but nothing
+    loosens. USDC (history from 2018-10) with the same parameters on the same day loosens its
+    LT by half the 25 bps bound: 8,000 -> 8,012."""
+    usdc, ust = load_bundled("USDC"), load_bundled("UST")
+    params = {"USDC": USDC_OCT_2023, "UST": USDC_OCT_2023}
+    day = pd.Timestamp("2022-04-25", tz="UTC")
+    young = RiskStrategy().propose(market_history([ust], day, supplied_tokens=1e9, borrowed_tokens=7e8, params=params),
+                                   params).asset("UST")
+    assert young.metrics["stress_window_covered"] is False and young.metrics["loosening_held"] is True
+    assert young.targets["LIQUIDATION_THRESHOLD"] > 8_000
+    assert Param.LIQUIDATION_THRESHOLD not in young.changes_by_param() and Param.LTV not in young.changes_by_param()
+    grown = RiskStrategy().propose(market_history([usdc], day, supplied_tokens=1e9, borrowed_tokens=7e8, params=params),
+                                   params).asset("USDC")
+    assert grown.metrics["stress_window_covered"] is True
+    assert grown.changes_by_param()[Param.LIQUIDATION_THRESHOLD] == 8_012
+
+
 def test_a_depeg_both_sources_show_tightens_and_one_source_moving_holds():
     """A dollar stable at 0.90 for its last 10 hours. With the DEX pair also at 0.90: a depeg,
     LTV, LT and caps down by their whole bound (25 bps, 30%). With the pair at 1.00: only the

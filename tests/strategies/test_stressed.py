@@ -11,11 +11,13 @@ import pytest
 from strategies.params import Param
 from strategies.stressed import (
     calm_days,
+    covers_stress_window,
     hold_loosening,
     is_stressed,
     loosens,
     recorded_sigma,
     step_shares,
+    StressRecord,
     stress_records,
     through_the_cycle_sigma,
     window_sigma,
@@ -111,3 +113,13 @@ def test_loosening_moves_get_a_share_of_the_bound_and_wait_for_calm():
     with pytest.raises(ValueError, match="loosening share must be in"):
         step_shares(current, targets, 0.0)
 
+
+
+def test_a_whole_stress_window_is_known_from_the_first_record_or_the_peg_history():
+    """A record ending at 100 is known from 100 on (not at 99). Without records a pegged asset
+    whose history starts at 0 covers a 2-hour window from 7,200 s on (not at 7,199); an asset
+    with neither never does."""
+    records = (StressRecord(100, 0.01),)
+    assert covers_stress_window(records, None, 100, 2) and not covers_stress_window(records, None, 99, 2)
+    assert covers_stress_window((), 0, 7_200, 2) and not covers_stress_window((), 0, 7_199, 2)
+    assert not covers_stress_window((), None, 10**9, 2)
