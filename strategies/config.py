@@ -100,6 +100,7 @@ class ThroughTheCycleConfig:
     min_window_hours: int
     calm_days_to_loosen: int
     loosening_share: float
+    loosening_margin_bps: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,6 +288,8 @@ def _check(config: StrategyConfig, path: Path) -> StrategyConfig:
         raise StrategyConfigError(f"{path}: bonus.peak_hour_share must be in (0, 1]")
     if not 0 < config.through_the_cycle.loosening_share <= 1:
         raise StrategyConfigError(f"{path}: through_the_cycle.loosening_share must be in (0, 1]")
+    if config.through_the_cycle.loosening_margin_bps < 0:
+        raise StrategyConfigError(f"{path}: through_the_cycle.loosening_margin_bps must be >= 0")
     if config.volatility.selection not in ("daily", "rolling"):
         raise StrategyConfigError(f"{path}: volatility.selection must be 'daily' or 'rolling', not {config.volatility.selection!r}")
     if config.window.history_hours < config.guard.min_history_hours:

@@ -259,6 +259,7 @@ class RiskStrategy:
         loosening_held = gate == "reducing" or calm < ttc.calm_days_to_loosen or depeg or not full_cycle
         if loosening_held:
             targets = stressed.hold_loosening(current_values, targets)
+        targets = stressed.loosening_margin(current_values, targets, ttc.loosening_margin_bps)
         shares = stressed.step_shares(current_values, targets, ttc.loosening_share)
         projection = project(current_values, targets, bounds, history.as_of_s, config.min_change(), shares)
         changes = projection.changes

@@ -160,6 +160,25 @@ def step_shares(current: dict[Param, int], targets: dict[Param, int], loosening_
     return {p: loosening_share for p, v in targets.items() if loosens(p, current[p], v)}
 
 
+MARGINED = (Param.LTV, Param.LIQUIDATION_THRESHOLD, Param.LIQUIDATION_BONUS)
+
+
+def loosening_margin(current: dict[Param, int], targets: dict[Param, int], margin_bps: int) -> dict[Param, int]:
+    """Targets with every loosening of LTV, LT and bonus aimed `margin_bps` short of the
+    target, never past the value in force: LT in force 7,400, target 7,430, margin 50 -> 7,400
+    (hold); target 7,480 -> 7,430; target 7,300 -> 7,300 (tightening, untouched). The value in
+    force then stays within the margin below a target that wanders less than the margin."""
+    aimed = dict(targets)
+    for param in MARGINED:
+        if param not in targets or not loosens(param, current[param], targets[param]):
+            continue
+        if param in LOOSENS_UPWARD:
+            aimed[param] = max(current[param], targets[param] - margin_bps)
+        else:
+            aimed[param] = min(current[param], targets[param] + margin_bps)
+    return aimed
+
+
 def hold_loosening(current: dict[Param, int], targets: dict[Param, int]) -> dict[Param, int]:
     """Targets with every loosening move replaced by the value in force (no calm run yet)."""
     return {p: (current[p] if loosens(p, current[p], v) else v) for p, v in targets.items()}

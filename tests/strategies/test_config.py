@@ -61,6 +61,7 @@ def test_hash_names_the_settings_not_the_whitespace(tmp_path):
     (lambda t: t.replace("ltv_horizon_hours = 24", "ltv_horizon_hours = 0"), "ltv_horizon_hours must be at least 1"),
     (lambda t: t.replace("max_bad_debt_share = 0.0", "max_bad_debt_share = 0.5"), "max_bad_debt_share must be in"),
     (lambda t: t.replace("loosening_share = 0.5", "loosening_share = 0.0"), "loosening_share must be in"),
+    (lambda t: t.replace("loosening_margin_bps = 100", "loosening_margin_bps = -1"), "loosening_margin_bps must be >= 0"),
     (lambda t: t.replace("WETH = [[1534482000, 0.014224]]", "WETH = [[1534478400, -0.01]]"),
      "stress_records.WETH must be"),
     (lambda t: t.replace('peg = "USD"\ndepeg_threshold = 0.02\nhistory_start_s = 1538697600',

@@ -324,6 +324,29 @@ def test_an_asset_without_a_whole_stress_window_is_never_loosened():
 
 
 
+def test_a_target_within_the_loosening_margin_moves_nothing():
+    """The calm market of the tests above, its LT target T (about 72%). In force T - 40: the
+    target is within the 100 bps margin, the LT holds. In force T - 200: it loosens by half the
+    25 bps bound, 12, toward T - 100."""
+    from backtests.history import decision_inputs
+
+    series = synthetic_eth(seed=23)
+
+    def run(threshold_bps):
+        params = WETH_OCT_2023.with_changes({Param.LTV: 5_500, Param.LIQUIDATION_THRESHOLD: threshold_bps})
+        inputs = decision_inputs([series], synthetic_as_of(series), supplied_tokens=5e5, borrowed_tokens=2e5,
+                                 params={"ETH": params})
+        return propose(RiskStrategy(), inputs).asset("ETH")
+
+    target = run(6_000).targets["LIQUIDATION_THRESHOLD"]
+    near = run(target - 40)
+    assert 0 < near.targets["LIQUIDATION_THRESHOLD"] - (target - 40) <= CONFIG.through_the_cycle.loosening_margin_bps
+    assert Param.LIQUIDATION_THRESHOLD not in near.changes_by_param()
+    far = run(target - 200)
+    assert far.targets["LIQUIDATION_THRESHOLD"] - (target - 200) > CONFIG.through_the_cycle.loosening_margin_bps + 12
+    assert far.changes_by_param()[Param.LIQUIDATION_THRESHOLD] == target - 200 + 12
+
+
 @pytest.mark.needs_data
 def test_a_young_pegged_asset_is_not_loosened_before_its_crash():
     """UST's bundled history starts 2021-12-02: on 2022-04-25, two weeks before its collapse,

@@ -14,6 +14,7 @@ from strategies.stressed import (
     covers_stress_window,
     hold_loosening,
     is_stressed,
+    loosening_margin,
     loosens,
     recorded_sigma,
     step_shares,
@@ -123,3 +124,27 @@ def test_a_whole_stress_window_is_known_from_the_first_record_or_the_peg_history
     assert covers_stress_window(records, None, 100, 2) and not covers_stress_window(records, None, 99, 2)
     assert covers_stress_window((), 0, 7_200, 2) and not covers_stress_window((), 0, 7_199, 2)
     assert not covers_stress_window((), None, 10**9, 2)
+
+
+def test_a_loosening_aims_the_margin_short_of_the_target():
+    """LT in force 7,400, margin 50: target 7,430 holds; 7,450, exactly the margin above,
+    holds; 7,451 aims at 7,401; 7,300 is a tightening and goes to the target. The bonus loosens downward: in
+    force 10,500, target 10,400 aims at 10,450, 10,460 holds. LTV the same way upward; the
+    supply cap has its own rule and is untouched."""
+    current = {Param.LTV: 7_000, Param.LIQUIDATION_THRESHOLD: 7_400, Param.LIQUIDATION_BONUS: 10_500,
+               Param.SUPPLY_CAP: 1_000}
+
+    def aimed(**targets):
+        values = {Param[name]: value for name, value in targets.items()}
+        return loosening_margin(current, {**current, **values}, 50)
+
+    assert aimed(LIQUIDATION_THRESHOLD=7_430)[Param.LIQUIDATION_THRESHOLD] == 7_400
+    assert aimed(LIQUIDATION_THRESHOLD=7_450)[Param.LIQUIDATION_THRESHOLD] == 7_400
+    assert aimed(LIQUIDATION_THRESHOLD=7_451)[Param.LIQUIDATION_THRESHOLD] == 7_401
+    assert aimed(LIQUIDATION_THRESHOLD=7_300)[Param.LIQUIDATION_THRESHOLD] == 7_300
+    assert aimed(LIQUIDATION_BONUS=10_400)[Param.LIQUIDATION_BONUS] == 10_450
+    assert aimed(LIQUIDATION_BONUS=10_460)[Param.LIQUIDATION_BONUS] == 10_500
+    assert aimed(LIQUIDATION_BONUS=10_600)[Param.LIQUIDATION_BONUS] == 10_600
+    assert aimed(LTV=7_100)[Param.LTV] == 7_050
+    assert aimed(SUPPLY_CAP=1_010)[Param.SUPPLY_CAP] == 1_010
+    assert loosening_margin(current, {Param.LIQUIDATION_THRESHOLD: 7_451}, 0) == {Param.LIQUIDATION_THRESHOLD: 7_451}
