@@ -101,14 +101,29 @@ class AssetBook:
     debt_usd: np.ndarray  # at index 1.0; multiply by the debt index for today's debt
     target_health: np.ndarray | None = None  # each borrower's own HF aim (market dynamics)
 
-    def sort(self) -> None:
+    def sort(self, changed_from: int = 0) -> None:
+        """Sorts by `base` and records the totals the hour reads (`tokens_total`, `debt_total`,
+        valid until the arrays change again). Positions before `changed_from` must be unchanged
+        since the last sort: only the rest is sorted and merged in, in the order a stable sort of
+        the whole book gives (equal bases keep their index order, the unchanged ones first)."""
+        tokens, debt = self.tokens[changed_from:], self.debt_usd[changed_from:]
         with np.errstate(divide="ignore", invalid="ignore"):
-            base = np.where(self.tokens > 0, self.debt_usd / np.maximum(self.tokens, 1e-300), 0.0)
+            base = np.where(tokens > 0, debt / np.maximum(tokens, 1e-300), 0.0)
         order = np.argsort(base, kind="stable")
+        if changed_from > 0:
+            head = self.base[:changed_from]
+            moved_to = np.searchsorted(head, base[order], side="right") + np.arange(len(order))
+            merged = np.empty(len(self.tokens), dtype=np.intp)
+            merged[moved_to] = order + changed_from
+            stays = np.ones(len(merged), dtype=bool)
+            stays[moved_to] = False
+            merged[stays] = np.arange(changed_from)
+            order, base = merged, np.concatenate((head, base))
         self.tokens, self.debt_usd = self.tokens[order], self.debt_usd[order]
         if self.target_health is not None:
             self.target_health = self.target_health[order]
         self.base = base[order]
+        self.tokens_total, self.debt_total = self.tokens.sum(), self.debt_usd.sum()
 
     def compact(self) -> None:
         """Drops emptied positions (left, or fully liquidated) so arrivals do not pile up."""
@@ -208,7 +223,7 @@ def simulate(
     result.parameters = {p.symbol: [] for p in paths}
     debt_index = 1.0
     stable_supply = (debt.supply_usd if debt is not None and debt.supply_usd > 0
-                     else sum(b.debt_usd.sum() for b in books.values()) / config.stable_target_utilization)
+                     else sum(b.debt_total for b in books.values()) / config.stable_target_utilization)
     efficiency, gaps = np.zeros(hours), np.zeros(hours)
     bad_debt_series = np.zeros(hours)
     utilization_series = np.zeros(hours)
@@ -248,7 +263,7 @@ def simulate(
         for symbol, changes in steward.execute_ready(now_s):
             record(symbol, now_s, changes)
         # Interest on all debt at the debt reserve's curve in force.
-        total_debt = sum(b.debt_usd.sum() for b in books.values()) * debt_index
+        total_debt = sum(b.debt_total for b in books.values()) * debt_index
         utilization = min(total_debt / stable_supply, 1.0) if stable_supply else 0.0
         utilization_series[t] = utilization
         rate = borrow_rate(utilization)
@@ -272,11 +287,11 @@ def simulate(
             if first < len(book.base):
                 liquidated_series[symbol][t] = _liquidate(book, first, price, threshold, bonus, debt_index,
                                                           path.depth_at(t), config, result)
-                book.sort()
-            borrowing_power += float(book.tokens.sum()) * price * p.ltv_bps / 1e4
+                book.sort(changed_from=first)
+            borrowing_power += float(book.tokens_total) * price * p.ltv_bps / 1e4
         bad_debt_series[t] = result.bad_debt_usd
         losses_series[t] = result.borrower_bonus_losses_usd
-        total_debt = sum(b.debt_usd.sum() for b in books.values()) * debt_index
+        total_debt = sum(b.debt_total for b in books.values()) * debt_index
         debt_series[t] = total_debt
         efficiency[t] = total_debt / borrowing_power if borrowing_power > 0 else 0.0
 
@@ -392,7 +407,18 @@ def _move_market(paths: list[MarketPath], books: dict[str, AssetBook], steward: 
 def first_liquidatable(base: np.ndarray, price: float, threshold: float, debt_index: float) -> int:
     """Index of the first position (sorted by `base`, debt per token at index 1) whose health
     factor is below 1: base x index / LT > price. Aave liquidates below 1, never at exactly 1."""
-    return int(np.searchsorted(base, price * threshold / debt_index, side="right"))
+    limit = price * threshold / debt_index
+    if len(base) == 0 or base[-1] <= limit:  # most hours: nobody (one comparison, not a search)
+        return len(base)
+    return int(base.searchsorted(limit, side="right"))
+
+
+def _sequential_total(start: float, values: np.ndarray) -> float:
+    """start + values[0] + values[1] + ..., left to right: the sum a loop's `+=` gives, bit for
+    bit (np.cumsum adds in order; np.sum would add pairwise and round differently)."""
+    if len(values) == 0:
+        return start
+    return np.cumsum(np.concatenate(([start], values)))[-1]
 
 
 def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonus: float, debt_index: float,
@@ -400,43 +426,53 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
     """Liquidates positions [first:] once each this hour (close factor, bonus, slippage);
     returns the collateral value seized. Without market dynamics a liquidation waits when its
     own slippage reaches the bonus; with them, when it does not pay after the slippage of
-    everything sold this hour before it and gas (`market_dynamics.liquidation_profit_usd`)."""
+    everything sold this hour before it and gas (`market_dynamics.liquidation_profit_usd`).
+
+    Computed over the slice at once: each position's figures are the same IEEE operations in
+    the same order as one position at a time, and the result's totals are added in position
+    order (`_sequential_total`), so every figure is what a loop over the positions gives."""
     dynamics = config.dynamics
-    sold_usd = 0.0
-    for i in range(first, len(book.base)):
-        tokens, debt = book.tokens[i], book.debt_usd[i] * debt_index
-        if debt <= 0:
-            continue
-        collateral_value = tokens * price
+    tokens = book.tokens[first:]
+    debt = book.debt_usd[first:] * debt_index
+    owes = debt > 0
+    collateral_value = tokens * price
+    with np.errstate(divide="ignore", invalid="ignore"):
         health = collateral_value * threshold / debt
-        close_factor = 1.0 if health <= config.close_factor_hf_threshold else 0.5
-        repay = debt * close_factor
-        seized_value = min(repay * bonus, collateral_value)
-        if seized_value < repay * bonus:
-            repay = seized_value / bonus
-        if dynamics is None:
-            slippage = _slippage(seized_value, depth_usd, config.depth_slippage)
-            pays = not (slippage >= bonus - 1 and collateral_value > 0)
-        else:
-            slippage = dynamics_model.incremental_slippage(sold_usd, seized_value, depth_usd, config.depth_slippage)
-            pays = dynamics_model.liquidation_profit_usd(repay, seized_value, slippage, dynamics.gas_usd_per_liquidation) > 0
-        if not pays:
-            result.skipped_unprofitable_liquidations += 1  # no liquidator takes a loss: the position waits
-            continue
-        sold_usd += seized_value
-        bonus_value = seized_value - repay
-        result.liquidations += 1
-        result.liquidated_debt_usd += repay
-        result.borrower_bonus_losses_usd += bonus_value
-        result.protocol_revenue_usd += bonus_value * config.liquidation_protocol_fee
-        book.tokens[i] = tokens - seized_value / price
-        remaining = debt - repay
-        if book.tokens[i] <= 1e-12 and remaining > 0:
-            result.bad_debt_usd += remaining  # no collateral left: written off
-            remaining = 0.0
-            book.tokens[i] = 0.0
-        book.debt_usd[i] = remaining / debt_index
-    return sold_usd
+    repay = debt * np.where(health <= config.close_factor_hf_threshold, 1.0, 0.5)
+    wanted = repay * bonus
+    seized_value = np.where(collateral_value < wanted, collateral_value, wanted)  # min(wanted, collateral)
+    repay = np.where(seized_value < wanted, seized_value / bonus, repay)
+    if dynamics is None:
+        slippage = _slippage(seized_value, depth_usd, config.depth_slippage)
+        pays = owes & ~((slippage >= bonus - 1) & (collateral_value > 0))
+    else:
+        # Each sale moves the pool for the next: whether one pays depends on those before it.
+        pays = np.zeros(len(debt), dtype=bool)
+        sold_usd = 0.0
+        for i in np.flatnonzero(owes):
+            slippage = dynamics_model.incremental_slippage(sold_usd, seized_value[i], depth_usd, config.depth_slippage)
+            if dynamics_model.liquidation_profit_usd(repay[i], seized_value[i], slippage,
+                                                     dynamics.gas_usd_per_liquidation) > 0:
+                pays[i] = True
+                sold_usd += seized_value[i]
+    result.skipped_unprofitable_liquidations += int(np.count_nonzero(owes & ~pays))  # no liquidator takes a loss
+    done = np.flatnonzero(pays)
+    if len(done) == 0:
+        return 0.0
+    tokens, debt, repay, seized_value = tokens[done], debt[done], repay[done], seized_value[done]
+    bonus_value = seized_value - repay
+    result.liquidations += len(done)
+    result.liquidated_debt_usd = _sequential_total(result.liquidated_debt_usd, repay)
+    result.borrower_bonus_losses_usd = _sequential_total(result.borrower_bonus_losses_usd, bonus_value)
+    result.protocol_revenue_usd = _sequential_total(result.protocol_revenue_usd,
+                                                    bonus_value * config.liquidation_protocol_fee)
+    tokens_left = tokens - seized_value / price
+    remaining = debt - repay
+    written_off = (tokens_left <= 1e-12) & (remaining > 0)  # no collateral left: the rest is bad debt
+    result.bad_debt_usd = _sequential_total(result.bad_debt_usd, remaining[written_off])
+    book.tokens[first + done] = np.where(written_off, 0.0, tokens_left)
+    book.debt_usd[first + done] = np.where(written_off, 0.0, remaining) / debt_index
+    return _sequential_total(0.0, seized_value)
 
 
 def _inputs(paths: list[MarketPath], books: dict[str, AssetBook], steward: SimulatedSteward, t: int, now_s: int,
