@@ -227,8 +227,9 @@ def simulate(
     up to that hour only and runs the one decision path (`strategies.decision.recommend` for
     the agent, exactly what the enclave runs); the changes go through a simulated steward
     with the contract's checks, fast path and timelock delay."""
-    strategy_config = strategy_config or (strategy.config if isinstance(strategy, RiskStrategy) else default_config())
-    interval_hours = max(strategy_config.window.decision_interval_s // HOUR_S, 1)
+    if strategy is not None:  # the static baseline never decides: it needs no strategy config
+        strategy_config = strategy_config or (strategy.config if isinstance(strategy, RiskStrategy) else default_config())
+    interval_hours = max(strategy_config.window.decision_interval_s // HOUR_S, 1) if strategy_config else 1
     hours = min(len(p.prices_usd) for p in paths)
     steward = SimulatedSteward(dict(initial), config.delay_hours * HOUR_S)
     books = {p.symbol: make_population(p, steward.params[p.symbol], config, config.seed + i) for i, p in enumerate(paths)}
