@@ -139,26 +139,6 @@ def engine(assets: int = 10, positions: int = 10_000, naive_hours: int = 24 * 30
     result = simulate(year, initial, None, config)
     print(f"engine alone, 1 y hourly x {assets} assets x {positions:,} positions (static): "
           f"{time.perf_counter() - started:.2f} s, {result.liquidations:,} liquidations [{_load()}]")
-    try:
-        from engine_prototype import simulate_static
-    except ImportError:
-        return
-    started = time.perf_counter()
-    proposed_month = simulate_static(month, initial, config)
-    month_s = time.perf_counter() - started
-    started = time.perf_counter()
-    proposed = simulate_static(year, initial, config)
-    year_s = time.perf_counter() - started
-
-    def same_result(a, b) -> bool:
-        return (a.metrics() == b.metrics()
-                and a.skipped_unprofitable_liquidations == b.skipped_unprofitable_liquidations
-                and all(a.series[k].tobytes() == b.series[k].tobytes() for k in b.series))
-
-    print(f"  proposal (benchmarks/engine_prototype.py: vectorized liquidation, a book re-sorted and re-summed only "
-          f"when changed): month {month_s:.2f} s = {naive_s / month_s:.0f}x the naive loop, year {year_s:.2f} s; "
-          f"results identical to the engine's: {same_result(proposed_month, fast) and same_result(proposed, result)} "
-          f"[{_load()}]")
 
 
 # ------------------------------------------------------------------ the agent
