@@ -228,7 +228,8 @@ def simulate(
     the agent, exactly what the enclave runs); the changes go through a simulated steward
     with the contract's checks, fast path and timelock delay."""
     if strategy is not None:  # the static baseline never decides: it needs no strategy config
-        strategy_config = strategy_config or (strategy.config if isinstance(strategy, RiskStrategy) else default_config())
+        strategy_config = strategy_config or (strategy.config if isinstance(strategy, RiskStrategy)
+                                              else default_config())
     interval_hours = max(strategy_config.window.decision_interval_s // HOUR_S, 1) if strategy_config else 1
     hours = min(len(p.prices_usd) for p in paths)
     steward = SimulatedSteward(dict(initial), config.delay_hours * HOUR_S)
@@ -249,7 +250,10 @@ def simulate(
     rng = np.random.default_rng(dynamics.seed if dynamics else config.seed)
     # Arrivals are drawn from the initial book: USD sizes and each borrower's HF aim.
     templates = {p.symbol: (books[p.symbol].tokens * p.prices_usd[config.start_hour], books[p.symbol].target_health.copy())
-                 for p in paths}
+                 for p in paths} if dynamics is not None else {}
+    if dynamics is None:
+        for book in books.values():
+            book.target_health = None  # nobody acts on an aim: not carried through every re-sort
     flows = dynamics_model.FlowStep()
     reference_rate = (RateCurve.from_params(initial[debt.symbol]).borrow_rate(initial[debt.symbol].optimal_usage_ratio_bps / 1e4)
                       if debt is not None else 0.0)
@@ -271,13 +275,17 @@ def simulate(
             return RateCurve.from_params(steward.params[debt.symbol]).borrow_rate(utilization)
         return _stable_borrow_rate(utilization, config)
 
+    # Per asset, what the hour reads: prices as Python floats (no numpy scalar per asset-hour).
+    assets = [(p, books[p.symbol], p.prices_usd.tolist(), liquidated_series[p.symbol]) for p in paths]
+    book_debt = sum(b.debt_total for b in books.values())
     for t in range(config.start_hour, hours):
         now_s = int(paths[0].timestamps_s[t])
         # Scheduled updates whose timelock delay has passed are executed (checked again).
         for symbol, changes in steward.execute_ready(now_s):
             record(symbol, now_s, changes)
-        # Interest on all debt at the debt reserve's curve in force.
-        total_debt = sum(b.debt_total for b in books.values()) * debt_index
+        # Interest on all debt at the debt reserve's curve in force (the books are as the last hour
+        # left them: `book_debt` is their debt at index 1).
+        total_debt = book_debt * debt_index
         utilization = min(total_debt / stable_supply, 1.0) if stable_supply else 0.0
         utilization_series[t] = utilization
         rate = borrow_rate(utilization)
@@ -293,19 +301,19 @@ def simulate(
                          dynamics, rng, flows)
 
         borrowing_power = 0.0
-        for path in paths:
-            symbol, price = path.symbol, float(path.prices_usd[t])
-            book, p = books[symbol], steward.params[symbol]
-            threshold, bonus = p.liquidation_threshold_bps / 1e4, p.liquidation_bonus_bps / 1e4
+        for path, book, prices, liquidated in assets:
+            price, p = prices[t], steward.params[path.symbol]
+            threshold = p.liquidation_threshold_bps / 1e4
             first = first_liquidatable(book.base, price, threshold, debt_index)
             if first < len(book.base):
-                liquidated_series[symbol][t] = _liquidate(book, first, price, threshold, bonus, debt_index,
-                                                          path.depth_at(t), config, result)
+                liquidated[t] = _liquidate(book, first, price, threshold, p.liquidation_bonus_bps / 1e4, debt_index,
+                                           path.depth_at(t), config, result)
                 book.sort(changed_from=first)
             borrowing_power += float(book.tokens_total) * price * p.ltv_bps / 1e4
         bad_debt_series[t] = result.bad_debt_usd
         losses_series[t] = result.borrower_bonus_losses_usd
-        total_debt = sum(b.debt_total for b in books.values()) * debt_index
+        book_debt = sum(b.debt_total for b in books.values())
+        total_debt = book_debt * debt_index
         debt_series[t] = total_debt
         efficiency[t] = total_debt / borrowing_power if borrowing_power > 0 else 0.0
 
@@ -457,8 +465,9 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
         health = collateral_value * threshold / debt
     repay = debt * np.where(health <= config.close_factor_hf_threshold, 1.0, 0.5)
     wanted = repay * bonus
-    seized_value = np.where(collateral_value < wanted, collateral_value, wanted)  # min(wanted, collateral)
-    repay = np.where(seized_value < wanted, seized_value / bonus, repay)
+    short = collateral_value < wanted  # the collateral cannot pay the bonus: all of it is seized
+    seized_value = np.where(short, collateral_value, wanted)  # min(wanted, collateral)
+    repay = np.where(short, collateral_value / bonus, repay)
     if dynamics is None:
         slippage = _slippage(seized_value, depth_usd, config.depth_slippage)
         pays = owes & ~((slippage >= bonus - 1) & (collateral_value > 0))
@@ -472,11 +481,15 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
                                                      dynamics.gas_usd_per_liquidation) > 0:
                 pays[i] = True
                 sold_usd += seized_value[i]
-    result.skipped_unprofitable_liquidations += int(np.count_nonzero(owes & ~pays))  # no liquidator takes a loss
     done = np.flatnonzero(pays)
+    result.skipped_unprofitable_liquidations += int(np.count_nonzero(owes)) - len(done)  # no liquidator takes a loss
     if len(done) == 0:
         return 0.0
-    tokens, debt, repay, seized_value = tokens[done], debt[done], repay[done], seized_value[done]
+    if len(done) < len(pays):
+        tokens, debt, repay, seized_value = tokens[done], debt[done], repay[done], seized_value[done]
+        rows = first + done
+    else:  # every one (the usual case): the slice itself
+        rows = slice(first, None)
     bonus_value = seized_value - repay
     result.liquidations += len(done)
     (result.liquidated_debt_usd, result.borrower_bonus_losses_usd, result.protocol_revenue_usd,
@@ -490,8 +503,8 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
         result.bad_debt_usd, = _sequential_totals([result.bad_debt_usd], [remaining[written_off]])
         tokens_left[written_off] = 0.0
         remaining[written_off] = 0.0
-    book.tokens[first + done] = tokens_left
-    book.debt_usd[first + done] = remaining / debt_index
+    book.tokens[rows] = tokens_left
+    book.debt_usd[rows] = remaining / debt_index
     return sold_usd
 
 

@@ -35,8 +35,9 @@ DEEP_USD = 1e15
 
 def with_gas(gas_usd: float) -> BorrowerDynamics:
     """Dynamics whose only effect on a liquidation is the gas (and the pool moving per sale)."""
-    return BorrowerDynamics(leave_hazard_per_hour=0.0, growth_per_hour=0.0, relever_band=0.0, relever_speed_per_hour=0.0,
-                            rate_semi_elasticity_per_pp_day=0.0, gas_usd_per_liquidation=gas_usd)
+    return BorrowerDynamics(leave_hazard_per_hour=0.0, growth_per_hour=0.0, relever_band=0.0,
+                            relever_speed_per_hour=0.0, rate_semi_elasticity_per_pp_day=0.0,
+                            gas_usd_per_liquidation=gas_usd)
 
 
 def loop_liquidate(book: AssetBook, first: int, price: float, threshold: float, bonus: float, debt_index: float,
@@ -60,7 +61,8 @@ def loop_liquidate(book: AssetBook, first: int, price: float, threshold: float, 
             pays = not (slippage >= bonus - 1 and collateral_value > 0)
         else:
             slippage = dynamics_model.incremental_slippage(sold_usd, seized_value, depth_usd, config.depth_slippage)
-            pays = dynamics_model.liquidation_profit_usd(repay, seized_value, slippage, dynamics.gas_usd_per_liquidation) > 0
+            pays = dynamics_model.liquidation_profit_usd(repay, seized_value, slippage,
+                                                         dynamics.gas_usd_per_liquidation) > 0
         if not pays:
             result.skipped_unprofitable_liquidations += 1
             continue
