@@ -117,25 +117,32 @@ class AssetBook:
     def sort(self, changed_from: int = 0) -> None:
         """Sorts by `base` and records the totals the hour reads (`tokens_total`, `debt_total`,
         valid until the arrays change again). Positions before `changed_from` must be unchanged
-        since the last sort: only the rest is sorted and merged in, in the order a stable sort of
-        the whole book gives (equal bases keep their index order, the unchanged ones first)."""
+        since the last sort: only the rest is sorted and merged in, in place from the first slot
+        a changed position moves to (the book before that slot stays as it is), in the order a
+        stable sort of the whole book gives (equal bases keep their index order, unchanged first)."""
         tokens, debt = self.tokens[changed_from:], self.debt_usd[changed_from:]
         with np.errstate(divide="ignore", invalid="ignore"):
             base = np.where(tokens > 0, debt / np.maximum(tokens, 1e-300), 0.0)
         order = _stable_argsort(base)
-        if changed_from > 0:
-            head = self.base[:changed_from]
-            moved_to = np.searchsorted(head, base[order], side="right") + np.arange(len(order))
-            merged = np.empty(len(self.tokens), dtype=np.intp)
+        if changed_from == 0:
+            self.tokens, self.debt_usd, self.base = tokens.take(order), debt.take(order), base.take(order)
+            if self.target_health is not None:
+                self.target_health = self.target_health.take(order)
+        elif len(order):
+            # The i-th changed position (in base order) goes after every unchanged one whose base
+            # is not above its own and after the i changed ones before it.
+            moved_to = np.searchsorted(self.base[:changed_from], base[order], side="right") + np.arange(len(order))
+            start = int(moved_to[0])
+            moved_to -= start
+            merged = np.empty(len(self.tokens) - start, dtype=np.intp)  # slot start + j takes position merged[j]
             merged[moved_to] = order + changed_from
             stays = np.ones(len(merged), dtype=bool)
             stays[moved_to] = False
-            merged[stays] = np.arange(changed_from)
-            order, base = merged, np.concatenate((head, base))
-        self.tokens, self.debt_usd = self.tokens.take(order), self.debt_usd.take(order)
-        if self.target_health is not None:
-            self.target_health = self.target_health.take(order)
-        self.base = base.take(order)
+            merged[stays] = np.arange(start, changed_from)
+            self.base[changed_from:] = base
+            for column in (self.tokens, self.debt_usd, self.base, self.target_health):
+                if column is not None:
+                    column[start:] = column.take(merged)
         self.tokens_total, self.debt_total = self.tokens.sum(), self.debt_usd.sum()
 
     def compact(self) -> None:
@@ -438,12 +445,10 @@ def first_liquidatable(base: np.ndarray, price: float, threshold: float, debt_in
 def _sequential_totals(starts: list[float], values: list[np.ndarray]) -> np.ndarray:
     """starts[j] + values[j][0] + values[j][1] + ..., left to right, for each j: the sums a
     loop's `+=` gives, bit for bit (np.cumsum adds in order; np.sum would add pairwise and
-    round differently). The arrays have one length."""
-    rows = np.empty((len(starts), len(values[0]) + 1))
-    rows[:, 0] = starts
-    for row, row_values in zip(rows, values):
-        row[1:] = row_values
-    return np.cumsum(rows, axis=1)[:, -1]
+    round differently). The arrays have one length, at least 1."""
+    rows = np.array(values)
+    rows[:, 0] += starts  # the first addition, start + value, as the loop's first `+=`
+    return rows.cumsum(axis=1)[:, -1]
 
 
 def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonus: float, debt_index: float,
