@@ -115,11 +115,12 @@ class AssetBook:
     target_health: np.ndarray | None = None  # each borrower's own HF aim (market dynamics)
 
     def sort(self, changed_from: int = 0) -> None:
-        """Sorts by `base` and records the totals the hour reads (`tokens_total`, `debt_total`,
-        valid until the arrays change again). Positions before `changed_from` must be unchanged
-        since the last sort: only the rest is sorted and merged in, in place from the first slot
-        a changed position moves to (the book before that slot stays as it is), in the order a
-        stable sort of the whole book gives (equal bases keep their index order, unchanged first)."""
+        """Sorts by `base` and records what the hour reads (`tokens_total`, `debt_total`,
+        `highest_base`; valid until the arrays change again). Positions before `changed_from`
+        must be unchanged since the last sort: only the rest is sorted and merged in, in place
+        from the first slot a changed position moves to (the book before that slot stays as it
+        is), in the order a stable sort of the whole book gives (equal bases keep their index
+        order, the unchanged first)."""
         tokens, debt = self.tokens[changed_from:], self.debt_usd[changed_from:]
         with np.errstate(divide="ignore", invalid="ignore"):
             base = np.where(tokens > 0, debt / np.maximum(tokens, 1e-300), 0.0)
@@ -144,6 +145,8 @@ class AssetBook:
                 if column is not None:
                     column[start:] = column.take(merged)
         self.tokens_total, self.debt_total = self.tokens.sum(), self.debt_usd.sum()
+        highest = float(self.base[-1]) if len(self.base) else -math.inf
+        self.highest_base = math.inf if math.isnan(highest) else highest  # NaN sorts last: the search decides
 
     def compact(self) -> None:
         """Drops emptied positions (left, or fully liquidated) so arrivals do not pile up."""
@@ -311,8 +314,8 @@ def simulate(
         for path, book, prices, liquidated in assets:
             price, p = prices[t], steward.params[path.symbol]
             threshold = p.liquidation_threshold_bps / 1e4
-            first = first_liquidatable(book.base, price, threshold, debt_index)
-            if first < len(book.base):
+            if liquidation_limit(price, threshold, debt_index) < book.highest_base:  # most hours nobody is
+                first = first_liquidatable(book.base, price, threshold, debt_index)
                 liquidated[t] = _liquidate(book, first, price, threshold, p.liquidation_bonus_bps / 1e4, debt_index,
                                            path.depth_at(t), config, result)
                 book.sort(changed_from=first)
@@ -433,13 +436,15 @@ def _move_market(paths: list[MarketPath], books: dict[str, AssetBook], steward: 
         book.sort()
 
 
+def liquidation_limit(price: float, threshold: float, debt_index: float) -> float:
+    """The base (debt per token at index 1) above which a position's health factor is below 1."""
+    return price * threshold / debt_index
+
+
 def first_liquidatable(base: np.ndarray, price: float, threshold: float, debt_index: float) -> int:
     """Index of the first position (sorted by `base`, debt per token at index 1) whose health
     factor is below 1: base x index / LT > price. Aave liquidates below 1, never at exactly 1."""
-    limit = price * threshold / debt_index
-    if len(base) == 0 or base[-1] <= limit:  # most hours: nobody (one comparison, not a search)
-        return len(base)
-    return int(base.searchsorted(limit, side="right"))
+    return int(np.searchsorted(base, liquidation_limit(price, threshold, debt_index), side="right"))
 
 
 def _sequential_totals(starts: list[float], values: list[np.ndarray]) -> np.ndarray:

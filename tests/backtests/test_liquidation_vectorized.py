@@ -194,6 +194,7 @@ def test_random_books_same_bits_as_the_loop(seed, size, price, debt_index, depth
     assert (vectorized.tokens.tobytes(), vectorized.debt_usd.tobytes(), vectorized.base.tobytes()) == (
         loop.tokens.tobytes(), loop.debt_usd.tobytes(), loop.base.tobytes())
     assert (vectorized.tokens_total, vectorized.debt_total) == (loop.tokens.sum(), loop.debt_usd.sum())
+    assert vectorized.highest_base == loop.base[-1]
 
 
 @pytest.mark.parametrize("ties", [False, True])
