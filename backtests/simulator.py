@@ -469,7 +469,7 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
     dynamics = config.dynamics
     tokens = book.tokens[first:]
     debt = book.debt_usd[first:] * debt_index
-    owes = debt > 0
+    owes = ~(debt <= 0)  # as the loop's `if debt <= 0: continue` (a NaN debt is not skipped)
     collateral_value = tokens * price
     with np.errstate(divide="ignore", invalid="ignore"):
         health = collateral_value * threshold / debt
