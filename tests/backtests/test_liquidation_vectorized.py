@@ -136,9 +136,14 @@ def test_hand_built_book_by_hand():
     assert (book.tokens_total, book.debt_total) == (2_742.0, 1_634.0)
 
 
-def test_hand_built_book_same_bits_as_the_loop():
+@pytest.mark.parametrize("price, first", [(1.0, 2), (float(np.nextafter(1.0, 0.0)), 1)])
+def test_hand_built_book_same_bits_as_the_loop(price, first):
+    """At $1 the $750 borrower is at HF 1 and waits; one ulp cheaper it is below 1 and is half
+    closed with the others (the slice starts at index 1). Either way the loop's bits."""
     vectorized, loop = hand_built_book(), hand_built_book()
-    assert fields(*run(_liquidate, vectorized)[:2], vectorized) == fields(*run(loop_liquidate, loop)[:2], loop)
+    result, sold, sliced_from = run(_liquidate, vectorized, price=price)
+    assert sliced_from == first and result.liquidations == 5 - first
+    assert fields(result, sold, vectorized) == fields(*run(loop_liquidate, loop, price=price)[:2], loop)
 
 
 @pytest.mark.parametrize("depth_usd, liquidated, skipped", [(15 * 408.0, 0, 3), (15 * 600.0, 1, 2)])
