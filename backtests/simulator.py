@@ -93,6 +93,19 @@ class SimulationConfig:
     dynamics: BorrowerDynamics | None = None  # None: a fixed population, per-liquidation slippage, no gas
 
 
+def _stable_argsort(values: np.ndarray) -> np.ndarray:
+    """np.argsort(values, kind="stable"), faster for a large book: when no two values are equal
+    (nor NaN) every sort gives the one order, so the quicker unstable sort is tried first (a
+    fresh population's bases are distinct; small arrays, and books with ties such as the
+    zero-debt positions at base 0, go straight to the stable sort)."""
+    if len(values) >= 4_096:
+        order = np.argsort(values)
+        ordered = values.take(order)
+        if not np.isnan(ordered[-1]) and not (ordered[1:] == ordered[:-1]).any():
+            return order
+    return np.argsort(values, kind="stable")
+
+
 @dataclass
 class AssetBook:
     """One asset's positions, sorted by debt per token (the liquidation-price base)."""
@@ -101,14 +114,39 @@ class AssetBook:
     debt_usd: np.ndarray  # at index 1.0; multiply by the debt index for today's debt
     target_health: np.ndarray | None = None  # each borrower's own HF aim (market dynamics)
 
-    def sort(self) -> None:
+    def sort(self, changed_from: int = 0) -> None:
+        """Sorts by `base` and records what the hour reads (`tokens_total`, `debt_total`,
+        `highest_base`; valid until the arrays change again). Positions before `changed_from`
+        must be unchanged since the last sort: only the rest is sorted and merged in, in place
+        from the first slot a changed position moves to (the book before that slot stays as it
+        is), in the order a stable sort of the whole book gives (equal bases keep their index
+        order, the unchanged first)."""
+        tokens, debt = self.tokens[changed_from:], self.debt_usd[changed_from:]
         with np.errstate(divide="ignore", invalid="ignore"):
-            base = np.where(self.tokens > 0, self.debt_usd / np.maximum(self.tokens, 1e-300), 0.0)
-        order = np.argsort(base, kind="stable")
-        self.tokens, self.debt_usd = self.tokens[order], self.debt_usd[order]
-        if self.target_health is not None:
-            self.target_health = self.target_health[order]
-        self.base = base[order]
+            base = np.where(tokens > 0, debt / np.maximum(tokens, 1e-300), 0.0)
+        order = _stable_argsort(base)
+        if changed_from == 0:
+            self.tokens, self.debt_usd, self.base = tokens.take(order), debt.take(order), base.take(order)
+            if self.target_health is not None:
+                self.target_health = self.target_health.take(order)
+        elif len(order):
+            # The i-th changed position (in base order) goes after every unchanged one whose base
+            # is not above its own and after the i changed ones before it.
+            moved_to = np.searchsorted(self.base[:changed_from], base[order], side="right") + np.arange(len(order))
+            start = int(moved_to[0])
+            moved_to -= start
+            merged = np.empty(len(self.tokens) - start, dtype=np.intp)  # slot start + j takes position merged[j]
+            merged[moved_to] = order + changed_from
+            stays = np.ones(len(merged), dtype=bool)
+            stays[moved_to] = False
+            merged[stays] = np.arange(start, changed_from)
+            self.base[changed_from:] = base
+            for column in (self.tokens, self.debt_usd, self.base, self.target_health):
+                if column is not None:
+                    column[start:] = column.take(merged)
+        self.tokens_total, self.debt_total = self.tokens.sum(), self.debt_usd.sum()
+        highest = float(self.base[-1]) if len(self.base) else -math.inf
+        self.highest_base = math.inf if math.isnan(highest) else highest  # NaN sorts last: the search decides
 
     def compact(self) -> None:
         """Drops emptied positions (left, or fully liquidated) so arrivals do not pile up."""
@@ -199,8 +237,10 @@ def simulate(
     up to that hour only and runs the one decision path (`strategies.decision.recommend` for
     the agent, exactly what the enclave runs); the changes go through a simulated steward
     with the contract's checks, fast path and timelock delay."""
-    strategy_config = strategy_config or (strategy.config if isinstance(strategy, RiskStrategy) else default_config())
-    interval_hours = max(strategy_config.window.decision_interval_s // HOUR_S, 1)
+    if strategy is not None:  # the static baseline never decides: it needs no strategy config
+        strategy_config = strategy_config or (strategy.config if isinstance(strategy, RiskStrategy)
+                                              else default_config())
+    interval_hours = max(strategy_config.window.decision_interval_s // HOUR_S, 1) if strategy_config else 1
     hours = min(len(p.prices_usd) for p in paths)
     steward = SimulatedSteward(dict(initial), config.delay_hours * HOUR_S)
     books = {p.symbol: make_population(p, steward.params[p.symbol], config, config.seed + i) for i, p in enumerate(paths)}
@@ -208,7 +248,7 @@ def simulate(
     result.parameters = {p.symbol: [] for p in paths}
     debt_index = 1.0
     stable_supply = (debt.supply_usd if debt is not None and debt.supply_usd > 0
-                     else sum(b.debt_usd.sum() for b in books.values()) / config.stable_target_utilization)
+                     else sum(b.debt_total for b in books.values()) / config.stable_target_utilization)
     efficiency, gaps = np.zeros(hours), np.zeros(hours)
     bad_debt_series = np.zeros(hours)
     utilization_series = np.zeros(hours)
@@ -220,7 +260,10 @@ def simulate(
     rng = np.random.default_rng(dynamics.seed if dynamics else config.seed)
     # Arrivals are drawn from the initial book: USD sizes and each borrower's HF aim.
     templates = {p.symbol: (books[p.symbol].tokens * p.prices_usd[config.start_hour], books[p.symbol].target_health.copy())
-                 for p in paths}
+                 for p in paths} if dynamics is not None else {}
+    if dynamics is None:
+        for book in books.values():
+            book.target_health = None  # nobody acts on an aim: not carried through every re-sort
     flows = dynamics_model.FlowStep()
     reference_rate = (RateCurve.from_params(initial[debt.symbol]).borrow_rate(initial[debt.symbol].optimal_usage_ratio_bps / 1e4)
                       if debt is not None else 0.0)
@@ -242,13 +285,17 @@ def simulate(
             return RateCurve.from_params(steward.params[debt.symbol]).borrow_rate(utilization)
         return _stable_borrow_rate(utilization, config)
 
+    # Per asset, what the hour reads: prices as Python floats (no numpy scalar per asset-hour).
+    assets = [(p, books[p.symbol], p.prices_usd.tolist(), liquidated_series[p.symbol]) for p in paths]
+    book_debt = sum(b.debt_total for b in books.values())
     for t in range(config.start_hour, hours):
         now_s = int(paths[0].timestamps_s[t])
         # Scheduled updates whose timelock delay has passed are executed (checked again).
         for symbol, changes in steward.execute_ready(now_s):
             record(symbol, now_s, changes)
-        # Interest on all debt at the debt reserve's curve in force.
-        total_debt = sum(b.debt_usd.sum() for b in books.values()) * debt_index
+        # Interest on all debt at the debt reserve's curve in force (the books are as the last hour
+        # left them: `book_debt` is their debt at index 1).
+        total_debt = book_debt * debt_index
         utilization = min(total_debt / stable_supply, 1.0) if stable_supply else 0.0
         utilization_series[t] = utilization
         rate = borrow_rate(utilization)
@@ -264,19 +311,19 @@ def simulate(
                          dynamics, rng, flows)
 
         borrowing_power = 0.0
-        for path in paths:
-            symbol, price = path.symbol, float(path.prices_usd[t])
-            book, p = books[symbol], steward.params[symbol]
-            threshold, bonus = p.liquidation_threshold_bps / 1e4, p.liquidation_bonus_bps / 1e4
-            first = first_liquidatable(book.base, price, threshold, debt_index)
-            if first < len(book.base):
-                liquidated_series[symbol][t] = _liquidate(book, first, price, threshold, bonus, debt_index,
-                                                          path.depth_at(t), config, result)
-                book.sort()
-            borrowing_power += float(book.tokens.sum()) * price * p.ltv_bps / 1e4
+        for path, book, prices, liquidated in assets:
+            price, p = prices[t], steward.params[path.symbol]
+            threshold = p.liquidation_threshold_bps / 1e4
+            if liquidation_limit(price, threshold, debt_index) < book.highest_base:  # most hours nobody is
+                first = first_liquidatable(book.base, price, threshold, debt_index)
+                liquidated[t] = _liquidate(book, first, price, threshold, p.liquidation_bonus_bps / 1e4, debt_index,
+                                           path.depth_at(t), config, result)
+                book.sort(changed_from=first)
+            borrowing_power += float(book.tokens_total) * price * p.ltv_bps / 1e4
         bad_debt_series[t] = result.bad_debt_usd
         losses_series[t] = result.borrower_bonus_losses_usd
-        total_debt = sum(b.debt_usd.sum() for b in books.values()) * debt_index
+        book_debt = sum(b.debt_total for b in books.values())
+        total_debt = book_debt * debt_index
         debt_series[t] = total_debt
         efficiency[t] = total_debt / borrowing_power if borrowing_power > 0 else 0.0
 
@@ -389,10 +436,24 @@ def _move_market(paths: list[MarketPath], books: dict[str, AssetBook], steward: 
         book.sort()
 
 
+def liquidation_limit(price: float, threshold: float, debt_index: float) -> float:
+    """The base (debt per token at index 1) above which a position's health factor is below 1."""
+    return price * threshold / debt_index
+
+
 def first_liquidatable(base: np.ndarray, price: float, threshold: float, debt_index: float) -> int:
     """Index of the first position (sorted by `base`, debt per token at index 1) whose health
     factor is below 1: base x index / LT > price. Aave liquidates below 1, never at exactly 1."""
-    return int(np.searchsorted(base, price * threshold / debt_index, side="right"))
+    return int(np.searchsorted(base, liquidation_limit(price, threshold, debt_index), side="right"))
+
+
+def _sequential_totals(starts: list[float], values: list[np.ndarray]) -> np.ndarray:
+    """starts[j] + values[j][0] + values[j][1] + ..., left to right, for each j: the sums a
+    loop's `+=` gives, bit for bit (np.cumsum adds in order; np.sum would add pairwise and
+    round differently). The arrays have one length, at least 1."""
+    rows = np.array(values)
+    rows[:, 0] += starts  # the first addition, start + value, as the loop's first `+=`
+    return rows.cumsum(axis=1)[:, -1]
 
 
 def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonus: float, debt_index: float,
@@ -400,42 +461,60 @@ def _liquidate(book: AssetBook, first: int, price: float, threshold: float, bonu
     """Liquidates positions [first:] once each this hour (close factor, bonus, slippage);
     returns the collateral value seized. Without market dynamics a liquidation waits when its
     own slippage reaches the bonus; with them, when it does not pay after the slippage of
-    everything sold this hour before it and gas (`market_dynamics.liquidation_profit_usd`)."""
+    everything sold this hour before it and gas (`market_dynamics.liquidation_profit_usd`).
+
+    Computed over the slice at once: each position's figures are the same IEEE operations in
+    the same order as one position at a time, and the result's totals are added in position
+    order (`_sequential_totals`), so every figure is what a loop over the positions gives."""
     dynamics = config.dynamics
-    sold_usd = 0.0
-    for i in range(first, len(book.base)):
-        tokens, debt = book.tokens[i], book.debt_usd[i] * debt_index
-        if debt <= 0:
-            continue
-        collateral_value = tokens * price
+    tokens = book.tokens[first:]
+    debt = book.debt_usd[first:] * debt_index
+    owes = ~(debt <= 0)  # as the loop's `if debt <= 0: continue` (a NaN debt is not skipped)
+    collateral_value = tokens * price
+    with np.errstate(divide="ignore", invalid="ignore"):
         health = collateral_value * threshold / debt
-        close_factor = 1.0 if health <= config.close_factor_hf_threshold else 0.5
-        repay = debt * close_factor
-        seized_value = min(repay * bonus, collateral_value)
-        if seized_value < repay * bonus:
-            repay = seized_value / bonus
-        if dynamics is None:
-            slippage = _slippage(seized_value, depth_usd, config.depth_slippage)
-            pays = not (slippage >= bonus - 1 and collateral_value > 0)
-        else:
-            slippage = dynamics_model.incremental_slippage(sold_usd, seized_value, depth_usd, config.depth_slippage)
-            pays = dynamics_model.liquidation_profit_usd(repay, seized_value, slippage, dynamics.gas_usd_per_liquidation) > 0
-        if not pays:
-            result.skipped_unprofitable_liquidations += 1  # no liquidator takes a loss: the position waits
-            continue
-        sold_usd += seized_value
-        bonus_value = seized_value - repay
-        result.liquidations += 1
-        result.liquidated_debt_usd += repay
-        result.borrower_bonus_losses_usd += bonus_value
-        result.protocol_revenue_usd += bonus_value * config.liquidation_protocol_fee
-        book.tokens[i] = tokens - seized_value / price
-        remaining = debt - repay
-        if book.tokens[i] <= 1e-12 and remaining > 0:
-            result.bad_debt_usd += remaining  # no collateral left: written off
-            remaining = 0.0
-            book.tokens[i] = 0.0
-        book.debt_usd[i] = remaining / debt_index
+    repay = debt * np.where(health <= config.close_factor_hf_threshold, 1.0, 0.5)
+    wanted = repay * bonus
+    short = collateral_value < wanted  # the collateral cannot pay the bonus: all of it is seized
+    seized_value = np.where(short, collateral_value, wanted)  # min(wanted, collateral)
+    repay = np.where(short, collateral_value / bonus, repay)
+    if dynamics is None:
+        slippage = _slippage(seized_value, depth_usd, config.depth_slippage)
+        pays = owes & ~((slippage >= bonus - 1) & (collateral_value > 0))
+    else:
+        # Each sale moves the pool for the next: whether one pays depends on those before it.
+        pays = np.zeros(len(debt), dtype=bool)
+        sold_usd = 0.0
+        for i in np.flatnonzero(owes):
+            slippage = dynamics_model.incremental_slippage(sold_usd, seized_value[i], depth_usd, config.depth_slippage)
+            if dynamics_model.liquidation_profit_usd(repay[i], seized_value[i], slippage,
+                                                     dynamics.gas_usd_per_liquidation) > 0:
+                pays[i] = True
+                sold_usd += seized_value[i]
+    done = np.flatnonzero(pays)
+    result.skipped_unprofitable_liquidations += int(np.count_nonzero(owes)) - len(done)  # no liquidator takes a loss
+    if len(done) == 0:
+        return 0.0
+    if len(done) < len(pays):
+        tokens, debt, repay, seized_value = tokens[done], debt[done], repay[done], seized_value[done]
+        rows = first + done
+    else:  # every one (the usual case): the slice itself
+        rows = slice(first, None)
+    bonus_value = seized_value - repay
+    result.liquidations += len(done)
+    (result.liquidated_debt_usd, result.borrower_bonus_losses_usd, result.protocol_revenue_usd,
+     sold_usd) = _sequential_totals(
+        [result.liquidated_debt_usd, result.borrower_bonus_losses_usd, result.protocol_revenue_usd, 0.0],
+        [repay, bonus_value, bonus_value * config.liquidation_protocol_fee, seized_value])
+    tokens_left = tokens - seized_value / price
+    remaining = debt - repay
+    written_off = (tokens_left <= 1e-12) & (remaining > 0)  # no collateral left: the rest is bad debt
+    if written_off.any():
+        result.bad_debt_usd, = _sequential_totals([result.bad_debt_usd], [remaining[written_off]])
+        tokens_left[written_off] = 0.0
+        remaining[written_off] = 0.0
+    book.tokens[rows] = tokens_left
+    book.debt_usd[rows] = remaining / debt_index
     return sold_usd
 
 
