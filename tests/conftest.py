@@ -37,7 +37,9 @@ def demo_run(tmp_path_factory) -> DemoRun:
 
     Built once per `pytest` run, also across xdist workers: the first worker to need it builds
     it under a file lock in the run's shared temporary directory; the others wait and reuse it
-    (a demo is ~25 s of CPU and the machine has two cores)."""
+    (a demo is ~25 s of CPU and the machine has two cores). Every test that uses it is in the
+    xdist group "demo", so under `--dist loadgroup` (make test) one worker builds it and runs
+    them while the other goes on with the rest instead of waiting at the lock."""
     import fcntl
     import os
     import pickle

@@ -96,6 +96,7 @@ def test_db_upgrade_refuses_someone_elses_database(tmp_path, capsys):
 
 
 @pytest.mark.needs_data
+@pytest.mark.xdist_group("demo")  # one worker builds the shared demo and runs its users; the other is not held waiting
 def test_status_of_the_demo_reads_as_text_and_json_and_writes_nothing(demo_run, tmp_path, capsys):
     """The demo's 3 days: 5 proposals (1 vetoed), the last snapshot at the last decision's
     block, shown in UTC and in the replay's own time (May 2021)."""

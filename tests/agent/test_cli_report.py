@@ -13,7 +13,7 @@ import pytest
 
 from tests.agent.cli_runner import run_in_process
 
-pytestmark = [pytest.mark.integration, pytest.mark.needs_data]
+pytestmark = [pytest.mark.integration, pytest.mark.needs_data, pytest.mark.xdist_group("demo")]
 SECTIONS = ["Summary", "Before and after", "Method", "Value at risk and expected shortfall",
             "Where the inputs came from",
             "Positions that become liquidatable", "Monte Carlo bad debt", "Backtest, current against proposed",

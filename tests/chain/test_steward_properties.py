@@ -234,15 +234,13 @@ def assert_bounds_held(model: Model) -> None:
         last[(symbol, param)] = at
 
 
-@pytest.mark.parametrize("deployed", ["in_process"], indirect=True)
-def test_random_sequences_keep_the_bounds_and_match_the_mirror(deployed: System):
-    system = deployed
+def check_random_sequences(system: System, examples: int) -> None:
     base = snapshot(system.w3)
     advance_time(system.w3, 86_400)  # ahead of the wall clock: blocks land at latest + 1 s
     start = snapshot(system.w3)
     totals = {"executions": 0}
 
-    @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(actions(), min_size=6, max_size=14))
     def check(steps):
         revert_to(system.w3, start)
@@ -255,3 +253,16 @@ def test_random_sequences_keep_the_bounds_and_match_the_mirror(deployed: System)
     finally:
         revert_to(system.w3, base)
     assert totals["executions"] > 0
+
+
+@pytest.mark.parametrize("deployed", ["in_process"], indirect=True)
+def test_random_sequences_keep_the_bounds_and_match_the_mirror(deployed: System):
+    """Ten new random sequences on every run (about half a second of py-evm each); `make test-slow`
+    runs a hundred."""
+    check_random_sequences(deployed, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("deployed", ["in_process"], indirect=True)
+def test_a_hundred_random_sequences_keep_the_bounds_and_match_the_mirror(deployed: System):
+    check_random_sequences(deployed, 100)

@@ -16,7 +16,7 @@ from agent.store import make_engine
 from agent.times import utc
 from tests.dashboard.conftest import seed_many_proposals
 
-pytestmark = [pytest.mark.integration, pytest.mark.needs_data]
+pytestmark = [pytest.mark.integration, pytest.mark.needs_data, pytest.mark.xdist_group("demo")]
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 

@@ -16,7 +16,7 @@ import requests
 from chain.node import free_loopback_port
 from tests.agent.cli_runner import SCRIPT
 
-pytestmark = [pytest.mark.integration, pytest.mark.needs_data]
+pytestmark = [pytest.mark.integration, pytest.mark.needs_data, pytest.mark.xdist_group("demo")]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 # (path, title, texts that must show, screenshot name)
