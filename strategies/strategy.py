@@ -152,8 +152,7 @@ class RiskStrategy:
         depth = asset.liquidity_depth_usd
 
         # Horizon: how long the depth needs to absorb what the stress drop liquidates.
-        def horizon_tail(hours: int, confidence: float) -> collateral.TailModel:
-            return collateral.fit_horizon_tail(returns, ewma, hours, confidence, config.tail, k)
+        horizon_tail = collateral.HorizonTails(returns, ewma, config.tail, k).fit  # shares work between tails
 
         base_tail = horizon_tail(appetite.min_horizon_hours, appetite.lt_confidence)
         stress_drop = base_tail.drop_var(sigma, appetite.min_horizon_hours)
