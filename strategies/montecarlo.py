@@ -56,17 +56,31 @@ def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: in
     return np.exp(prices, out=prices)
 
 
+def running_minimum(price_paths: np.ndarray) -> np.ndarray:
+    """np.minimum.accumulate(price_paths, axis=1), hour by hour over all paths at once on a
+    transposed copy (the accumulate walks each short row on its own, several times slower); a
+    view of shape (paths, hours + 1). A minimum is one of its arguments, so any order gives
+    the same array. Computed once per paths array: both parameter sets of a decision take it
+    (`bad_debt(..., running_min=)`)."""
+    by_hour = np.array(price_paths.T, order="C")
+    for hour in range(1, by_hour.shape[0]):
+        np.minimum(by_hour[hour - 1], by_hour[hour], out=by_hour[hour])
+    return by_hour.T
+
+
 def _first_hour_at_or_below(running_min: np.ndarray, path_index: np.ndarray, trigger: np.ndarray) -> np.ndarray:
     """For each (path, trigger) pair whose path reaches the trigger: the first hour h with
     running_min[path, h] <= trigger (running_min is non-increasing along each path)."""
+    paths, hours = running_min.shape
+    by_hour = np.ascontiguousarray(running_min.T).reshape(-1)  # no copy for `running_minimum`'s view
     low = np.zeros(len(path_index), dtype=np.int64)
-    high = np.full(len(path_index), running_min.shape[1] - 1, dtype=np.int64)
+    high = np.full(len(path_index), hours - 1, dtype=np.int64)
     while True:
         open_ = low < high
         if not open_.any():
             return low
         middle = (low + high) // 2
-        above = running_min[path_index, middle] > trigger
+        above = by_hour[middle * paths + path_index] > trigger
         low = np.where(open_ & above, middle + 1, low)
         high = np.where(open_ & ~above, middle, high)
 
@@ -145,6 +159,29 @@ def _sparse_sums_match_numpy() -> bool:
 _SPARSE_SUMS_EXACT = _sparse_sums_match_numpy()
 
 
+_DENSE_ROWS_MAX_VALUES = 1 << 18  # 2 MB: above it, the sparse emulation (no dense buffer)
+
+
+def _row_sums(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """`dense.sum(axis=1)` of the matrix of `shape` that is zero except dense[rows, cols] =
+    values ((row, col) pairs unique, any order), bit for bit. When the rows holding an entry
+    are few, only they are made dense and numpy sums them (each row the very row of the full
+    matrix, summed by the same routine); otherwise `sparse_row_sums`."""
+    totals = np.zeros(shape[0])
+    if len(rows) == 0:
+        return totals
+    occupied = np.zeros(shape[0], dtype=bool)
+    occupied[rows] = True
+    row_count = int(np.count_nonzero(occupied))
+    if row_count * shape[1] > _DENSE_ROWS_MAX_VALUES:
+        return sparse_row_sums(rows, cols, values, shape)
+    compact = np.cumsum(occupied) - 1  # a row's place among the occupied rows
+    dense = np.zeros((row_count, shape[1]))
+    dense[compact[rows], cols] = values
+    totals[occupied] = dense.sum(axis=1)
+    return totals
+
+
 def _positions_reached(path_min: np.ndarray, trigger: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All (path, position) pairs with path_min[path] <= trigger[position]: a suffix of the
     positions sorted by trigger for each path (NaN triggers are never reached)."""
@@ -166,10 +203,13 @@ def bad_debt(
     liquidation_delay_hours: int = 1,
     *,
     liquidated: bool = True,
+    running_min: np.ndarray | None = None,
 ) -> BadDebtEstimate:
     """Bad debt per path for positions (collateral value now, debt) under one LT and LB.
     `liquidated=False` skips the mean liquidated debt (NaN then), which costs about as much
-    as the bad debt itself when many positions are liquidated and bad debt is rare."""
+    as the bad debt itself when many positions are liquidated and bad debt is rare.
+    `running_min` is `running_minimum(price_paths)` when the caller has it (computed here
+    otherwise)."""
     if len(debt_usd) == 0:
         return BadDebtEstimate(0.0, 0.0, 0.0)
     if not (_SPARSE_SUMS_EXACT and liquidation_bonus > 0 and np.all(collateral_usd >= 0)):
@@ -180,21 +220,21 @@ def bad_debt(
     trigger = debt_usd / (collateral_usd * liquidation_threshold)
     horizon = price_paths.shape[1] - 1
     shape = (price_paths.shape[0], len(debt_usd))
-    path_min = price_paths.min(axis=1)
+    if running_min is None:
+        running_min = running_minimum(price_paths)
+    path_min = running_min[:, -1]  # the path's minimum (a minimum in any order is the same)
     rows, cols = _positions_reached(path_min, trigger)
-    rows, cols = np.divmod(np.sort(rows * shape[1] + cols), shape[1])  # (path, position) order, for the sums
     can_lose = debt_usd[cols] > collateral_usd[cols] * path_min[rows] / liquidation_bonus
     path_index, position_index = rows[can_lose], cols[can_lose]
     shortfall = np.zeros(0)
     if len(path_index):
-        running_min = np.minimum.accumulate(price_paths, axis=1)
         first = _first_hour_at_or_below(running_min, path_index, trigger[position_index])
         execute_at = np.minimum(first + liquidation_delay_hours, horizon)
         execution_price = price_paths[path_index, execute_at]
         recoverable = collateral_usd[position_index] * execution_price / liquidation_bonus
         shortfall = np.maximum(debt_usd[position_index] - recoverable, 0.0)
-    per_path = sparse_row_sums(path_index, position_index, shortfall, shape)
-    liquidated_mean = float(sparse_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
+    per_path = _row_sums(path_index, position_index, shortfall, shape)
+    liquidated_mean = float(_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
     return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), liquidated_mean)
 
 

@@ -22,7 +22,7 @@ from strategies.anomaly import AnomalyGuard, valid_returns
 from strategies.bounds import Bounds, Param, project
 from strategies.config import StrategyConfig, default_config
 from strategies.inputs import AssetHistory, MarketHistory
-from strategies.montecarlo import bad_debt, simulate_paths, synthetic_population
+from strategies.montecarlo import bad_debt, running_minimum, simulate_paths, synthetic_population
 from strategies.params import MAX_CAP_TOKENS
 from strategies.types import AssetRecommendation, ParamChange, Recommendation, RiskParams, bounds_for
 from strategies.volatility import ewma_sigma_series, select_and_forecast, select_and_forecast_daily, winsorize
@@ -260,12 +260,14 @@ class RiskStrategy:
         paths = simulate_paths(sigma, horizon, config.montecarlo.paths, config.seed, config.montecarlo.student_dof)
         after = {**current_values, **changes}
         delay = config.montecarlo.liquidation_delay_hours
-        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay, liquidated=False)
+        running_min = running_minimum(paths)  # shared by both parameter sets
+        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay, liquidated=False,
+                            running_min=running_min)
         unchanged = (after[Param.LIQUIDATION_THRESHOLD] == params.liquidation_threshold_bps
                      and after[Param.LIQUIDATION_BONUS] == params.liquidation_bonus_bps)
         debt_after = debt_now if unchanged else bad_debt(
             paths, collateral_usd, debt_usd, after[Param.LIQUIDATION_THRESHOLD] / 1e4, after[Param.LIQUIDATION_BONUS] / 1e4,
-            delay, liquidated=False,
+            delay, liquidated=False, running_min=running_min,
         )
         applied = collateral.newly_liquidatable(
             collateral_usd, debt_usd, threshold_now, after[Param.LIQUIDATION_THRESHOLD] / 1e4
