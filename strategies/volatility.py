@@ -20,6 +20,7 @@ compares on seeded series. How:
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 
@@ -515,15 +516,21 @@ class DailyFitCache:
 
     @staticmethod
     def span_digest(span: np.ndarray) -> bytes:
-        import hashlib
+        """SHA-256 of the span's float64 bytes, read in place (no copy when it is contiguous)."""
+        return hashlib.sha256(np.ascontiguousarray(span, dtype=np.float64)).digest()
 
-        return hashlib.sha256(np.ascontiguousarray(span, dtype=np.float64).tobytes()).digest()
+    @staticmethod
+    def _settings(config: VolatilityConfig, extra: tuple = ()) -> bytes:
+        return repr((config.winsorize_robust_sigmas, config.ewma_decay_per_hour, config.garch_max_hours,
+                     config.har_min_days, *extra)).encode()
 
     @staticmethod
     def _key(kind: bytes, digest: bytes, config: VolatilityConfig, extra: tuple = ()) -> bytes:
-        settings = (config.winsorize_robust_sigmas, config.ewma_decay_per_hour, config.garch_max_hours,
-                    config.har_min_days, *extra)
-        return kind + digest + repr(settings).encode()
+        return kind + digest + DailyFitCache._settings(config, extra)
+
+    @staticmethod
+    def _daily_extra(garch_params: tuple[float, float, float]) -> tuple:
+        return tuple(float(p).hex() for p in garch_params)
 
     def garch(self, span: np.ndarray, config: VolatilityConfig,
               digest: bytes | None = None) -> tuple[float, float, float]:
@@ -533,7 +540,7 @@ class DailyFitCache:
     def daily(self, span: np.ndarray, garch_params: tuple[float, float, float], config: VolatilityConfig,
               digest: bytes | None = None) -> DailyFit:
         digest = digest or self.span_digest(span)
-        return self._cached(self._key(b"daily", digest, config, tuple(float(p).hex() for p in garch_params)),
+        return self._cached(self._key(b"daily", digest, config, self._daily_extra(garch_params)),
                             lambda: daily_fit(span, garch_params, config))
 
     def clear(self) -> None:
@@ -556,6 +563,26 @@ def _forecast_forward(fit: DailyFit, model: str, sequence: np.ndarray, config: V
     daily_rv = _daily_realized_vol(sequence)
     predicted = (_har_latest(daily_rv) @ np.array(fit.har_coefficients) + fit.har_intercept)[0]
     return float(max(predicted, 1e-6) / np.sqrt(HOURS_PER_DAY))
+
+
+def _holdout_realized(returns: np.ndarray, start: int, bounds: list[tuple[float, float]]) -> list[float]:
+    """The realized volatility of each holdout day (day i: returns[start + 24 i :][:24], its
+    valid values clipped to bounds[i]), sqrt(sum(r**2)). Without gaps the days are rows of
+    one array: each row's clip, squares and sum are the same operations on the same 24
+    contiguous values as the day's own (numpy sums a row as it sums the row alone)."""
+    days = len(bounds)
+    block = returns[start : start + days * HOURS_PER_DAY] if start >= 0 else np.zeros(0)
+    if start >= 0 and len(block) == days * HOURS_PER_DAY and np.isfinite(block).all():
+        lower = np.array([[b[0]] for b in bounds])
+        upper = np.array([[b[1]] for b in bounds])
+        return np.sqrt(np.sum(np.clip(block.reshape(days, HOURS_PER_DAY), lower, upper) ** 2, axis=1)).tolist()
+    realized = []
+    for i, (lower_bound, upper_bound) in enumerate(bounds):
+        end = start + i * HOURS_PER_DAY
+        following = returns[end : end + HOURS_PER_DAY]
+        following = np.clip(following[np.isfinite(following)], lower_bound, upper_bound)
+        realized.append(float(np.sqrt(np.sum(following**2))))
+    return realized
 
 
 def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: VolatilityConfig | None = None,
@@ -582,13 +609,19 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
     last = len(returns) - hours_after_midnight  # returns[:last] end at or before B0
     first_day = as_of_s // SECONDS_PER_DAY  # UTC day number of B0's midnight
 
+    # The keys `cache.garch` / `cache.daily` would build, their constant parts built once: the
+    # same lookups (hits and misses counted alike), without re-deriving them per record.
+    garch_settings = cache._settings(config)
+    daily_settings: dict[tuple[float, float, float], bytes] = {}
+    all_valid = bool(valid.all())  # then a span is a slice, hashed in place
     spans: dict[int, tuple[np.ndarray, bytes]] = {}
 
     def span_before(end: int) -> tuple[np.ndarray, bytes]:
         """The valid returns of the span ending at returns[end], and their digest (once each)."""
         if end not in spans:
             span = returns[max(end - span_hours, 0) : end]
-            span = span[np.isfinite(span)]
+            if not all_valid:
+                span = span[np.isfinite(span)]
             spans[end] = (span, cache.span_digest(span))
         return spans[end]
 
@@ -596,22 +629,23 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
         end = last - days_back * HOURS_PER_DAY
         week_end = end - ((first_day - days_back) % DAYS_PER_WEEK) * HOURS_PER_DAY
         week_span, week_digest = span_before(week_end)
-        params = cache.garch(week_span, config, week_digest)
+        params = cache._cached(b"garch" + week_digest + garch_settings, lambda: weekly_garch_fit(week_span, config))
+        if params not in daily_settings:
+            daily_settings[params] = cache._settings(config, cache._daily_extra(params))
         span, digest = span_before(end)
-        return cache.daily(span, params, config, digest)
+        return cache._cached(b"daily" + digest + daily_settings[params], lambda: daily_fit(span, params, config))
 
+    fits = [record(day) for day in range(holdout, 0, -1)]
+    realized_by_day = _holdout_realized(returns, last - holdout * HOURS_PER_DAY, [(f.lower, f.upper) for f in fits])
     errors: dict[str, list[float]] = {"ewma": [], "garch": [], "har": []}
-    for day in range(holdout, 0, -1):
-        fit = record(day)
-        end = last - day * HOURS_PER_DAY
-        following = returns[end : end + HOURS_PER_DAY]
-        following = np.clip(following[np.isfinite(following)], fit.lower, fit.upper)
-        realized = float(np.sqrt(np.sum(following**2)))
+    for fit, realized in zip(fits, realized_by_day, strict=True):
         for name, hourly in (("ewma", fit.ewma_sigma), ("garch", fit.garch_sigma), ("har", fit.har_sigma)):
             errors[name].append((hourly * np.sqrt(HOURS_PER_DAY) - realized) ** 2)
     rmse = {name: float(np.sqrt(np.mean(values))) for name, values in errors.items()}
     best = min(sorted(rmse), key=lambda name: rmse[name])
     fit = record(0)
     sequence = returns[max(last - span_hours, 0) :]
-    sequence = np.clip(sequence[np.isfinite(sequence)], fit.lower, fit.upper)
+    if not all_valid:
+        sequence = sequence[np.isfinite(sequence)]
+    sequence = np.clip(sequence, fit.lower, fit.upper)
     return VolatilityForecast(_forecast_forward(fit, best, sequence, config), best, rmse)

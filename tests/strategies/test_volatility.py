@@ -19,6 +19,7 @@ from strategies.config import default_config
 from strategies.volatility import (
     DEFAULT_VOLATILITY,
     DailyFitCache,
+    _holdout_realized,
     EwmaVolatility,
     GarchVolatility,
     HarVolatility,
@@ -312,3 +313,31 @@ def test_daily_selection_falls_back_to_ewma_on_short_history():
     returns = np.diff(np.log(prices))
     assert (forecast.model, forecast.oos_errors) == ("ewma", {})
     assert forecast.hourly_sigma == EwmaVolatility().forecast_hourly(winsorize(returns, 12.0))
+
+
+def _realized_day_by_day(returns, start, bounds):
+    """The holdout loop as `select_and_forecast_daily` ran it before the days became rows."""
+    out = []
+    for i, (lower, upper) in enumerate(bounds):
+        following = returns[start + 24 * i : start + 24 * i + 24]
+        out.append(float(np.sqrt(np.sum(np.clip(following[np.isfinite(following)], lower, upper) ** 2))))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_holdout_days_as_rows_equal_the_day_by_day_loop(seed):
+    """30 days of returns whose magnitudes span 16 orders (any other order of additions
+    shows in the last bits), clipped with each day's own bounds (some infinite): the rows'
+    realized volatilities equal the day-by-day loop's exactly; with a NaN in a day (the loop
+    itself) and with the holdout starting before the data (negative slices, as the loop
+    took them) too."""
+    rng = np.random.default_rng(seed)
+    returns = rng.standard_normal(24 * 40) * 10.0 ** rng.integers(-9, 7, 24 * 40)
+    bounds = [(-np.inf, np.inf) if i % 7 == 0 else tuple(sorted(rng.normal(0, 3, 2))) for i in range(30)]
+    start = 24 * 40 - 24 * 30 - int(rng.integers(0, 24))
+    got = _holdout_realized(returns, start, bounds)
+    assert [v.hex() for v in got] == [v.hex() for v in _realized_day_by_day(returns, start, bounds)]
+    gapped = returns.copy()
+    gapped[start + 24 * 3 + 5] = np.nan
+    assert _holdout_realized(gapped, start, bounds) == _realized_day_by_day(gapped, start, bounds)
+    assert _holdout_realized(returns, -30, bounds[:2]) == _realized_day_by_day(returns, -30, bounds[:2])
