@@ -170,12 +170,20 @@ _DENSE_ROWS_MAX_VALUES = 1 << 18  # 2 MB: above it, the sparse emulation (no den
 
 def _row_sums(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """`dense.sum(axis=1)` of the matrix of `shape` that is zero except dense[rows, cols] =
-    values ((row, col) pairs unique, any order), bit for bit. When the rows holding an entry
-    are few, only they are made dense and numpy sums them (each row the very row of the full
-    matrix, summed by the same routine); otherwise `sparse_row_sums`."""
+    values ((row, col) pairs unique, any order), bit for bit. Rows of at most two entries
+    need no order; when the rows holding an entry are few, only they are made dense and numpy
+    sums them (each row the very row of the full matrix, summed by the same routine);
+    otherwise `sparse_row_sums`."""
     totals = np.zeros(shape[0])
     if len(rows) == 0:
         return totals
+    per_row = np.bincount(rows, minlength=shape[0])
+    if per_row.max() <= 2 and not (np.signbit(values) & (values == 0)).any():
+        # At most two entries a row (positions already under HF 1 lose on every path, the
+        # rest rarely): the row's sum is a + b, or a, whatever the grouping (the others are
+        # exact zeros), and bincount adds 0.0 + a + b. A -0.0 entry (whose sign a sum of
+        # zeros might keep) takes the ways below.
+        return np.bincount(rows, weights=values, minlength=shape[0])
     occupied = np.zeros(shape[0], dtype=bool)
     occupied[rows] = True
     row_count = int(np.count_nonzero(occupied))
@@ -240,6 +248,8 @@ def bad_debt(
         recoverable = collateral_usd[position_index] * execution_price / liquidation_bonus
         shortfall = np.maximum(debt_usd[position_index] - recoverable, 0.0)
     per_path = _row_sums(path_index, position_index, shortfall, shape)
+    if not len(path_index) and not liquidated:  # no path loses: mean and quantile of zeros
+        return BadDebtEstimate(0.0, 0.0, float("nan"))
     liquidated_mean = float(_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
     return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), liquidated_mean)
 

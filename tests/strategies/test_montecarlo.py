@@ -215,3 +215,33 @@ def test_row_sums_dense_or_sparse_equal_numpy_row_sums(monkeypatch, dense_rows_m
     got = _row_sums(rows[shuffled], cols[shuffled], dense[rows, cols][shuffled], dense.shape)
     assert got.tobytes() == dense.sum(axis=1).tobytes()
     assert _row_sums(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), (4, 3)).tolist() == [0.0] * 4
+
+
+def test_rows_of_at_most_two_entries_equal_numpy_row_sums():
+    """The shape of a book with positions already under HF 1 (they lose on every path, the
+    rest never): each row a, b or a + b whatever numpy's grouping. Magnitudes 16 orders
+    apart, an infinite entry, and a -0.0 entry (its sign could survive a sum of zeros: the
+    general ways then), one column, and a row of one -0.0 alone (numpy keeps -0.0)."""
+    rng = np.random.default_rng(2)
+    dense = np.zeros((300, 40))
+    for row in range(300):
+        for col in rng.choice(40, int(rng.integers(0, 3)), replace=False):
+            dense[row, col] = rng.standard_normal() * 10.0 ** rng.integers(-8, 9)
+    dense[7, 3] = np.inf
+    rows, cols = np.nonzero(dense)
+    assert _row_sums(rows, cols, dense[rows, cols], dense.shape).tobytes() == dense.sum(axis=1).tobytes()
+    dense[9, :] = 0.0
+    dense[9, 5] = -0.0
+    rows, cols = np.nonzero(dense)
+    rows, cols = np.append(rows, 9), np.append(cols, 5)
+    assert _row_sums(rows, cols, dense[rows, cols], dense.shape).tobytes() == dense.sum(axis=1).tobytes()
+    one = np.array([[-0.0], [2.0]])
+    assert _row_sums(np.array([0, 1]), np.array([0, 0]), one[:, 0], one.shape).tobytes() == one.sum(axis=1).tobytes()
+
+
+def test_no_path_that_loses_gives_exact_zeros():
+    """Everyone far from liquidation: mean and 95% quantile +0.0, as numpy's of a zero row."""
+    collateral, debt = np.full(3, 1e6), np.full(3, 1.0)
+    got = bad_debt(PATHS, collateral, debt, 0.8, 1.05, 1, liquidated=False)
+    want = reference_bad_debt(PATHS, collateral, debt, 0.8, 1.05, 1)
+    assert (got.mean_usd.hex(), got.var95_usd.hex()) == (want.mean_usd.hex(), want.var95_usd.hex()) == ("0x0.0p+0",) * 2
