@@ -115,10 +115,14 @@ class HorizonTails:
     a separate call, so every tail is that call's, bit for bit."""
 
     def __init__(self, returns: np.ndarray, hourly_sigma: np.ndarray, config: TailConfig | None = None,
-                 winsorize_robust_sigmas: float = 12.0) -> None:
+                 winsorize_robust_sigmas: float = 12.0, winsorized: np.ndarray | None = None) -> None:
+        """`winsorized`: `winsorize(returns, winsorize_robust_sigmas)` when the caller has it
+        (the span of every horizon when the returns are shorter than the tail window)."""
         self.returns, self.hourly_sigma, self.config = returns, hourly_sigma, config
         self.winsorize_robust_sigmas = winsorize_robust_sigmas
         self._winsorized: dict[int, np.ndarray] = {}  # by the span's first index in `returns`
+        if winsorized is not None:
+            self._winsorized[0] = winsorized
         self._samples: dict[int, np.ndarray] = {}  # by horizon
 
     def sample(self, horizon_hours: int) -> np.ndarray:

@@ -139,11 +139,12 @@ class RiskStrategy:
         returns = valid_returns(asset.prices_usd)
         forecast = (select_and_forecast_daily(asset.prices_usd, history.as_of_s, c_vol) if c_vol.selection == "daily"
                     else select_and_forecast(returns, c_vol))
-        ewma = ewma_sigma_series(returns, c_vol.ewma_decay_per_hour, c_vol.ewma_warmup_hours, k)
+        clipped = winsorize(returns, k)  # once: the EWMA, the input window and the tails winsorize the same returns
+        ewma = ewma_sigma_series(returns, c_vol.ewma_decay_per_hour, c_vol.ewma_warmup_hours, k, clipped=clipped)
         # Through the cycle: the largest of the forecast, the stress record before now and the
         # input window's realized volatility (strategies.stressed).
         stressed_sigma = stressed.through_the_cycle_sigma(forecast.hourly_sigma, config.stress_records_of(asset.symbol),
-                                                          history.as_of_s, winsorize(returns, k), ttc.min_window_hours)
+                                                          history.as_of_s, clipped, ttc.min_window_hours)
         sigma = stressed_sigma.hourly_sigma
         price = asset.last_price_usd
         threshold_now = params.liquidation_threshold_bps / 1e4
@@ -152,7 +153,7 @@ class RiskStrategy:
         depth = asset.liquidity_depth_usd
 
         # Horizon: how long the depth needs to absorb what the stress drop liquidates.
-        horizon_tail = collateral.HorizonTails(returns, ewma, config.tail, k).fit  # shares work between tails
+        horizon_tail = collateral.HorizonTails(returns, ewma, config.tail, k, clipped).fit  # shares work between tails
 
         base_tail = horizon_tail(appetite.min_horizon_hours, appetite.lt_confidence)
         stress_drop = base_tail.drop_var(sigma, appetite.min_horizon_hours)

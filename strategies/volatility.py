@@ -67,8 +67,11 @@ def ewma_sigma_series(
     decay: float = DEFAULT_VOLATILITY.ewma_decay_per_hour,
     warmup: int = DEFAULT_VOLATILITY.ewma_warmup_hours,
     winsorize_k: float = DEFAULT_VOLATILITY.winsorize_robust_sigmas,
+    *,
+    clipped: np.ndarray | None = None,
 ) -> np.ndarray:
-    """sigma[t] forecasts return t from returns[:t] only (no look-ahead); winsorized inputs.
+    """sigma[t] forecasts return t from returns[:t] only (no look-ahead); winsorized inputs
+    (`clipped`: `winsorize(returns, winsorize_k)` when the caller has it).
 
     variance[0] = max(var(returns[:warmup]), 1e-12) and
     variance[t] = decay * variance[t-1] + (1 - decay) * clipped[t-1]**2, run as the linear
@@ -81,7 +84,7 @@ def ewma_sigma_series(
     if len(returns) == 0:
         return np.zeros(0)
     first = max(float(np.var(returns[:warmup])), 1e-12)
-    clipped = winsorize(returns, winsorize_k)
+    clipped = winsorize(returns, winsorize_k) if clipped is None else clipped
     drive = (1 - decay) * np.array([value**2 for value in clipped[:-1].tolist()])
     rest, _ = lfilter([1.0], [1.0, -decay], drive, zi=[decay * first])
     variance = np.empty(len(returns))

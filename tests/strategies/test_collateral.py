@@ -103,7 +103,8 @@ def test_shared_horizon_tails_equal_separate_calls_bit_for_bit(hours):
     """One `HorizonTails` asked in a decision's order (24 h at 99%, a longer horizon at 99%,
     24 h at 95%, 1 h) gives each tail exactly (==, not approx) as a separate call: windows
     shorter than the tail window (every horizon winsorizes the whole series) and longer (each
-    horizon its own suffix: 4,330 and 8,760 hours > 4,320 + h - 1); 700 hours is under the
+    horizon its own suffix: 4,330 and 8,760 hours > 4,320 + h - 1), also when given the
+    winsorized series (used only where a horizon's span is all of it); 700 hours is under the
     minimum sample (the Student-t fallback, same for both forms). A heavy-tailed series with
     a bad print, so winsorizing clips."""
     rng = np.random.default_rng(hours)
@@ -112,9 +113,11 @@ def test_shared_horizon_tails_equal_separate_calls_bit_for_bit(hours):
     sigma = np.abs(rng.normal(0.01, 0.002, hours)) + 1e-4
     config = TailConfig(window_hours=4_320, min_sample_hours=720, student_dof=4.0)
     tails = HorizonTails(returns, sigma, config, 12.0)
+    given = HorizonTails(returns, sigma, config, 12.0, winsorize(returns, 12.0))  # the caller's winsorized returns
     for horizon, confidence in ((24, 0.99), (40, 0.99), (24, 0.95), (1, 0.99), (24, 0.99)):
         shared = tails.fit(horizon, confidence)
         separate = _separate_tail(returns, sigma, horizon, confidence, config, 12.0)
+        assert given.fit(horizon, confidence) == shared
         if separate is None:
             assert shared == fit_horizon_tail(np.zeros(10), np.ones(10), horizon, confidence, config)
         else:

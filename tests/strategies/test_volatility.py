@@ -341,3 +341,12 @@ def test_holdout_days_as_rows_equal_the_day_by_day_loop(seed):
     gapped[start + 24 * 3 + 5] = np.nan
     assert _holdout_realized(gapped, start, bounds) == _realized_day_by_day(gapped, start, bounds)
     assert _holdout_realized(returns, -30, bounds[:2]) == _realized_day_by_day(returns, -30, bounds[:2])
+
+
+def test_ewma_series_from_the_callers_winsorized_returns_is_the_same():
+    """`clipped=` is `winsorize(returns, k)` computed once by the strategy: same bytes."""
+    returns = garch_returns(3, hours=24 * 60)
+    returns[100] = 0.8  # a bad print, clipped
+    own = ewma_sigma_series(returns, 0.9975, 720, 12.0)
+    given = ewma_sigma_series(returns, 0.9975, 720, 12.0, clipped=winsorize(returns, 12.0))
+    assert own.tobytes() == given.tobytes()
