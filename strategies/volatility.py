@@ -568,6 +568,39 @@ def _forecast_forward(fit: DailyFit, model: str, sequence: np.ndarray, config: V
     return float(max(predicted, 1e-6) / np.sqrt(HOURS_PER_DAY))
 
 
+class _DayDigests:
+    """Cache keys for the spans of one window (returns without gaps), cheaper than hashing
+    each span whole (31 spans of ~2,000 returns an asset, overlapping but for a few days).
+    A span ending at a day boundary `end` (24 x k hours before `last`) is its first
+    `span_hours % 24` returns (the head) and `span_hours // 24` whole days; its key is
+    SHA-256 over a tag, the head's digest and the days' digests, oldest first. The days are
+    those of the UTC calendar, so the same span in the next hour's window (or next week's)
+    gets the same key, and two spans get the same key only if their days and heads hash the
+    same: a key still names the content. Each day of the window is hashed once.
+    `digest` answers None for a span that starts before the data (then hashed whole)."""
+
+    TAG = b"days/sha256:"
+
+    def __init__(self, returns: np.ndarray, last: int, span_hours: int) -> None:
+        self.returns, self.last, self.span_hours = returns, last, span_hours
+        self.whole_days, self.head_hours = divmod(span_hours, HOURS_PER_DAY)
+        # The digests of every whole day of returns[:last], oldest first, in one string.
+        self.first_day_start = last % HOURS_PER_DAY
+        self.days = b"".join(hashlib.sha256(returns[day : day + HOURS_PER_DAY]).digest()
+                             for day in range(self.first_day_start, last - HOURS_PER_DAY + 1, HOURS_PER_DAY))
+
+    def digest(self, end: int) -> bytes | None:
+        start = end - self.span_hours
+        if start < 0 or end > self.last or (self.last - end) % HOURS_PER_DAY:
+            return None
+        days_start = start + self.head_hours
+        first = (days_start - self.first_day_start) // HOURS_PER_DAY
+        days = self.days[first * 32 : (first + self.whole_days) * 32]
+        if len(days) != self.whole_days * 32:  # never for a span inside the window; a key must cover it all
+            return None
+        return hashlib.sha256(self.TAG + hashlib.sha256(self.returns[start:days_start]).digest() + days).digest()
+
+
 def _holdout_realized(returns: np.ndarray, start: int, bounds: list[tuple[float, float]]) -> list[float]:
     """The realized volatility of each holdout day (day i: returns[start + 24 i :][:24], its
     valid values clipped to bounds[i]), sqrt(sum(r**2)). Without gaps the days are rows of
@@ -617,6 +650,9 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
     garch_settings = cache._settings(config)
     daily_settings: dict[tuple[float, float, float], bytes] = {}
     all_valid = bool(valid.all())  # then a span is a slice, hashed in place
+    # Spans of one window overlap all but a few days: without gaps, each of the window's days
+    # is hashed once and a span's key is the digest of its days' digests (`_DayDigests`).
+    days = _DayDigests(returns, last, span_hours) if all_valid else None
     spans: dict[int, tuple[np.ndarray, bytes]] = {}
 
     def span_before(end: int) -> tuple[np.ndarray, bytes]:
@@ -625,7 +661,8 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
             span = returns[max(end - span_hours, 0) : end]
             if not all_valid:
                 span = span[np.isfinite(span)]
-            spans[end] = (span, cache.span_digest(span))
+            digest = days.digest(end) if days is not None else None
+            spans[end] = (span, digest if digest is not None else cache.span_digest(span))
         return spans[end]
 
     def record(days_back: int) -> DailyFit:

@@ -19,6 +19,7 @@ from strategies.config import default_config
 from strategies.volatility import (
     DEFAULT_VOLATILITY,
     DailyFitCache,
+    _DayDigests,
     _holdout_realized,
     EwmaVolatility,
     GarchVolatility,
@@ -350,3 +351,26 @@ def test_ewma_series_from_the_callers_winsorized_returns_is_the_same():
     own = ewma_sigma_series(returns, 0.9975, 720, 12.0)
     given = ewma_sigma_series(returns, 0.9975, 720, 12.0, clipped=winsorize(returns, 12.0))
     assert own.tobytes() == given.tobytes()
+
+
+def test_span_keys_from_day_digests_name_the_span_content():
+    """The same span (same absolute hours) in two windows an hour apart has one key; a
+    change of one value in its head or in one of its days changes the key, a change outside
+    it does not; spans that start before the data or end off a day boundary get None (then
+    hashed whole). 100 days of returns, spans of 50 days and 7 hours."""
+    returns = garch_returns(4, hours=24 * 100 + 5)
+    span_hours = 24 * 50 + 7
+    last = len(returns) - 5  # returns[:last] end at a day boundary
+    keys = _DayDigests(returns, last, span_hours)
+    later = _DayDigests(returns[1:], last - 1, span_hours)  # the window an hour later starts an hour later
+    for days_back in (0, 3, 30):
+        end = last - 24 * days_back
+        assert keys.digest(end) == later.digest(end - 1) is not None
+    end = last - 24 * 10
+    for changed_at, inside in ((end - span_hours, True), (end - span_hours + 7, True), (end - 1, True),
+                               (end, False), (end - span_hours - 1, False)):
+        altered = returns.copy()
+        altered[changed_at] += 1e-12
+        assert (_DayDigests(altered, last, span_hours).digest(end) != keys.digest(end)) == inside
+    assert keys.digest(last - 24 * 60) is None  # would start before the data
+    assert keys.digest(last - 5) is None  # not a day boundary
