@@ -136,6 +136,24 @@ def test_calm_run_with_shared_work_equals_one_stress_check_per_checkpoint(seed):
             assert calm_days(prices, 7, 1.0, ratio) == _calm_days_one_call_each(prices, 7, 1.0, ratio)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_median_of_few_is_numpys_median(seed):
+    """Odd and even counts, ties, zeros, magnitudes 12 orders apart (an inexact (a + b) / 2
+    shows), a NaN and a -0.0 (numpy's own then): the same float, bit for bit."""
+    from strategies.stressed import _median_of_few
+
+    rng = np.random.default_rng(seed)
+    for count in (1, 2, 3, 29, 30, 31):
+        values = np.abs(rng.standard_normal(count)) * 10.0 ** rng.integers(-6, 7, count)
+        values[rng.random(count) < 0.2] = 0.0
+        if count > 3:
+            values[1] = values[2]
+        assert _median_of_few(values).hex() == float(np.median(values)).hex()
+    with_nan = np.array([1.0, np.nan, 3.0])
+    assert np.isnan(_median_of_few(with_nan))
+    assert _median_of_few(np.array([-0.0, -0.0])).hex() == float(np.median(np.array([-0.0, -0.0]))).hex()
+
+
 def test_loosening_moves_get_a_share_of_the_bound_and_wait_for_calm():
     """LT up, LTV down, LB down, supply cap up: LT, LB (a lower bonus pays liquidators less)
     and the cap loosen; the LTV cut does not."""
