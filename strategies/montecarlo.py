@@ -76,15 +76,23 @@ def running_minimum(price_paths: np.ndarray) -> np.ndarray:
 
 def _first_hour_at_or_below(running_min: np.ndarray, path_index: np.ndarray, trigger: np.ndarray) -> np.ndarray:
     """For each (path, trigger) pair whose path reaches the trigger: the first hour h with
-    running_min[path, h] <= trigger (running_min is non-increasing along each path)."""
+    running_min[path, h] <= trigger (running_min is non-increasing along each path). Hour 0
+    answers for a position already at or under its trigger (HF <= 1 now, on every path):
+    only the others are searched."""
     paths, hours = running_min.shape
     by_hour = np.ascontiguousarray(running_min.T).reshape(-1)  # no copy for `running_minimum`'s view
-    low = np.zeros(len(path_index), dtype=np.int64)
-    high = np.full(len(path_index), hours - 1, dtype=np.int64)
+    first = np.zeros(len(path_index), dtype=np.int64)
+    later = np.flatnonzero(by_hour[path_index] > trigger)
+    if not len(later):
+        return first
+    path_index, trigger = path_index[later], trigger[later]
+    low = np.ones(len(later), dtype=np.int64)
+    high = np.full(len(later), hours - 1, dtype=np.int64)
     while True:
         open_ = low < high
         if not open_.any():
-            return low
+            first[later] = low
+            return first
         middle = (low + high) // 2
         above = by_hour[middle * paths + path_index] > trigger
         low = np.where(open_ & above, middle + 1, low)
