@@ -682,9 +682,10 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
     fits = [record(day) for day in range(holdout, 0, -1)]
     realized_by_day = _holdout_realized(returns, last - holdout * HOURS_PER_DAY, [(f.lower, f.upper) for f in fits])
     errors: dict[str, list[float]] = {"ewma": [], "garch": [], "har": []}
+    root_day = np.sqrt(HOURS_PER_DAY)  # the same float64 each time, taken once
     for fit, realized in zip(fits, realized_by_day, strict=True):
         for name, hourly in (("ewma", fit.ewma_sigma), ("garch", fit.garch_sigma), ("har", fit.har_sigma)):
-            errors[name].append((hourly * np.sqrt(HOURS_PER_DAY) - realized) ** 2)
+            errors[name].append((hourly * root_day - realized) ** 2)
     rmse = {name: float(np.sqrt(np.mean(values))) for name, values in errors.items()}
     best = min(sorted(rmse), key=lambda name: rmse[name])
     fit = record(0)
