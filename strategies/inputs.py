@@ -490,8 +490,10 @@ def _asset_history(asset: AssetInputs, prices_usd: dict[str, float], as_of_s: in
     window = config.window
     times, values = asset.price_observations()
     start = as_of_s - window.history_hours * HOUR_S
-    in_window = times > start - (1 + window.max_carry_hours) * HOUR_S
-    times, values = times[in_window], values[in_window]
+    # The observations after the window's oldest carry: a suffix, the times being in order
+    # (check_inputs), found by bisection instead of a mask over a year of prints.
+    first = int(np.searchsorted(times, start - (1 + window.max_carry_hours) * HOUR_S, side="right"))
+    times, values = times[first:], values[first:]
     invalid = ~np.isfinite(values) | (values <= 0)
     good_times, good_values = times[~invalid], values[~invalid]
     grid = hourly_grid(good_times, good_values, as_of_s, window.history_hours, window.max_carry_hours)
@@ -558,6 +560,9 @@ def build_history(inputs: DecisionInputs, config: StrategyConfig) -> MarketHisto
     prices = {}
     for asset in inputs.assets:
         values = asset.price_observations()[1]
+        if len(values) and np.isfinite(values[-1]) and values[-1] > 0:  # the usual case: the last print is good
+            prices[asset.symbol] = float(values[-1])
+            continue
         good = values[np.isfinite(values) & (values > 0)]
         if len(good):
             prices[asset.symbol] = float(good[-1])

@@ -197,6 +197,26 @@ def test_canonical_bytes_equal_the_plain_construction():
     assert decode_inputs(data).asset("ETH").prices[1].keys[-1] == phase + len(times) - 101
 
 
+def test_the_window_keeps_observations_after_its_oldest_carry_only():
+    """The builder looks at prints later than window start - (1 + max_carry) hours: a bad
+    print (0.0) exactly there is outside (not counted), one a second later is inside (counted
+    and named)."""
+    inputs = _inputs()
+    eth = inputs.asset("ETH")
+    times, prices = eth.price_observations()
+    window = CONFIG.window
+    edge = inputs.as_of_s - window.history_hours * HOUR_S - (1 + window.max_carry_hours) * HOUR_S
+    for bad_at, counted in ((edge, 0), (edge + 1, 1)):
+        keep = (times < edge - 10) | (times > edge + 10)
+        t = np.concatenate([times[keep & (times < edge)], [bad_at], times[keep & (times > edge)]])
+        v = np.concatenate([prices[keep & (times < edge)], [0.0], prices[keep & (times > edge)]])
+        altered = replace(inputs, assets=(replace(eth, prices=(Observations("feed", t, v),)),))
+        asset = build_history(altered, CONFIG).asset("ETH")
+        assert asset.invalid_observations == counted
+        assert asset.first_invalid_s == (bad_at if counted else None)
+        assert asset.last_price_usd == float(v[-1])
+
+
 def test_another_encoding_of_the_same_values_is_refused():
     """Same values, keys in insertion order instead of canonical order: a second inputs hash
     for one decision would be possible, so the decoder refuses it."""
