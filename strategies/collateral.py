@@ -115,15 +115,21 @@ class HorizonTails:
     a separate call, so every tail is that call's, bit for bit."""
 
     def __init__(self, returns: np.ndarray, hourly_sigma: np.ndarray, config: TailConfig | None = None,
-                 winsorize_robust_sigmas: float = 12.0, winsorized: np.ndarray | None = None) -> None:
+                 winsorize_robust_sigmas: float = 12.0, winsorized: np.ndarray | None = None,
+                 confidences: tuple[float, ...] = ()) -> None:
         """`winsorized`: `winsorize(returns, winsorize_robust_sigmas)` when the caller has it
-        (the span of every horizon when the returns are shorter than the tail window)."""
+        (the span of every horizon when the returns are shorter than the tail window).
+        `confidences`: those the caller will ask for; a sample's quantiles at all of them are
+        taken in one `np.quantile` (one partition; numpy computes each quantile of a list as
+        it computes it alone)."""
         self.returns, self.hourly_sigma, self.config = returns, hourly_sigma, config
         self.winsorize_robust_sigmas = winsorize_robust_sigmas
+        self.confidences = tuple(dict.fromkeys(confidences))
         self._winsorized: dict[int, np.ndarray] = {}  # by the span's first index in `returns`
         if winsorized is not None:
             self._winsorized[0] = winsorized
         self._samples: dict[int, np.ndarray] = {}  # by horizon
+        self._quantiles: dict[tuple[int, float], float] = {}  # by (horizon, confidence)
 
     def sample(self, horizon_hours: int) -> np.ndarray:
         """Standardized `horizon_hours` returns over the last `window_hours` start hours."""
@@ -143,9 +149,18 @@ class HorizonTails:
         if len(sample) < min_sample:
             tail = _student_t_tail(confidence, dof)
             return TailModel(tail.var_sigmas, tail.es_sigmas, horizon_hours)
-        var = -float(np.quantile(sample, 1 - confidence))
+        var = -self._quantile(horizon_hours, sample, confidence)
         beyond = sample[sample <= -var]
         return TailModel(var, -float(beyond.mean()) if len(beyond) else var, horizon_hours)
+
+    def _quantile(self, horizon_hours: int, sample: np.ndarray, confidence: float) -> float:
+        """float(np.quantile(sample, 1 - confidence))."""
+        if confidence not in self.confidences:
+            return float(np.quantile(sample, 1 - confidence))
+        if (horizon_hours, confidence) not in self._quantiles:
+            values = np.quantile(sample, [1 - c for c in self.confidences])
+            self._quantiles.update({(horizon_hours, c): float(v) for c, v in zip(self.confidences, values, strict=True)})
+        return self._quantiles[(horizon_hours, confidence)]
 
     def fit(self, horizon_hours: int, confidence: float) -> TailModel:
         """`fit_horizon_tail` (see there)."""

@@ -153,7 +153,8 @@ class RiskStrategy:
         depth = asset.liquidity_depth_usd
 
         # Horizon: how long the depth needs to absorb what the stress drop liquidates.
-        horizon_tail = collateral.HorizonTails(returns, ewma, config.tail, k, clipped).fit  # shares work between tails
+        horizon_tail = collateral.HorizonTails(returns, ewma, config.tail, k, clipped,  # shares work between tails
+                                               (appetite.lt_confidence, appetite.ltv_confidence)).fit
 
         base_tail = horizon_tail(appetite.min_horizon_hours, appetite.lt_confidence)
         stress_drop = base_tail.drop_var(sigma, appetite.min_horizon_hours)

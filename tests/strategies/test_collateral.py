@@ -104,7 +104,8 @@ def test_shared_horizon_tails_equal_separate_calls_bit_for_bit(hours):
     24 h at 95%, 1 h) gives each tail exactly (==, not approx) as a separate call: windows
     shorter than the tail window (every horizon winsorizes the whole series) and longer (each
     horizon its own suffix: 4,330 and 8,760 hours > 4,320 + h - 1), also when given the
-    winsorized series (used only where a horizon's span is all of it); 700 hours is under the
+    winsorized series (used only where a horizon's span is all of it) or the confidences to
+    come (their quantiles taken together; 90% was not announced); 700 hours is under the
     minimum sample (the Student-t fallback, same for both forms). A heavy-tailed series with
     a bad print, so winsorizing clips."""
     rng = np.random.default_rng(hours)
@@ -114,10 +115,11 @@ def test_shared_horizon_tails_equal_separate_calls_bit_for_bit(hours):
     config = TailConfig(window_hours=4_320, min_sample_hours=720, student_dof=4.0)
     tails = HorizonTails(returns, sigma, config, 12.0)
     given = HorizonTails(returns, sigma, config, 12.0, winsorize(returns, 12.0))  # the caller's winsorized returns
-    for horizon, confidence in ((24, 0.99), (40, 0.99), (24, 0.95), (1, 0.99), (24, 0.99)):
+    prefetched = HorizonTails(returns, sigma, config, 12.0, None, (0.99, 0.95, 0.99))  # quantiles in one call
+    for horizon, confidence in ((24, 0.99), (40, 0.99), (24, 0.95), (1, 0.99), (24, 0.99), (24, 0.9)):
         shared = tails.fit(horizon, confidence)
         separate = _separate_tail(returns, sigma, horizon, confidence, config, 12.0)
-        assert given.fit(horizon, confidence) == shared
+        assert given.fit(horizon, confidence) == shared == prefetched.fit(horizon, confidence)
         if separate is None:
             assert shared == fit_horizon_tail(np.zeros(10), np.ones(10), horizon, confidence, config)
         else:
