@@ -6,7 +6,9 @@ Measured, each as p50 / p90 over repeated runs in one process:
 - `build`: the hourly builder (`build_history`);
 - `decide`: `recommend` from inputs to recommendation, model fitting included;
 - `decide, fits excluded`: the same with each asset's volatility forecast taken from a table
-  filled by an earlier run (what is left when fitting costs nothing).
+  filled by an earlier run (what is left when fitting costs nothing), for the rolling and
+  the day-anchored selection alike (the measured config's is day-anchored: its repeated
+  `decide` figure is already the warm cache's, fits looked up by the hash of their spans).
 Two strategy configs: the measured one (a 120-day window: the 1 year of inputs is encoded and
 hashed, the builder keeps 120 days) and the same with a 1-year window.
 
@@ -157,6 +159,16 @@ class FrozenForecasts:
         return self.table[key]
 
 
+class FrozenDailyForecasts(FrozenForecasts):
+    """The same for `select_and_forecast_daily` (prices, as_of, config)."""
+
+    def __call__(self, prices_usd, as_of_s, config=None):
+        key = (prices_usd.tobytes(), as_of_s, config)
+        if key not in self.table:
+            self.table[key] = self.real(prices_usd, as_of_s, config)
+        return self.table[key]
+
+
 def profile_top(function: Callable[[], object], entries: int = 18) -> str:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -233,7 +245,7 @@ def main() -> int:
         configs.append(("measured config (120-day window)", measured))
     if args.window in ("year", "both"):
         configs.append(("1-year window", replace(measured, window=replace(measured.window, history_hours=args.hours))))
-    real = strategy_module.select_and_forecast
+    real, real_daily = strategy_module.select_and_forecast, strategy_module.select_and_forecast_daily
     for label, config in configs:
         print(f"-- {label}")
         print(summary("build_history", timed(lambda config=config: build_history(inputs, config), args.repeats)))
@@ -241,8 +253,8 @@ def main() -> int:
         if not args.skip_current:
             decide = timed(lambda config=config: recommend(inputs, config, digest), args.repeats)
             print(summary("decide (recommend, fitting included)", decide))
-        frozen = FrozenForecasts(real)
-        strategy_module.select_and_forecast = frozen
+        strategy_module.select_and_forecast = FrozenForecasts(real)
+        strategy_module.select_and_forecast_daily = FrozenDailyForecasts(real_daily)
         try:
             recommend(inputs, config, digest)
             print(summary("decide, fits excluded", timed(lambda config=config: recommend(inputs, config, digest),
@@ -251,7 +263,7 @@ def main() -> int:
                 print("profile of one decision, fits excluded:\n"
                       + profile_top(lambda: recommend(inputs, config, digest)))
         finally:
-            strategy_module.select_and_forecast = real
+            strategy_module.select_and_forecast, strategy_module.select_and_forecast_daily = real, real_daily
         if args.profile and not args.skip_current:
             print("profile of one decision, fitting included:\n"
                   + profile_top(lambda: recommend(inputs, config, digest)))

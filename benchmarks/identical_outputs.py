@@ -5,7 +5,10 @@ The corpus covers the model functions at full precision (float.hex of every vola
 forecast, RMSE, EWMA sigma and Monte Carlo estimate on seeded synthetic data) and the
 decision path at the byte level (canonical recommendation JSON from `recommend` on seeded
 synthetic markets with and without positions, several assets at once, and the bundled ETH/BTC
-history at several dates), plus short agent backtests (every decision's canonical bytes).
+history at several dates; the decide benchmark's 20-asset market, with the day-anchored fit
+cache empty and warm, at several hours and both windows), the canonical input encoding of
+each of those markets (its keccak), plus short agent backtests (every decision's canonical
+bytes).
 
     # the reference, e.g. main's tree unpacked in /tmp/main-src (name the data directory: the
     # default is found next to the source tree):
@@ -138,6 +141,7 @@ def decision_cases(count: int) -> Iterator[tuple[str, bytes]]:
                                  borrowed_tokens=float(rng.uniform(0, 1e3)),
                                  liquidity_depth_usd=float(rng.choice([1e5, 5e6, 5e7])), positions=positions,
                                  bounds={s: Bounds() for s in symbols})
+        yield f"inputs/synthetic/{seed}", inputs.inputs_hash.hex()
         yield f"recommend/synthetic/{seed}", _recommendation_bytes(inputs)
         if seed == 0:
             yield "recommend/synthetic/0/twice", _recommendation_bytes(replace(inputs))
@@ -157,7 +161,36 @@ def decision_cases(count: int) -> Iterator[tuple[str, bytes]]:
         both = decision_inputs([eth, btc], stamp, params={"ETH": weth, "BTC": AAVE_V3_OCT_2023["WBTC"]},
                                supplied_tokens=1e4, borrowed_tokens=1e3,
                                positions=_positions_book(["ETH", "BTC"], both_prices, 99, 800))
+        yield f"inputs/ETH+BTC/{as_of}", both.inputs_hash.hex()
         yield f"recommend/ETH+BTC/{as_of}", _recommendation_bytes(both)
+
+
+def bench_market_cases(quick: bool) -> Iterator[tuple[str, bytes | str]]:
+    """The decide benchmark's market (benchmarks/decide_bench.py: 20 assets x 1 year, 4,000
+    accounts) and a small one, at several hours; the first decision with an empty fit cache
+    (a fresh process), the others warm, and the 1-year window too."""
+    from dataclasses import replace
+
+    from decide_bench import AS_OF_S, HOUR_S, Market
+    from strategies.config import default_config
+    from strategies.decision import recommend
+    from strategies.volatility import DAILY_FITS
+
+    measured = default_config()
+    year = replace(measured, window=replace(measured.window, history_hours=8_760))
+    markets = [("20x8760", Market(), (0, 5) if quick else (0, 5, -13, 30))]
+    if not quick:
+        markets.append(("5x3000", Market(asset_count=5, hours=3_000, accounts=300, seed=3), (0, 17)))
+    for label, market, offsets in markets:
+        DAILY_FITS.clear()
+        for k in offsets:
+            inputs = market.inputs_at(AS_OF_S + k * HOUR_S)
+            digest = inputs.inputs_hash
+            yield f"inputs/bench/{label}/{k}", digest.hex()
+            yield f"recommend/bench/{label}/{k}", recommend(inputs, measured, digest).to_canonical_json()
+            if k == 0:
+                yield f"recommend/bench/{label}/{k}/warm", recommend(inputs, measured, digest).to_canonical_json()
+                yield f"recommend/bench/{label}/{k}/year", recommend(inputs, year, digest).to_canonical_json()
 
 
 def backtest_cases() -> Iterator[tuple[str, bytes]]:
@@ -195,6 +228,7 @@ def all_cases(quick: bool, count: int = CASES_PER_KIND) -> Iterator[tuple[str, b
     yield from volatility_cases(count)
     yield from montecarlo_cases(count)
     yield from decision_cases(count)
+    yield from bench_market_cases(quick)
     if not quick:
         yield from backtest_cases()
 

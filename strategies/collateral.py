@@ -92,16 +92,7 @@ def empirical_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizo
     """The tail of standardized `horizon_hours` returns over the last TAIL_WINDOW_HOURS start
     hours (windows that end inside the data: no look-ahead). Returns are winsorized over that
     span first (an isolated bad print is not a tail; a real move spans hours and stays)."""
-    window, min_sample, dof = _settings(config)
-    keep = window + horizon_hours - 1
-    sample = standardized_horizon_returns(winsorize(returns[-keep:], winsorize_robust_sigmas), hourly_sigma[-keep:],
-                                          horizon_hours)
-    if len(sample) < min_sample:
-        tail = _student_t_tail(confidence, dof)
-        return TailModel(tail.var_sigmas, tail.es_sigmas, horizon_hours)
-    var = -float(np.quantile(sample, 1 - confidence))
-    beyond = sample[sample <= -var]
-    return TailModel(var, -float(beyond.mean()) if len(beyond) else var, horizon_hours)
+    return HorizonTails(returns, hourly_sigma, config, winsorize_robust_sigmas).empirical(horizon_hours, confidence)
 
 
 def fit_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizon_hours: int, confidence: float,
@@ -113,11 +104,72 @@ def fit_horizon_tail(returns: np.ndarray, hourly_sigma: np.ndarray, horizon_hour
     Christoffersen at 24 h (95%, 99%) and 72 h (99%) on every bundled volatile asset, where
     sqrt(time) alone fails at 24 h 95% and the direct estimate alone at 99%
     (benchmarks/calibration_report.py; docs/methodology.md)."""
-    direct = empirical_horizon_tail(returns, hourly_sigma, horizon_hours, confidence, config, winsorize_robust_sigmas)
-    if horizon_hours == 1:
-        return direct
-    hourly = empirical_horizon_tail(returns, hourly_sigma, 1, confidence, config, winsorize_robust_sigmas)
-    return TailModel(max(direct.var_sigmas, hourly.var_sigmas), max(direct.es_sigmas, hourly.es_sigmas), horizon_hours)
+    return HorizonTails(returns, hourly_sigma, config, winsorize_robust_sigmas).fit(horizon_hours, confidence)
+
+
+class HorizonTails:
+    """`fit_horizon_tail` and `empirical_horizon_tail` of one asset's returns and EWMA series
+    at several horizons and confidences (a decision asks for 24 h at 99% and at 95%, each with
+    the one-hour tail beside it). The winsorized span and the standardized sample of each
+    horizon are computed once and shared: each is the same function of the same values as in
+    a separate call, so every tail is that call's, bit for bit."""
+
+    def __init__(self, returns: np.ndarray, hourly_sigma: np.ndarray, config: TailConfig | None = None,
+                 winsorize_robust_sigmas: float = 12.0, winsorized: np.ndarray | None = None,
+                 confidences: tuple[float, ...] = ()) -> None:
+        """`winsorized`: `winsorize(returns, winsorize_robust_sigmas)` when the caller has it
+        (the span of every horizon when the returns are shorter than the tail window).
+        `confidences`: those the caller will ask for; a sample's quantiles at all of them are
+        taken in one `np.quantile` (one partition; numpy computes each quantile of a list as
+        it computes it alone)."""
+        self.returns, self.hourly_sigma, self.config = returns, hourly_sigma, config
+        self.winsorize_robust_sigmas = winsorize_robust_sigmas
+        self.confidences = tuple(dict.fromkeys(confidences))
+        self._winsorized: dict[int, np.ndarray] = {}  # by the span's first index in `returns`
+        if winsorized is not None:
+            self._winsorized[0] = winsorized
+        self._samples: dict[int, np.ndarray] = {}  # by horizon
+        self._quantiles: dict[tuple[int, float], float] = {}  # by (horizon, confidence)
+
+    def sample(self, horizon_hours: int) -> np.ndarray:
+        """Standardized `horizon_hours` returns over the last `window_hours` start hours."""
+        if horizon_hours not in self._samples:
+            window, _, _ = _settings(self.config)
+            keep = window + horizon_hours - 1
+            start = max(len(self.returns) - keep, 0)  # returns[-keep:] starts here
+            if start not in self._winsorized:
+                self._winsorized[start] = winsorize(self.returns[-keep:], self.winsorize_robust_sigmas)
+            self._samples[horizon_hours] = standardized_horizon_returns(self._winsorized[start],
+                                                                        self.hourly_sigma[-keep:], horizon_hours)
+        return self._samples[horizon_hours]
+
+    def empirical(self, horizon_hours: int, confidence: float) -> TailModel:
+        _, min_sample, dof = _settings(self.config)
+        sample = self.sample(horizon_hours)
+        if len(sample) < min_sample:
+            tail = _student_t_tail(confidence, dof)
+            return TailModel(tail.var_sigmas, tail.es_sigmas, horizon_hours)
+        var = -self._quantile(horizon_hours, sample, confidence)
+        beyond = sample[sample <= -var]
+        return TailModel(var, -float(beyond.mean()) if len(beyond) else var, horizon_hours)
+
+    def _quantile(self, horizon_hours: int, sample: np.ndarray, confidence: float) -> float:
+        """float(np.quantile(sample, 1 - confidence))."""
+        if confidence not in self.confidences:
+            return float(np.quantile(sample, 1 - confidence))
+        if (horizon_hours, confidence) not in self._quantiles:
+            values = np.quantile(sample, [1 - c for c in self.confidences])
+            self._quantiles.update({(horizon_hours, c): float(v) for c, v in zip(self.confidences, values, strict=True)})
+        return self._quantiles[(horizon_hours, confidence)]
+
+    def fit(self, horizon_hours: int, confidence: float) -> TailModel:
+        """`fit_horizon_tail` (see there)."""
+        direct = self.empirical(horizon_hours, confidence)
+        if horizon_hours == 1:
+            return direct
+        hourly = self.empirical(1, confidence)
+        return TailModel(max(direct.var_sigmas, hourly.var_sigmas), max(direct.es_sigmas, hourly.es_sigmas),
+                         horizon_hours)
 
 
 def threshold_target_bps(es_drop: float, bonus_bps: int, max_bad_debt_share: float) -> int:

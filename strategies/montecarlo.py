@@ -36,37 +36,65 @@ class BadDebtEstimate:
 
 @lru_cache(maxsize=16)
 def _standardized_shocks(seed: int, paths: int, horizon_hours: int, student_dof: float) -> np.ndarray:
-    """Unit-variance Student-t shocks, shape (paths, horizon_hours); read-only, shared."""
+    """Unit-variance Student-t shocks drawn as shape (paths, horizon_hours), stored hour by
+    hour (the transpose, contiguous: shape (horizon_hours, paths)); read-only, shared."""
     rng = np.random.default_rng(seed)
     shocks = rng.standard_t(student_dof, size=(paths, horizon_hours)) / np.sqrt(student_dof / (student_dof - 2))
-    shocks.setflags(write=False)
-    return shocks
+    by_hour = np.ascontiguousarray(shocks.T)
+    by_hour.setflags(write=False)
+    return by_hour
 
 
 def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int,
                    student_dof: float = STUDENT_DOF) -> np.ndarray:
     """Price multipliers, shape (paths, horizon_hours + 1), starting at 1."""
-    shocks = _standardized_shocks(int(seed), int(paths), int(horizon_hours), float(student_dof))
-    # exp(concatenate([0, cumsum(sigma x shocks)])), computed in one buffer (fresh arrays of
-    # this size cost page faults, not arithmetic): same operations, same values.
+    shocks_by_hour = _standardized_shocks(int(seed), int(paths), int(horizon_hours), float(student_dof))
+    # exp(concatenate([0, cumsum(sigma x shocks, axis=1)])): the log prices summed hour by hour
+    # over all paths at once (a cumulative sum is sequential, log[h] = log[h - 1] + step[h], in
+    # any layout; numpy's cumsum along short rows walks each row on its own, 3x slower), then
+    # exp over the same (paths, hours + 1) buffer as before: same operations, same values.
+    log_by_hour = np.multiply(hourly_sigma, shocks_by_hour)
+    for hour in range(1, horizon_hours):
+        np.add(log_by_hour[hour - 1], log_by_hour[hour], out=log_by_hour[hour])
     prices = np.empty((paths, horizon_hours + 1))
     prices[:, 0] = 0.0
-    np.multiply(hourly_sigma, shocks, out=prices[:, 1:])
-    np.cumsum(prices[:, 1:], axis=1, out=prices[:, 1:])
+    prices[:, 1:] = log_by_hour.T
     return np.exp(prices, out=prices)
+
+
+def running_minimum(price_paths: np.ndarray) -> np.ndarray:
+    """np.minimum.accumulate(price_paths, axis=1), hour by hour over all paths at once on a
+    transposed copy (the accumulate walks each short row on its own, several times slower); a
+    view of shape (paths, hours + 1). A minimum is one of its arguments, so any order gives
+    the same array. Computed once per paths array: both parameter sets of a decision take it
+    (`bad_debt(..., running_min=)`)."""
+    by_hour = np.array(price_paths.T, order="C")
+    for hour in range(1, by_hour.shape[0]):
+        np.minimum(by_hour[hour - 1], by_hour[hour], out=by_hour[hour])
+    return by_hour.T
 
 
 def _first_hour_at_or_below(running_min: np.ndarray, path_index: np.ndarray, trigger: np.ndarray) -> np.ndarray:
     """For each (path, trigger) pair whose path reaches the trigger: the first hour h with
-    running_min[path, h] <= trigger (running_min is non-increasing along each path)."""
-    low = np.zeros(len(path_index), dtype=np.int64)
-    high = np.full(len(path_index), running_min.shape[1] - 1, dtype=np.int64)
+    running_min[path, h] <= trigger (running_min is non-increasing along each path). Hour 0
+    answers for a position already at or under its trigger (HF <= 1 now, on every path):
+    only the others are searched."""
+    paths, hours = running_min.shape
+    by_hour = np.ascontiguousarray(running_min.T).reshape(-1)  # no copy for `running_minimum`'s view
+    first = np.zeros(len(path_index), dtype=np.int64)
+    later = np.flatnonzero(by_hour[path_index] > trigger)
+    if not len(later):
+        return first
+    path_index, trigger = path_index[later], trigger[later]
+    low = np.ones(len(later), dtype=np.int64)
+    high = np.full(len(later), hours - 1, dtype=np.int64)
     while True:
         open_ = low < high
         if not open_.any():
-            return low
+            first[later] = low
+            return first
         middle = (low + high) // 2
-        above = running_min[path_index, middle] > trigger
+        above = by_hour[middle * paths + path_index] > trigger
         low = np.where(open_ & above, middle + 1, low)
         high = np.where(open_ & ~above, middle, high)
 
@@ -145,6 +173,37 @@ def _sparse_sums_match_numpy() -> bool:
 _SPARSE_SUMS_EXACT = _sparse_sums_match_numpy()
 
 
+_DENSE_ROWS_MAX_VALUES = 1 << 18  # 2 MB: above it, the sparse emulation (no dense buffer)
+
+
+def _row_sums(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """`dense.sum(axis=1)` of the matrix of `shape` that is zero except dense[rows, cols] =
+    values ((row, col) pairs unique, any order), bit for bit. Rows of at most two entries
+    need no order; when the rows holding an entry are few, only they are made dense and numpy
+    sums them (each row the very row of the full matrix, summed by the same routine);
+    otherwise `sparse_row_sums`."""
+    totals = np.zeros(shape[0])
+    if len(rows) == 0:
+        return totals
+    per_row = np.bincount(rows, minlength=shape[0])
+    if per_row.max() <= 2 and not (np.signbit(values) & (values == 0)).any():
+        # At most two entries a row (positions already under HF 1 lose on every path, the
+        # rest rarely): the row's sum is a + b, or a, whatever the grouping (the others are
+        # exact zeros), and bincount adds 0.0 + a + b. A -0.0 entry (whose sign a sum of
+        # zeros might keep) takes the ways below.
+        return np.bincount(rows, weights=values, minlength=shape[0])
+    occupied = np.zeros(shape[0], dtype=bool)
+    occupied[rows] = True
+    row_count = int(np.count_nonzero(occupied))
+    if row_count * shape[1] > _DENSE_ROWS_MAX_VALUES:
+        return sparse_row_sums(rows, cols, values, shape)
+    compact = np.cumsum(occupied) - 1  # a row's place among the occupied rows
+    dense = np.zeros((row_count, shape[1]))
+    dense[compact[rows], cols] = values
+    totals[occupied] = dense.sum(axis=1)
+    return totals
+
+
 def _positions_reached(path_min: np.ndarray, trigger: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All (path, position) pairs with path_min[path] <= trigger[position]: a suffix of the
     positions sorted by trigger for each path (NaN triggers are never reached)."""
@@ -166,10 +225,13 @@ def bad_debt(
     liquidation_delay_hours: int = 1,
     *,
     liquidated: bool = True,
+    running_min: np.ndarray | None = None,
 ) -> BadDebtEstimate:
     """Bad debt per path for positions (collateral value now, debt) under one LT and LB.
     `liquidated=False` skips the mean liquidated debt (NaN then), which costs about as much
-    as the bad debt itself when many positions are liquidated and bad debt is rare."""
+    as the bad debt itself when many positions are liquidated and bad debt is rare.
+    `running_min` is `running_minimum(price_paths)` when the caller has it (computed here
+    otherwise)."""
     if len(debt_usd) == 0:
         return BadDebtEstimate(0.0, 0.0, 0.0)
     if not (_SPARSE_SUMS_EXACT and liquidation_bonus > 0 and np.all(collateral_usd >= 0)):
@@ -180,21 +242,23 @@ def bad_debt(
     trigger = debt_usd / (collateral_usd * liquidation_threshold)
     horizon = price_paths.shape[1] - 1
     shape = (price_paths.shape[0], len(debt_usd))
-    path_min = price_paths.min(axis=1)
+    if running_min is None:
+        running_min = running_minimum(price_paths)
+    path_min = running_min[:, -1]  # the path's minimum (a minimum in any order is the same)
     rows, cols = _positions_reached(path_min, trigger)
-    rows, cols = np.divmod(np.sort(rows * shape[1] + cols), shape[1])  # (path, position) order, for the sums
     can_lose = debt_usd[cols] > collateral_usd[cols] * path_min[rows] / liquidation_bonus
     path_index, position_index = rows[can_lose], cols[can_lose]
     shortfall = np.zeros(0)
     if len(path_index):
-        running_min = np.minimum.accumulate(price_paths, axis=1)
         first = _first_hour_at_or_below(running_min, path_index, trigger[position_index])
         execute_at = np.minimum(first + liquidation_delay_hours, horizon)
         execution_price = price_paths[path_index, execute_at]
         recoverable = collateral_usd[position_index] * execution_price / liquidation_bonus
         shortfall = np.maximum(debt_usd[position_index] - recoverable, 0.0)
-    per_path = sparse_row_sums(path_index, position_index, shortfall, shape)
-    liquidated_mean = float(sparse_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
+    per_path = _row_sums(path_index, position_index, shortfall, shape)
+    if not len(path_index) and not liquidated:  # no path loses: mean and quantile of zeros
+        return BadDebtEstimate(0.0, 0.0, float("nan"))
+    liquidated_mean = float(_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
     return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), liquidated_mean)
 
 

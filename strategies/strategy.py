@@ -22,7 +22,7 @@ from strategies.anomaly import AnomalyGuard, valid_returns
 from strategies.bounds import Bounds, Param, project
 from strategies.config import StrategyConfig, default_config
 from strategies.inputs import AssetHistory, MarketHistory
-from strategies.montecarlo import bad_debt, simulate_paths, synthetic_population
+from strategies.montecarlo import bad_debt, running_minimum, simulate_paths, synthetic_population
 from strategies.params import MAX_CAP_TOKENS
 from strategies.types import AssetRecommendation, ParamChange, Recommendation, RiskParams, bounds_for
 from strategies.volatility import ewma_sigma_series, select_and_forecast, select_and_forecast_daily, winsorize
@@ -139,11 +139,12 @@ class RiskStrategy:
         returns = valid_returns(asset.prices_usd)
         forecast = (select_and_forecast_daily(asset.prices_usd, history.as_of_s, c_vol) if c_vol.selection == "daily"
                     else select_and_forecast(returns, c_vol))
-        ewma = ewma_sigma_series(returns, c_vol.ewma_decay_per_hour, c_vol.ewma_warmup_hours, k)
+        clipped = winsorize(returns, k)  # once: the EWMA, the input window and the tails winsorize the same returns
+        ewma = ewma_sigma_series(returns, c_vol.ewma_decay_per_hour, c_vol.ewma_warmup_hours, k, clipped=clipped)
         # Through the cycle: the largest of the forecast, the stress record before now and the
         # input window's realized volatility (strategies.stressed).
         stressed_sigma = stressed.through_the_cycle_sigma(forecast.hourly_sigma, config.stress_records_of(asset.symbol),
-                                                          history.as_of_s, winsorize(returns, k), ttc.min_window_hours)
+                                                          history.as_of_s, clipped, ttc.min_window_hours)
         sigma = stressed_sigma.hourly_sigma
         price = asset.last_price_usd
         threshold_now = params.liquidation_threshold_bps / 1e4
@@ -152,8 +153,8 @@ class RiskStrategy:
         depth = asset.liquidity_depth_usd
 
         # Horizon: how long the depth needs to absorb what the stress drop liquidates.
-        def horizon_tail(hours: int, confidence: float) -> collateral.TailModel:
-            return collateral.fit_horizon_tail(returns, ewma, hours, confidence, config.tail, k)
+        horizon_tail = collateral.HorizonTails(returns, ewma, config.tail, k, clipped,  # shares work between tails
+                                               (appetite.lt_confidence, appetite.ltv_confidence)).fit
 
         base_tail = horizon_tail(appetite.min_horizon_hours, appetite.lt_confidence)
         stress_drop = base_tail.drop_var(sigma, appetite.min_horizon_hours)
@@ -266,12 +267,14 @@ class RiskStrategy:
         paths = simulate_paths(sigma, horizon, config.montecarlo.paths, config.seed, config.montecarlo.student_dof)
         after = {**current_values, **changes}
         delay = config.montecarlo.liquidation_delay_hours
-        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay, liquidated=False)
+        running_min = running_minimum(paths)  # shared by both parameter sets
+        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay, liquidated=False,
+                            running_min=running_min)
         unchanged = (after[Param.LIQUIDATION_THRESHOLD] == params.liquidation_threshold_bps
                      and after[Param.LIQUIDATION_BONUS] == params.liquidation_bonus_bps)
         debt_after = debt_now if unchanged else bad_debt(
             paths, collateral_usd, debt_usd, after[Param.LIQUIDATION_THRESHOLD] / 1e4, after[Param.LIQUIDATION_BONUS] / 1e4,
-            delay, liquidated=False,
+            delay, liquidated=False, running_min=running_min,
         )
         applied = collateral.newly_liquidatable(
             collateral_usd, debt_usd, threshold_now, after[Param.LIQUIDATION_THRESHOLD] / 1e4

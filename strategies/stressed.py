@@ -139,13 +139,63 @@ def calm_days(prices: np.ndarray, lookback_days: int, drawdown_limit: float, vol
     """How many of the last `lookback_days` daily checkpoints (now, 24 h ago, ...) in a row
     were free of stress, counting back from now; a decision can loosen only after a run."""
     prices = np.asarray(prices, dtype=float)
+    stressed_at = _CheckpointStress(prices, lookback_days, drawdown_limit, volatility_ratio_limit)
     run = 0
     for day in range(lookback_days):
         end = len(prices) - day * HOURS_PER_DAY
-        if end < HOURS_PER_DAY * 7 or is_stressed(prices[:end], drawdown_limit, volatility_ratio_limit):
+        if end < HOURS_PER_DAY * 7 or stressed_at(end):
             break
         run += 1
     return run
+
+
+class _CheckpointStress:
+    """`is_stressed(prices[:end], ...)` for the daily checkpoints of `calm_days`, whose windows
+    overlap: the log returns and the 24-hour standard deviations (days end at the
+    checkpoints, so each day is a row shared by several) are computed once, each by the same
+    operations on the same values as in the checkpoint's own call (an elementwise log and
+    difference; numpy's std of a row is the std of those 24 values alone)."""
+
+    def __init__(self, prices: np.ndarray, checkpoints: int, drawdown_limit: float,
+                 volatility_ratio_limit: float) -> None:
+        self.prices, self.drawdown_limit, self.volatility_ratio_limit = prices, drawdown_limit, volatility_ratio_limit
+        # is_stressed looks at prices[end - 24 x 31 - 1 : end]; the earliest checkpoint's start:
+        self.first = max(len(prices) - HOURS_PER_DAY * (max(checkpoints, 1) - 1) - HOURS_PER_DAY * 31 - 1, 0)
+        self.returns = np.diff(np.log(prices[self.first:]))  # returns[i] ends at prices[first + i + 1]
+        days = len(self.returns) // HOURS_PER_DAY  # rows end at the last price, 24 h before, ...
+        self.daily_std = (self.returns[len(self.returns) - days * HOURS_PER_DAY:].reshape(days, HOURS_PER_DAY)
+                          .std(axis=1))
+
+    def __call__(self, end: int) -> bool:
+        week = self.prices[max(end - HOURS_PER_DAY * 7, 0):end]
+        if 1 - week[-1] / week.max() > self.drawdown_limit:
+            return True
+        start = max(end - HOURS_PER_DAY * 31 - 1, 0)  # the window's first price
+        count = end - start - 1  # its returns
+        if count < 2 * HOURS_PER_DAY:
+            return False
+        # Row k of daily_std (from the last) is the day ending k days before the last price.
+        day_of_end = (len(self.prices) - end) // HOURS_PER_DAY
+        rows = len(self.daily_std)
+        recent = self.daily_std[rows - 1 - day_of_end]
+        earlier_days = (count - HOURS_PER_DAY) // HOURS_PER_DAY
+        daily = self.daily_std[rows - 1 - day_of_end - earlier_days:rows - 1 - day_of_end]
+        baseline = _median_of_few(daily)
+        return baseline > 0 and recent > self.volatility_ratio_limit * baseline
+
+
+def _median_of_few(values: np.ndarray) -> float:
+    """float(np.median(values)) for a few (30) values without NaN or signed zeros' doubt,
+    with a Python sort instead of numpy's partition and its per-call overhead: numpy's
+    median is the middle order statistic, or the mean of the two, (a + b) / 2 in float64,
+    the very operations below. NaN, -0.0 or no values: numpy's own."""
+    listed = values.tolist()
+    count = len(listed)
+    if count == 0 or np.isnan(values).any() or (np.signbit(values) & (values == 0)).any():
+        return float(np.median(values))
+    listed.sort()
+    middle = count // 2
+    return listed[middle] if count % 2 else (listed[middle - 1] + listed[middle]) / 2
 
 
 def loosens(param: Param, current: int, target: int) -> bool:

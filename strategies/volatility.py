@@ -20,8 +20,11 @@ compares on seeded series. How:
 
 from __future__ import annotations
 
+import hashlib
+import operator
 import warnings
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import scipy.linalg
@@ -66,8 +69,11 @@ def ewma_sigma_series(
     decay: float = DEFAULT_VOLATILITY.ewma_decay_per_hour,
     warmup: int = DEFAULT_VOLATILITY.ewma_warmup_hours,
     winsorize_k: float = DEFAULT_VOLATILITY.winsorize_robust_sigmas,
+    *,
+    clipped: np.ndarray | None = None,
 ) -> np.ndarray:
-    """sigma[t] forecasts return t from returns[:t] only (no look-ahead); winsorized inputs.
+    """sigma[t] forecasts return t from returns[:t] only (no look-ahead); winsorized inputs
+    (`clipped`: `winsorize(returns, winsorize_k)` when the caller has it).
 
     variance[0] = max(var(returns[:warmup]), 1e-12) and
     variance[t] = decay * variance[t-1] + (1 - decay) * clipped[t-1]**2, run as the linear
@@ -76,12 +82,14 @@ def ewma_sigma_series(
     `0 * x - (-decay) * y` is exact), the very operations of the loop, so the series is
     the loop's bit for bit (tested on seeded series). The squares are taken one by one as
     the loop took them (C `pow`, which is not always the correctly rounded `x * x` numpy's
-    array square computes: the two differ in about one value in 3,000)."""
+    array square computes: the two differ in about one value in 3,000), `value ** 2` by
+    `operator.pow` over the list, stored straight into the array."""
     if len(returns) == 0:
         return np.zeros(0)
     first = max(float(np.var(returns[:warmup])), 1e-12)
-    clipped = winsorize(returns, winsorize_k)
-    drive = (1 - decay) * np.array([value**2 for value in clipped[:-1].tolist()])
+    clipped = winsorize(returns, winsorize_k) if clipped is None else clipped
+    values = clipped[:-1].tolist()
+    drive = (1 - decay) * np.fromiter(map(operator.pow, values, repeat(2)), dtype=np.float64, count=len(values))
     rest, _ = lfilter([1.0], [1.0, -decay], drive, zi=[decay * first])
     variance = np.empty(len(returns))
     variance[0] = first
@@ -515,15 +523,21 @@ class DailyFitCache:
 
     @staticmethod
     def span_digest(span: np.ndarray) -> bytes:
-        import hashlib
+        """SHA-256 of the span's float64 bytes, read in place (no copy when it is contiguous)."""
+        return hashlib.sha256(np.ascontiguousarray(span, dtype=np.float64)).digest()
 
-        return hashlib.sha256(np.ascontiguousarray(span, dtype=np.float64).tobytes()).digest()
+    @staticmethod
+    def _settings(config: VolatilityConfig, extra: tuple = ()) -> bytes:
+        return repr((config.winsorize_robust_sigmas, config.ewma_decay_per_hour, config.garch_max_hours,
+                     config.har_min_days, *extra)).encode()
 
     @staticmethod
     def _key(kind: bytes, digest: bytes, config: VolatilityConfig, extra: tuple = ()) -> bytes:
-        settings = (config.winsorize_robust_sigmas, config.ewma_decay_per_hour, config.garch_max_hours,
-                    config.har_min_days, *extra)
-        return kind + digest + repr(settings).encode()
+        return kind + digest + DailyFitCache._settings(config, extra)
+
+    @staticmethod
+    def _daily_extra(garch_params: tuple[float, float, float]) -> tuple:
+        return tuple(float(p).hex() for p in garch_params)
 
     def garch(self, span: np.ndarray, config: VolatilityConfig,
               digest: bytes | None = None) -> tuple[float, float, float]:
@@ -533,7 +547,7 @@ class DailyFitCache:
     def daily(self, span: np.ndarray, garch_params: tuple[float, float, float], config: VolatilityConfig,
               digest: bytes | None = None) -> DailyFit:
         digest = digest or self.span_digest(span)
-        return self._cached(self._key(b"daily", digest, config, tuple(float(p).hex() for p in garch_params)),
+        return self._cached(self._key(b"daily", digest, config, self._daily_extra(garch_params)),
                             lambda: daily_fit(span, garch_params, config))
 
     def clear(self) -> None:
@@ -556,6 +570,59 @@ def _forecast_forward(fit: DailyFit, model: str, sequence: np.ndarray, config: V
     daily_rv = _daily_realized_vol(sequence)
     predicted = (_har_latest(daily_rv) @ np.array(fit.har_coefficients) + fit.har_intercept)[0]
     return float(max(predicted, 1e-6) / np.sqrt(HOURS_PER_DAY))
+
+
+class _DayDigests:
+    """Cache keys for the spans of one window (returns without gaps), cheaper than hashing
+    each span whole (31 spans of ~2,000 returns an asset, overlapping but for a few days).
+    A span ending at a day boundary `end` (24 x k hours before `last`) is its first
+    `span_hours % 24` returns (the head) and `span_hours // 24` whole days; its key is
+    SHA-256 over a tag, the head's digest and the days' digests, oldest first. The days are
+    those of the UTC calendar, so the same span in the next hour's window (or next week's)
+    gets the same key, and two spans get the same key only if their days and heads hash the
+    same: a key still names the content. Each day of the window is hashed once.
+    `digest` answers None for a span that starts before the data (then hashed whole)."""
+
+    TAG = b"days/sha256:"
+
+    def __init__(self, returns: np.ndarray, last: int, span_hours: int) -> None:
+        self.returns, self.last, self.span_hours = returns, last, span_hours
+        self.whole_days, self.head_hours = divmod(span_hours, HOURS_PER_DAY)
+        # The digests of every whole day of returns[:last], oldest first, in one string.
+        self.first_day_start = last % HOURS_PER_DAY
+        self.days = b"".join(hashlib.sha256(returns[day : day + HOURS_PER_DAY]).digest()
+                             for day in range(self.first_day_start, last - HOURS_PER_DAY + 1, HOURS_PER_DAY))
+
+    def digest(self, end: int) -> bytes | None:
+        start = end - self.span_hours
+        if start < 0 or end > self.last or (self.last - end) % HOURS_PER_DAY:
+            return None
+        days_start = start + self.head_hours
+        first = (days_start - self.first_day_start) // HOURS_PER_DAY
+        days = self.days[first * 32 : (first + self.whole_days) * 32]
+        if len(days) != self.whole_days * 32:  # never for a span inside the window; a key must cover it all
+            return None
+        return hashlib.sha256(self.TAG + hashlib.sha256(self.returns[start:days_start]).digest() + days).digest()
+
+
+def _holdout_realized(returns: np.ndarray, start: int, bounds: list[tuple[float, float]]) -> list[float]:
+    """The realized volatility of each holdout day (day i: returns[start + 24 i :][:24], its
+    valid values clipped to bounds[i]), sqrt(sum(r**2)). Without gaps the days are rows of
+    one array: each row's clip, squares and sum are the same operations on the same 24
+    contiguous values as the day's own (numpy sums a row as it sums the row alone)."""
+    days = len(bounds)
+    block = returns[start : start + days * HOURS_PER_DAY] if start >= 0 else np.zeros(0)
+    if start >= 0 and len(block) == days * HOURS_PER_DAY and np.isfinite(block).all():
+        lower = np.array([[b[0]] for b in bounds])
+        upper = np.array([[b[1]] for b in bounds])
+        return np.sqrt(np.sum(np.clip(block.reshape(days, HOURS_PER_DAY), lower, upper) ** 2, axis=1)).tolist()
+    realized = []
+    for i, (lower_bound, upper_bound) in enumerate(bounds):
+        end = start + i * HOURS_PER_DAY
+        following = returns[end : end + HOURS_PER_DAY]
+        following = np.clip(following[np.isfinite(following)], lower_bound, upper_bound)
+        realized.append(float(np.sqrt(np.sum(following**2))))
+    return realized
 
 
 def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: VolatilityConfig | None = None,
@@ -582,36 +649,48 @@ def select_and_forecast_daily(prices_usd: np.ndarray, as_of_s: int, config: Vola
     last = len(returns) - hours_after_midnight  # returns[:last] end at or before B0
     first_day = as_of_s // SECONDS_PER_DAY  # UTC day number of B0's midnight
 
+    # The keys `cache.garch` / `cache.daily` would build, their constant parts built once: the
+    # same lookups (hits and misses counted alike), without re-deriving them per record.
+    garch_settings = cache._settings(config)
+    daily_settings: dict[tuple[float, float, float], bytes] = {}
+    all_valid = bool(valid.all())  # then a span is a slice, hashed in place
+    # Spans of one window overlap all but a few days: without gaps, each of the window's days
+    # is hashed once and a span's key is the digest of its days' digests (`_DayDigests`).
+    days = _DayDigests(returns, last, span_hours) if all_valid else None
     spans: dict[int, tuple[np.ndarray, bytes]] = {}
 
     def span_before(end: int) -> tuple[np.ndarray, bytes]:
         """The valid returns of the span ending at returns[end], and their digest (once each)."""
         if end not in spans:
             span = returns[max(end - span_hours, 0) : end]
-            span = span[np.isfinite(span)]
-            spans[end] = (span, cache.span_digest(span))
+            if not all_valid:
+                span = span[np.isfinite(span)]
+            digest = days.digest(end) if days is not None else None
+            spans[end] = (span, digest if digest is not None else cache.span_digest(span))
         return spans[end]
 
     def record(days_back: int) -> DailyFit:
         end = last - days_back * HOURS_PER_DAY
         week_end = end - ((first_day - days_back) % DAYS_PER_WEEK) * HOURS_PER_DAY
         week_span, week_digest = span_before(week_end)
-        params = cache.garch(week_span, config, week_digest)
+        params = cache._cached(b"garch" + week_digest + garch_settings, lambda: weekly_garch_fit(week_span, config))
+        if params not in daily_settings:
+            daily_settings[params] = cache._settings(config, cache._daily_extra(params))
         span, digest = span_before(end)
-        return cache.daily(span, params, config, digest)
+        return cache._cached(b"daily" + digest + daily_settings[params], lambda: daily_fit(span, params, config))
 
+    fits = [record(day) for day in range(holdout, 0, -1)]
+    realized_by_day = _holdout_realized(returns, last - holdout * HOURS_PER_DAY, [(f.lower, f.upper) for f in fits])
     errors: dict[str, list[float]] = {"ewma": [], "garch": [], "har": []}
-    for day in range(holdout, 0, -1):
-        fit = record(day)
-        end = last - day * HOURS_PER_DAY
-        following = returns[end : end + HOURS_PER_DAY]
-        following = np.clip(following[np.isfinite(following)], fit.lower, fit.upper)
-        realized = float(np.sqrt(np.sum(following**2)))
+    root_day = np.sqrt(HOURS_PER_DAY)  # the same float64 each time, taken once
+    for fit, realized in zip(fits, realized_by_day, strict=True):
         for name, hourly in (("ewma", fit.ewma_sigma), ("garch", fit.garch_sigma), ("har", fit.har_sigma)):
-            errors[name].append((hourly * np.sqrt(HOURS_PER_DAY) - realized) ** 2)
+            errors[name].append((hourly * root_day - realized) ** 2)
     rmse = {name: float(np.sqrt(np.mean(values))) for name, values in errors.items()}
     best = min(sorted(rmse), key=lambda name: rmse[name])
     fit = record(0)
     sequence = returns[max(last - span_hours, 0) :]
-    sequence = np.clip(sequence[np.isfinite(sequence)], fit.lower, fit.upper)
+    if not all_valid:
+        sequence = sequence[np.isfinite(sequence)]
+    sequence = np.clip(sequence, fit.lower, fit.upper)
     return VolatilityForecast(_forecast_forward(fit, best, sequence, config), best, rmse)

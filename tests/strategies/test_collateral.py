@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from strategies.collateral import (
+    HorizonTails,
     TailModel,
     constant_product_slippage,
     empirical_horizon_tail,
@@ -21,6 +22,8 @@ from strategies.collateral import (
     standardized_horizon_returns,
     threshold_target_bps,
 )
+from strategies.config import TailConfig
+from strategies.volatility import winsorize
 
 
 def test_standardized_horizon_returns_by_hand():
@@ -72,6 +75,55 @@ def test_horizon_tail_takes_the_larger_of_direct_and_scaled_hourly():
     tail = fit_horizon_tail(trend, sigma, 4, 0.99)
     assert tail.var_sigmas == pytest.approx(2.0) and tail.horizon_hours == 4
     assert tail.drop_var(0.01, 4) == pytest.approx(0.0392106, abs=1e-7)
+
+
+def _separate_tail(returns, sigma, horizon_hours, confidence, config, k):
+    """The tail as one call computed it before `HorizonTails` shared the work: winsorize the
+    last window + h - 1 returns, standardize, quantile, mean beyond; the larger of direct and
+    one-hour for h > 1."""
+
+    def empirical(hours):
+        keep = config.window_hours + hours - 1
+        sample = standardized_horizon_returns(winsorize(returns[-keep:], k), sigma[-keep:], hours)
+        if len(sample) < config.min_sample_hours:
+            return None
+        var = -float(np.quantile(sample, 1 - confidence))
+        beyond = sample[sample <= -var]
+        return var, (-float(beyond.mean()) if len(beyond) else var)
+
+    direct = empirical(horizon_hours)
+    if horizon_hours == 1 or direct is None:
+        return direct
+    hourly = empirical(1)
+    return max(direct[0], hourly[0]), max(direct[1], hourly[1])
+
+
+@pytest.mark.parametrize("hours", [700, 2_880, 4_330, 8_760])
+def test_shared_horizon_tails_equal_separate_calls_bit_for_bit(hours):
+    """One `HorizonTails` asked in a decision's order (24 h at 99%, a longer horizon at 99%,
+    24 h at 95%, 1 h) gives each tail exactly (==, not approx) as a separate call: windows
+    shorter than the tail window (every horizon winsorizes the whole series) and longer (each
+    horizon its own suffix: 4,330 and 8,760 hours > 4,320 + h - 1), also when given the
+    winsorized series (used only where a horizon's span is all of it) or the confidences to
+    come (their quantiles taken together; 90% was not announced); 700 hours is under the
+    minimum sample (the Student-t fallback, same for both forms). A heavy-tailed series with
+    a bad print, so winsorizing clips."""
+    rng = np.random.default_rng(hours)
+    returns = rng.standard_t(3, hours) * 0.01
+    returns[hours // 2] = 0.9
+    sigma = np.abs(rng.normal(0.01, 0.002, hours)) + 1e-4
+    config = TailConfig(window_hours=4_320, min_sample_hours=720, student_dof=4.0)
+    tails = HorizonTails(returns, sigma, config, 12.0)
+    given = HorizonTails(returns, sigma, config, 12.0, winsorize(returns, 12.0))  # the caller's winsorized returns
+    prefetched = HorizonTails(returns, sigma, config, 12.0, None, (0.99, 0.95, 0.99))  # quantiles in one call
+    for horizon, confidence in ((24, 0.99), (40, 0.99), (24, 0.95), (1, 0.99), (24, 0.99), (24, 0.9)):
+        shared = tails.fit(horizon, confidence)
+        separate = _separate_tail(returns, sigma, horizon, confidence, config, 12.0)
+        assert given.fit(horizon, confidence) == shared == prefetched.fit(horizon, confidence)
+        if separate is None:
+            assert shared == fit_horizon_tail(np.zeros(10), np.ones(10), horizon, confidence, config)
+        else:
+            assert (shared.var_sigmas, shared.es_sigmas, shared.horizon_hours) == (*separate, horizon)
 
 
 def test_drops_scale_with_sqrt_time_from_the_fitted_horizon():

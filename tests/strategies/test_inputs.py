@@ -136,6 +136,87 @@ def test_canonical_bytes_round_trip_and_hash_once():
     assert again.anchor == inputs.anchor
 
 
+def test_canonical_bytes_equal_the_plain_construction():
+    """The encoding writes each typed array once into a bytearray and passes round-id tuples
+    as they are; the bytes equal cbor2 over the plain value (`np.asarray(v, ">f8").tobytes()`,
+    lists): with positions, keys as a tuple, as a list, empty, and round ids past 2^64
+    (Chainlink's phase << 64, encoded as bignums), an empty series, a bound's pending state."""
+    import cbor2
+
+    from strategies.bounds import ParamState
+    from strategies.inputs import INPUTS_VERSION, TAG_FLOAT64_BE, TAG_SINT64_BE, AssetInputs, PairReserves
+    from strategies.params import REGISTRY
+
+    base = _inputs()
+    eth = base.asset("ETH")
+    times, prices = eth.price_observations()
+    phase = 3 << 64
+    segments = (Observations("backfill", times[:100], prices[:100], ()),
+                Observations("feed:ETH", times[100:], prices[100:], [phase + i for i in range(len(times) - 100)]))
+    bounds = replace(eth.bounds, state={**eth.bounds.state, Param.LTV: ParamState(1_700_000_000, 1_700_086_400)})
+    other = AssetInputs("BTC", "0x" + "22" * 20, 8, AAVE_V3_OCT_2023["WBTC"], 10.0, 1.0,
+                        (Observations("feed:BTC", times[-50:], prices[-50:] * 20, tuple(range(50))),),
+                        PairReserves("config", fallback_depth_usd=1e6), eth.bounds,
+                        Observations.empty("reserve:BTC"))
+    positions = PositionBook("book", ("0x01", "0x02"), {"ETH": np.array([1.5, 0.0]), "BTC": np.array([0.0, 2.0])},
+                             np.array([100.0, 2e4]))
+    inputs = replace(base, assets=(replace(eth, prices=segments, bounds=bounds), other), positions=positions)
+
+    def plain_obs(o):
+        return {"source": o.source, "t": cbor2.CBORTag(TAG_SINT64_BE, np.asarray(o.timestamps_s, dtype=">i8").tobytes()),
+                "v": cbor2.CBORTag(TAG_FLOAT64_BE, np.asarray(o.values, dtype=">f8").tobytes()), "keys": list(o.keys)}
+
+    def plain_bounds(b):
+        return {"limits": {p.name: [x.cooldown_seconds, x.max_change, x.is_relative, x.floor, x.ceiling]
+                           for p, x in sorted(b.limits.items())},
+                "state": {p.name: [x.last_executed_at, x.pending_ready_at] for p, x in sorted(b.state.items())
+                          if x != ParamState()},
+                "execution_window_s": b.execution_window_s}
+
+    plain = {
+        "version": INPUTS_VERSION, "chain_id": inputs.chain_id, "steward": inputs.steward,
+        "enclave_nonce": inputs.enclave_nonce,
+        "anchor": {"block": inputs.anchor.block_number, "hash": inputs.anchor.block_hash,
+                   "timestamp": inputs.anchor.timestamp_s},
+        "assets": [{"symbol": a.symbol, "address": a.address, "decimals": a.decimals,
+                    "params": [getattr(a.params, spec.field) for spec in REGISTRY],
+                    "supplied_tokens": float(a.supplied_tokens), "borrowed_tokens": float(a.borrowed_tokens),
+                    "prices": [plain_obs(o) for o in a.prices],
+                    "utilization": plain_obs(a.utilization) if a.utilization is not None else None,
+                    "pair": {"source": a.pair.source, "asset_reserve": float(a.pair.asset_reserve_tokens),
+                             "quote_reserve": float(a.pair.quote_reserve_tokens), "quote": a.pair.quote_symbol,
+                             "fallback_depth_usd": float(a.pair.fallback_depth_usd)},
+                    "bounds": plain_bounds(a.bounds)} for a in inputs.assets],
+        "positions": {"source": positions.source, "accounts": list(positions.accounts),
+                      "collateral": {k: cbor2.CBORTag(TAG_FLOAT64_BE, np.asarray(v, dtype=">f8").tobytes())
+                                     for k, v in positions.collateral_tokens.items()},
+                      "debt_usd": cbor2.CBORTag(TAG_FLOAT64_BE, np.asarray(positions.debt_usd, dtype=">f8").tobytes())},
+    }
+    data = encode_inputs(inputs)
+    assert data == cbor2.dumps(plain, canonical=True)
+    assert decode_inputs(data).asset("ETH").prices[1].keys[-1] == phase + len(times) - 101
+
+
+def test_the_window_keeps_observations_after_its_oldest_carry_only():
+    """The builder looks at prints later than window start - (1 + max_carry) hours: a bad
+    print (0.0) exactly there is outside (not counted), one a second later is inside (counted
+    and named)."""
+    inputs = _inputs()
+    eth = inputs.asset("ETH")
+    times, prices = eth.price_observations()
+    window = CONFIG.window
+    edge = inputs.as_of_s - window.history_hours * HOUR_S - (1 + window.max_carry_hours) * HOUR_S
+    for bad_at, counted in ((edge, 0), (edge + 1, 1)):
+        keep = (times < edge - 10) | (times > edge + 10)
+        t = np.concatenate([times[keep & (times < edge)], [bad_at], times[keep & (times > edge)]])
+        v = np.concatenate([prices[keep & (times < edge)], [0.0], prices[keep & (times > edge)]])
+        altered = replace(inputs, assets=(replace(eth, prices=(Observations("feed", t, v),)),))
+        asset = build_history(altered, CONFIG).asset("ETH")
+        assert asset.invalid_observations == counted
+        assert asset.first_invalid_s == (bad_at if counted else None)
+        assert asset.last_price_usd == float(v[-1])
+
+
 def test_another_encoding_of_the_same_values_is_refused():
     """Same values, keys in insertion order instead of canonical order: a second inputs hash
     for one decision would be possible, so the decoder refuses it."""

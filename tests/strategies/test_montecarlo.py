@@ -7,10 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import strategies.montecarlo as montecarlo
 from strategies.montecarlo import (
     BadDebtEstimate,
     _bad_debt_dense,
+    _row_sums,
     bad_debt,
+    running_minimum,
     simulate_paths,
     sparse_row_sums,
     synthetic_population,
@@ -160,3 +163,85 @@ def test_liquidated_debt_can_be_skipped_without_changing_the_bad_debt():
     lean = bad_debt(price_paths, collateral, debt, 0.8, 1.05, 1, liquidated=False)
     assert (lean.mean_usd, lean.var95_usd) == (full.mean_usd, full.var95_usd) and np.isnan(lean.liquidated_mean_usd)
     assert full.liquidated_mean_usd > 0
+
+
+def test_running_minimum_is_numpy_accumulate():
+    """Hour by hour on a transposed copy, the same array as np.minimum.accumulate along the
+    hours (a minimum is exact in any order); also one hour (the start only)."""
+    paths = simulate_paths(0.02, 48, 300, seed=11)
+    assert running_minimum(paths).tobytes() == np.minimum.accumulate(paths, axis=1).tobytes()
+    assert running_minimum(paths).shape == paths.shape
+    assert running_minimum(paths[:, :1]).tobytes() == paths[:, :1].tobytes()
+
+
+# Exact binary fractions: the third path's minimum is 0.5 at hour 2, then 0.625.
+EDGE_PATHS = np.array([[1.0, 0.75, 0.5, 0.625], [1.0, 1.25, 1.5, 1.0], [1.0, 0.875, 0.5, 0.75]])
+
+
+@pytest.mark.parametrize("delay", [0, 1, 2])
+def test_pruning_at_the_exact_boundaries_equals_the_dense_form(delay):
+    """Collateral 100, LT 0.8, LB 1.25. Debt 40: trigger 40 / 80 = 0.5, exactly the minimum of
+    paths 1 and 3 (reached: HF <= 1), and 100 x 0.5 / 1.25 = 40 = its debt, so the pruning
+    drops it as unable to lose; the dense form liquidates it at 0.5 (delay 0: recovers 40,
+    shortfall 0) or later at 0.625 / 0.75 (more). Debt 40 + 1 ulp: reached, kept, and with
+    delay 0 short by the ulp. Debt 39.5: reached, cannot lose. Debt 80: trigger 1.0, reached
+    at hour 0 on every path. Debt 20: trigger 0.25, never reached. Every estimate equals the
+    dense reference bit for bit, with the running minimum passed or not, and liquidated debt."""
+    collateral = np.full(5, 100.0)
+    debt = np.array([40.0, np.nextafter(40.0, np.inf), 39.5, 80.0, 20.0])
+    want = reference_bad_debt(EDGE_PATHS, collateral, debt, 0.8, 1.25, delay)
+    for running in (None, running_minimum(EDGE_PATHS)):
+        got = bad_debt(EDGE_PATHS, collateral, debt, 0.8, 1.25, delay, running_min=running)
+        assert (got.mean_usd.hex(), got.var95_usd.hex(), got.liquidated_mean_usd.hex()) == (
+            want.mean_usd.hex(), want.var95_usd.hex(), want.liquidated_mean_usd.hex())
+    if delay == 0:  # the ulp over 40 is the only shortfall, on paths 1 and 3: mean 2/3 of it
+        assert want.mean_usd == (2 * (debt[1] - 40.0)) / 3
+
+
+@pytest.mark.parametrize("dense_rows_max", [0, 1 << 18])
+@pytest.mark.parametrize("columns", [1, 9, 129, 500])
+def test_row_sums_dense_or_sparse_equal_numpy_row_sums(monkeypatch, dense_rows_max, columns):
+    """Both ways `_row_sums` takes (occupied rows made dense and summed by numpy, or the
+    sparse emulation) give `dense.sum(axis=1)` bit for bit, entries in any order; empty rows
+    (row 3, and most rows) are exact zeros."""
+    monkeypatch.setattr(montecarlo, "_DENSE_ROWS_MAX_VALUES", dense_rows_max)
+    rng = np.random.default_rng(columns)
+    dense = rng.standard_normal((200, columns)) * 10.0 ** rng.integers(-8, 9, (200, columns))
+    dense[rng.random(200) < 0.8] = 0.0
+    dense[rng.random(dense.shape) < 0.5] = 0.0
+    dense[3] = 0.0
+    rows, cols = np.nonzero(dense)
+    shuffled = rng.permutation(len(rows))
+    got = _row_sums(rows[shuffled], cols[shuffled], dense[rows, cols][shuffled], dense.shape)
+    assert got.tobytes() == dense.sum(axis=1).tobytes()
+    assert _row_sums(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), (4, 3)).tolist() == [0.0] * 4
+
+
+def test_rows_of_at_most_two_entries_equal_numpy_row_sums():
+    """The shape of a book with positions already under HF 1 (they lose on every path, the
+    rest never): each row a, b or a + b whatever numpy's grouping. Magnitudes 16 orders
+    apart, an infinite entry, and a -0.0 entry (its sign could survive a sum of zeros: the
+    general ways then), one column, and a row of one -0.0 alone (numpy keeps -0.0)."""
+    rng = np.random.default_rng(2)
+    dense = np.zeros((300, 40))
+    for row in range(300):
+        for col in rng.choice(40, int(rng.integers(0, 3)), replace=False):
+            dense[row, col] = rng.standard_normal() * 10.0 ** rng.integers(-8, 9)
+    dense[7, 3] = np.inf
+    rows, cols = np.nonzero(dense)
+    assert _row_sums(rows, cols, dense[rows, cols], dense.shape).tobytes() == dense.sum(axis=1).tobytes()
+    dense[9, :] = 0.0
+    dense[9, 5] = -0.0
+    rows, cols = np.nonzero(dense)
+    rows, cols = np.append(rows, 9), np.append(cols, 5)
+    assert _row_sums(rows, cols, dense[rows, cols], dense.shape).tobytes() == dense.sum(axis=1).tobytes()
+    one = np.array([[-0.0], [2.0]])
+    assert _row_sums(np.array([0, 1]), np.array([0, 0]), one[:, 0], one.shape).tobytes() == one.sum(axis=1).tobytes()
+
+
+def test_no_path_that_loses_gives_exact_zeros():
+    """Everyone far from liquidation: mean and 95% quantile +0.0, as numpy's of a zero row."""
+    collateral, debt = np.full(3, 1e6), np.full(3, 1.0)
+    got = bad_debt(PATHS, collateral, debt, 0.8, 1.05, 1, liquidated=False)
+    want = reference_bad_debt(PATHS, collateral, debt, 0.8, 1.05, 1)
+    assert (got.mean_usd.hex(), got.var95_usd.hex()) == (want.mean_usd.hex(), want.var95_usd.hex()) == ("0x0.0p+0",) * 2

@@ -99,6 +99,64 @@ def test_calm_run_counts_back_to_the_last_stressed_day():
     assert calm_days(_prices(np.tile([0.01, -0.01], 24 * 40 // 2)), 10, 0.15, 2.0) == 10
 
 
+def _calm_days_one_call_each(prices, lookback_days, drawdown_limit, volatility_ratio_limit):
+    """calm_days as it ran before sharing work: `is_stressed` on each checkpoint's prices."""
+    run = 0
+    for day in range(lookback_days):
+        end = len(prices) - day * 24
+        if end < 24 * 7 or is_stressed(prices[:end], drawdown_limit, volatility_ratio_limit):
+            break
+        run += 1
+    return run
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_calm_run_with_shared_work_equals_one_stress_check_per_checkpoint(seed):
+    """Seeded series of every length that matters (under a week, under the 31-day window,
+    longer), calm and with a volatile day placed 0-9 days back, at limits on either side of
+    the series' own ratio: the run equals the per-checkpoint `is_stressed` loop's, and so does
+    each checkpoint's verdict at limits nudged to the exact ratio (a tie is not stress)."""
+    rng = np.random.default_rng(seed)
+    hours = int(rng.choice([100, 170, 400, 760, 24 * 31 + 1 + 24 * 3, 24 * 45, 24 * 120 + 7]))
+    returns = rng.standard_t(4, hours) * rng.uniform(0.002, 0.02)
+    back = int(rng.integers(0, 10))
+    if hours > 24 * (back + 1):
+        returns[hours - 24 * (back + 1):hours - 24 * back] *= rng.uniform(1.5, 6.0)
+    prices = _prices(returns)
+    for drawdown, ratio in ((0.15, 2.0), (0.05, 1.2), (0.5, 4.0), (0.02, 100.0)):
+        for lookback in (1, 7, 10):
+            assert calm_days(prices, lookback, drawdown, ratio) == _calm_days_one_call_each(
+                prices, lookback, drawdown, ratio)
+    # At the boundary: the ratio of the latest checkpoint itself (recent / baseline), so the
+    # verdict turns on ties; the shared form must land on the same side.
+    window = np.diff(np.log(prices[-24 * 31 - 1:]))
+    if len(window) >= 48:
+        earlier = window[:-24]
+        days = len(earlier) // 24
+        baseline = float(np.median(earlier[len(earlier) - days * 24:].reshape(days, 24).std(axis=1)))
+        exact = float(window[-24:].std() / baseline)
+        for ratio in (exact, np.nextafter(exact, 0), np.nextafter(exact, np.inf)):
+            assert calm_days(prices, 7, 1.0, ratio) == _calm_days_one_call_each(prices, 7, 1.0, ratio)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_median_of_few_is_numpys_median(seed):
+    """Odd and even counts, ties, zeros, magnitudes 12 orders apart (an inexact (a + b) / 2
+    shows), a NaN and a -0.0 (numpy's own then): the same float, bit for bit."""
+    from strategies.stressed import _median_of_few
+
+    rng = np.random.default_rng(seed)
+    for count in (1, 2, 3, 29, 30, 31):
+        values = np.abs(rng.standard_normal(count)) * 10.0 ** rng.integers(-6, 7, count)
+        values[rng.random(count) < 0.2] = 0.0
+        if count > 3:
+            values[1] = values[2]
+        assert _median_of_few(values).hex() == float(np.median(values)).hex()
+    with_nan = np.array([1.0, np.nan, 3.0])
+    assert np.isnan(_median_of_few(with_nan))
+    assert _median_of_few(np.array([-0.0, -0.0])).hex() == float(np.median(np.array([-0.0, -0.0]))).hex()
+
+
 def test_loosening_moves_get_a_share_of_the_bound_and_wait_for_calm():
     """LT up, LTV down, LB down, supply cap up: LT, LB (a lower bonus pays liquidators less)
     and the cap loosen; the LTV cut does not."""

@@ -19,6 +19,8 @@ from strategies.config import default_config
 from strategies.volatility import (
     DEFAULT_VOLATILITY,
     DailyFitCache,
+    _DayDigests,
+    _holdout_realized,
     EwmaVolatility,
     GarchVolatility,
     HarVolatility,
@@ -312,3 +314,63 @@ def test_daily_selection_falls_back_to_ewma_on_short_history():
     returns = np.diff(np.log(prices))
     assert (forecast.model, forecast.oos_errors) == ("ewma", {})
     assert forecast.hourly_sigma == EwmaVolatility().forecast_hourly(winsorize(returns, 12.0))
+
+
+def _realized_day_by_day(returns, start, bounds):
+    """The holdout loop as `select_and_forecast_daily` ran it before the days became rows."""
+    out = []
+    for i, (lower, upper) in enumerate(bounds):
+        following = returns[start + 24 * i : start + 24 * i + 24]
+        out.append(float(np.sqrt(np.sum(np.clip(following[np.isfinite(following)], lower, upper) ** 2))))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_holdout_days_as_rows_equal_the_day_by_day_loop(seed):
+    """30 days of returns whose magnitudes span 16 orders (any other order of additions
+    shows in the last bits), clipped with each day's own bounds (some infinite): the rows'
+    realized volatilities equal the day-by-day loop's exactly; with a NaN in a day (the loop
+    itself) and with the holdout starting before the data (negative slices, as the loop
+    took them) too."""
+    rng = np.random.default_rng(seed)
+    returns = rng.standard_normal(24 * 40) * 10.0 ** rng.integers(-9, 7, 24 * 40)
+    bounds = [(-np.inf, np.inf) if i % 7 == 0 else tuple(sorted(rng.normal(0, 3, 2))) for i in range(30)]
+    start = 24 * 40 - 24 * 30 - int(rng.integers(0, 24))
+    got = _holdout_realized(returns, start, bounds)
+    assert [v.hex() for v in got] == [v.hex() for v in _realized_day_by_day(returns, start, bounds)]
+    gapped = returns.copy()
+    gapped[start + 24 * 3 + 5] = np.nan
+    assert _holdout_realized(gapped, start, bounds) == _realized_day_by_day(gapped, start, bounds)
+    assert _holdout_realized(returns, -30, bounds[:2]) == _realized_day_by_day(returns, -30, bounds[:2])
+
+
+def test_ewma_series_from_the_callers_winsorized_returns_is_the_same():
+    """`clipped=` is `winsorize(returns, k)` computed once by the strategy: same bytes."""
+    returns = garch_returns(3, hours=24 * 60)
+    returns[100] = 0.8  # a bad print, clipped
+    own = ewma_sigma_series(returns, 0.9975, 720, 12.0)
+    given = ewma_sigma_series(returns, 0.9975, 720, 12.0, clipped=winsorize(returns, 12.0))
+    assert own.tobytes() == given.tobytes()
+
+
+def test_span_keys_from_day_digests_name_the_span_content():
+    """The same span (same absolute hours) in two windows an hour apart has one key; a
+    change of one value in its head or in one of its days changes the key, a change outside
+    it does not; spans that start before the data or end off a day boundary get None (then
+    hashed whole). 100 days of returns, spans of 50 days and 7 hours."""
+    returns = garch_returns(4, hours=24 * 100 + 5)
+    span_hours = 24 * 50 + 7
+    last = len(returns) - 5  # returns[:last] end at a day boundary
+    keys = _DayDigests(returns, last, span_hours)
+    later = _DayDigests(returns[1:], last - 1, span_hours)  # the window an hour later starts an hour later
+    for days_back in (0, 3, 30):
+        end = last - 24 * days_back
+        assert keys.digest(end) == later.digest(end - 1) is not None
+    end = last - 24 * 10
+    for changed_at, inside in ((end - span_hours, True), (end - span_hours + 7, True), (end - 1, True),
+                               (end, False), (end - span_hours - 1, False)):
+        altered = returns.copy()
+        altered[changed_at] += 1e-12
+        assert (_DayDigests(altered, last, span_hours).digest(end) != keys.digest(end)) == inside
+    assert keys.digest(last - 24 * 60) is None  # would start before the data
+    assert keys.digest(last - 5) is None  # not a day boundary
