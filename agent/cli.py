@@ -540,6 +540,9 @@ def run_cli(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
+    from enclave.memory import keep_freed_memory
+
+    keep_freed_memory()  # the service decides again and again: keep the encoding's memory between decisions
     sys.exit(run_cli())
 
 

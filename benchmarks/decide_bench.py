@@ -218,7 +218,13 @@ def main() -> int:
     parser.add_argument("--daily-fits", action="store_true",
                         help="also: hourly decisions with the day-anchored selection (proposal) wired in")
     parser.add_argument("--skip-current", action="store_true", help="skip the current selection's figures")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's thresholds as they are (the service and enclave raise them: enclave.memory)")
     args = parser.parse_args()
+    if not args.default_allocator:
+        from enclave.memory import keep_freed_memory
+
+        keep_freed_memory()
 
     import strategies
     import strategies.strategy as strategy_module
@@ -227,6 +233,7 @@ def main() -> int:
     from strategies.decision import recommend
     from strategies.inputs import build_history
 
+    print(f"allocator: {'glibc defaults' if args.default_allocator else 'freed memory kept (as the service and enclave)'}")
     print(f"source tree {Path(strategies.__file__).resolve().parent.parent}; {os.cpu_count()} cores; "
           f"load {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
     started = time.perf_counter()

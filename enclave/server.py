@@ -36,6 +36,7 @@ from pathlib import Path
 from enclave.errors import EnclaveError
 from enclave.image import PROJECT_ROOT, measure
 from enclave.limits import NestingError, RequestLimits, check_cbor_nesting, check_json_nesting
+from enclave.memory import keep_freed_memory
 from enclave.transport import Address, ClientGone, HttpError, RequestHead, ServerConnection, listen
 
 MAX_NONCE_BYTES = 512
@@ -319,6 +320,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()
     try:
         limits = RequestLimits(args.max_body_bytes, args.max_depth, args.max_header_bytes, args.header_timeout_s,
                                args.body_timeout_s, args.workers)
