@@ -443,8 +443,11 @@ def veto_instructions(proposal, update: dict, steward: str, digest: str, now_s: 
     elif proposal.state == "cancelled":
         entry.update(open=False, text=f"Vetoed by the guardian (transaction {proposal.cancel_tx or 'seen on chain'}).")
     elif proposal.state == "executed":
-        entry.update(open=False, text=f"Executed after the timelock delay (transaction {proposal.execute_tx or '-'}); "
-                                      "a veto is no longer possible.")
+        executed_at = proposal.executed_at_s
+        own = f"; in the data's own time {data_time(executed_at, shift)}" if executed_at and shift else ""
+        when = f" on {utc(executed_at)} (chain clock{own})" if executed_at else ""
+        entry.update(open=False, text=f"Executed after the timelock delay{when} "
+                                      f"(transaction {proposal.execute_tx or '-'}); a veto is no longer possible.")
     else:
         entry.update(open=proposal.state in ("signed", "submitted"),
                      text=f"State {proposal.state}: not in the timelock" + (
