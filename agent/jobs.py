@@ -339,13 +339,19 @@ def submit(ctx: AgentContext) -> list[int]:
                 continue
             if result.path is SubmitPath.APPLIED:
                 transition(session, proposal, ProposalState.EXECUTED, submit_tx=result.transaction_hash,
-                           execute_tx=result.transaction_hash, path="fast")
+                           execute_tx=result.transaction_hash, path="fast",
+                           executed_at_s=_block_time_s(ctx.w3, result.block_number))
             else:
                 transition(session, proposal, ProposalState.QUEUED, operation_id="0x" + result.operation_id.hex(),
                            submit_tx=result.transaction_hash, eta=result.ready_at, path="slow")
             landed.append(proposal.id)
             log.info("relayed", extra={"fields": {"proposal": proposal.id, "path": result.path.value}})
     return landed
+
+
+def _block_time_s(w3: Web3, block_number: int | None) -> int | None:
+    """Chain time (s) of the block that executed an update: when it took effect."""
+    return None if block_number is None else int(w3.eth.get_block(block_number)["timestamp"])
 
 
 def _scheduled(ctx: AgentContext, proposal: ProposalRow):
@@ -365,8 +371,9 @@ def execute(ctx: AgentContext) -> list[int]:
                 continue
             operation = _scheduled(ctx, proposal)
             state = ctx.relay.operation_state(operation.operation_id)
-            if state is OperationState.DONE:
-                transition(session, proposal, ProposalState.EXECUTED)
+            if state is OperationState.DONE:  # executed by someone else before reconcile saw it
+                block = ctx.relay.executed_in_block(operation.update_hash)
+                transition(session, proposal, ProposalState.EXECUTED, executed_at_s=_block_time_s(ctx.w3, block))
                 executed.append(proposal.id)
             elif state is OperationState.UNSET:
                 transition(session, proposal, ProposalState.CANCELLED, error="vetoed (no longer in the timelock)")
@@ -382,7 +389,8 @@ def execute(ctx: AgentContext) -> list[int]:
                         continue
                     log.warning("execution refused", extra={"fields": {"proposal": proposal.id, "error": revert.name}})
                     continue
-                transition(session, proposal, ProposalState.EXECUTED, execute_tx="0x" + bytes(receipt["transactionHash"]).hex())
+                transition(session, proposal, ProposalState.EXECUTED, execute_tx="0x" + bytes(receipt["transactionHash"]).hex(),
+                           executed_at_s=_block_time_s(ctx.w3, int(receipt["blockNumber"])))
                 executed.append(proposal.id)
         for row in session.exec(select(AttestationRow).where(AttestationRow.registration_state == "scheduled")).all():
             batch = registration_batch(ctx, row)
@@ -425,7 +433,8 @@ def reconcile(ctx: AgentContext) -> int:
                 transition(session, proposal, ProposalState.CANCELLED, cancel_tx=event.transaction_hash)
                 changed += 1
             elif event.name in ("CallExecuted", "UpdateExecuted"):
-                transition(session, proposal, ProposalState.EXECUTED, execute_tx=event.transaction_hash)
+                transition(session, proposal, ProposalState.EXECUTED, execute_tx=event.transaction_hash,
+                           executed_at_s=_block_time_s(ctx.w3, event.block_number))
                 changed += 1
         cursor.block_number = head + 1
         session.add(cursor)

@@ -443,8 +443,11 @@ def veto_instructions(proposal, update: dict, steward: str, digest: str, now_s: 
     elif proposal.state == "cancelled":
         entry.update(open=False, text=f"Vetoed by the guardian (transaction {proposal.cancel_tx or 'seen on chain'}).")
     elif proposal.state == "executed":
-        entry.update(open=False, text=f"Executed after the timelock delay (transaction {proposal.execute_tx or '-'}); "
-                                      "a veto is no longer possible.")
+        executed_at = proposal.executed_at_s  # None for rows stored before schema 0003
+        own = f" ({data_time(executed_at, shift)} in the data's own time)" if executed_at and shift else ""
+        when = f", at {utc(executed_at)} by the chain clock{own}" if executed_at else ""
+        entry.update(open=False, text=f"Executed after the timelock delay (transaction {proposal.execute_tx or '-'})"
+                                      f"{when}; a veto is no longer possible.")
     else:
         entry.update(open=proposal.state in ("signed", "submitted"),
                      text=f"State {proposal.state}: not in the timelock" + (

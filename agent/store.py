@@ -42,7 +42,7 @@ ALLOWED_TRANSITIONS = {
     ProposalState.QUEUED: {ProposalState.EXECUTED, ProposalState.CANCELLED, ProposalState.EXPIRED, ProposalState.FAILED},
 }
 END_STATES = frozenset(set(ProposalState) - set(ALLOWED_TRANSITIONS))
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 class InvalidTransition(Exception):
@@ -117,6 +117,9 @@ class ProposalRow(SQLModel, table=True):
     execute_tx: str | None = None
     cancel_tx: str | None = None
     eta: int | None = Field(default=None, sa_type=BigInteger)
+    # Chain time (s) of the block that executed it: the submit's on the fast path, the
+    # timelock execution's on the slow one (often later than the ETA). None before 0003.
+    executed_at_s: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = None
     path: str = "slow"  # "fast": tightening-only, applied at submit; "slow": through the timelock
 

@@ -70,7 +70,8 @@ class ScheduledUpdate:
 @dataclass(frozen=True)
 class SubmitResult:
     """What a relay did. `operation` is None on the fast path; `already` means nothing was sent
-    because the update was already scheduled or applied."""
+    because the update was already scheduled or applied. `block_number`: the block of the
+    submit transaction, or of the earlier fast-path application (None if neither is known)."""
 
     update_hash: bytes
     path: SubmitPath
@@ -79,6 +80,7 @@ class SubmitResult:
     already: bool
     transaction_hash: str | None
     gas_used: int | None
+    block_number: int | None = None
 
     @property
     def operation_id(self) -> bytes | None:
@@ -192,26 +194,33 @@ class StewardClient:
             return SubmitResult(digest, SubmitPath.SCHEDULED, operation, self.operation_eta(operation.operation_id),
                                 True, None, None)
         # Only a spent nonce can mean "already applied"; the log search is the slow part.
-        if self.nonce(update.enclave) > update.nonce and self.applied_in_block(digest) is not None:
-            return SubmitResult(digest, SubmitPath.APPLIED, None, None, True, None, None)
+        if self.nonce(update.enclave) > update.nonce and (applied := self.applied_in_block(digest)) is not None:
+            return SubmitResult(digest, SubmitPath.APPLIED, None, None, True, None, None, applied)
         receipt = self._send(self.steward.functions.submit(update.as_tuple(), signature))
         return self._submit_result(digest, operation, receipt)
 
     def _submit_result(self, digest: bytes, operation: ScheduledUpdate, receipt: TxReceipt) -> SubmitResult:
-        transaction_hash, gas = _hex(receipt["transactionHash"]), receipt["gasUsed"]
+        transaction_hash, gas, block = _hex(receipt["transactionHash"]), receipt["gasUsed"], int(receipt["blockNumber"])
         scheduled = self.steward.events.UpdateScheduled().process_receipt(receipt, errors=DISCARD)
         if scheduled:
             return SubmitResult(digest, SubmitPath.SCHEDULED, operation, int(scheduled[0]["args"]["readyAt"]), False,
-                                transaction_hash, gas)
+                                transaction_hash, gas, block)
         if self.steward.events.UpdateApplied().process_receipt(receipt, errors=DISCARD):
-            return SubmitResult(digest, SubmitPath.APPLIED, None, None, False, transaction_hash, gas)
+            return SubmitResult(digest, SubmitPath.APPLIED, None, None, False, transaction_hash, gas, block)
         # The contract answered an idempotent relay (scheduled in the meantime by someone else).
         return SubmitResult(digest, SubmitPath.SCHEDULED, operation, self.operation_eta(operation.operation_id), True,
-                            transaction_hash, gas)
+                            transaction_hash, gas, block)
 
     def applied_in_block(self, digest: bytes) -> int | None:
         """Block in which the update was applied on the fast path, or None."""
-        event = self.steward.events.UpdateApplied()
+        return self._first_block_of(self.steward.events.UpdateApplied(), digest)
+
+    def executed_in_block(self, digest: bytes) -> int | None:
+        """Block in which the timelock executed the (slow-path) update, whoever sent it, or None."""
+        return self._first_block_of(self.steward.events.UpdateExecuted(), digest)
+
+    def _first_block_of(self, event, digest: bytes) -> int | None:
+        """The first block with the steward's `event` for this update hash (its first topic)."""
         logs = self.w3.eth.get_logs({
             "address": self.steward.address,
             "fromBlock": self.from_block,

@@ -206,16 +206,18 @@ def price_history(engine, symbol: str, shift: int, limit: int = 24 * 180) -> pd.
 
 
 def parameter_history(engine, symbol: str, shift: int) -> pd.DataFrame:
-    """LTV and LT in force over time (percent), from the executed proposals: a fast-path update
-    took effect at its decision (applied at submit), a timelocked one at its ETA (the execute
-    job runs it once ready). Starts with the values before the first of them."""
+    """LTV and LT in force over time (percent), from the executed proposals, each from the chain
+    time of the block that executed it (`executed_at_s`: the submit's block on the fast path,
+    the timelock execution's on the slow one, which may be well after the ETA). Rows stored
+    before that column (schema 0002) fall back to the ETA (slow) or the decision (fast).
+    Starts with the values before the first of them."""
     with Session(engine) as session:
         rows = session.exec(select(ProposalRow).where(ProposalRow.asset_symbol == symbol,
                                                       ProposalRow.state == "executed")
                             .order_by(ProposalRow.id)).all()
     points = []
     for row in rows:
-        when = row.eta if row.path == "slow" and row.eta else _decided_at(row.update_json)
+        when = row.executed_at_s or (row.eta if row.path == "slow" and row.eta else _decided_at(row.update_json))
         if when is None:
             continue
         if not points:

@@ -48,8 +48,8 @@ def render(engine, shift: int) -> None:
     if parameters.empty:
         st.caption("No executed update for this asset yet.")
     else:
-        st.caption("LTV and LT (right axis) step at each executed update: a fast-path update at its decision, a "
-                   "timelocked one at its ETA.")
+        st.caption("LTV and LT (right axis) step at each executed update, at the block that executed it (a "
+                   "timelocked one can run well after its ETA).")
         st.dataframe(parameters, hide_index=True, column_config={"time": st.column_config.DatetimeColumn(
             x_title, format="YYYY-MM-DD HH:mm")})
 

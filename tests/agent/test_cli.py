@@ -76,12 +76,12 @@ def test_an_older_revision_is_refused_by_status_and_migrated_by_db_upgrade(tmp_p
     command.upgrade(config, "0001")
     before = digest(db)
     refused = run_in_process(["status", "--db", str(db)], capsys)
-    assert refused.code == 2 and "is at schema revision 0001; this version reads 0002" in refused.stderr
+    assert refused.code == 2 and "is at schema revision 0001; this version reads 0003" in refused.stderr
     assert digest(db) == before
     assert run_in_process(["backtest", "--db", str(db)], capsys).stderr.startswith(
-        f"error: database {db} is at schema revision 0001; this version writes 0002 (run `risk-agent db-upgrade")
+        f"error: database {db} is at schema revision 0001; this version writes 0003 (run `risk-agent db-upgrade")
     upgraded = run_in_process(["db-upgrade", "--db", str(db)], capsys)
-    assert (upgraded.code, upgraded.stdout) == (0, f"database {db} is at schema revision 0002\n")
+    assert (upgraded.code, upgraded.stdout) == (0, f"database {db} is at schema revision 0003\n")
     assert run_in_process(["status", "--db", str(db)], capsys).code == 0
 
 
@@ -112,7 +112,7 @@ def test_status_of_the_demo_reads_as_text_and_json_and_writes_nothing(demo_run, 
     assert text.code == 0 and text.stderr == ""
     lines = text.stdout.splitlines()
     total = sum(counts.values())
-    assert lines[0] == f"database      {db} (schema 0002)"
+    assert lines[0] == f"database      {db} (schema 0003)"
     assert lines[1] == f"proposals     {total}: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
     when = datetime.fromtimestamp(stamp, UTC)
     own = datetime.fromtimestamp(stamp - shift, UTC)
@@ -192,7 +192,7 @@ def test_the_readme_shows_what_the_demo_prints():
 def test_the_readme_shows_what_status_prints():
     from agent.status import status_lines
 
-    report = {"database": "var/demo.sqlite", "schema_revision": "0002", "time_shift_s": 175_212_417,
+    report = {"database": "var/demo.sqlite", "schema_revision": "0003", "time_shift_s": 175_212_417,
               "proposals": {"total": 15, "by_state": {"cancelled": 1, "executed": 14}}, "waiting_in_timelock": [],
               "last_snapshot": {"block": 969, "timestamp": 1_796_852_218, "utc": "2026-12-09 21:36:58 UTC",
                                 "data_time_utc": "2021-05-21 23:00:03 UTC"}, "jobs": []}

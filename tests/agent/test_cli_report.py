@@ -83,6 +83,24 @@ def test_json_figures_are_the_stored_decisions(demo_copy, capsys):
     assert report["attestation"]["verified"] is False  # no development root named: only AWS's is trusted
 
 
+def test_an_executed_timelocked_update_says_when_it_ran(demo_copy, capsys):
+    """The demo's last timelocked proposal: executed at the time of its execution's block
+    (stored by the execute job, not before its ETA), in chain time and the replay's own."""
+    from agent.times import utc
+
+    db, _ = demo_copy
+    with sqlite3.connect(db) as connection:
+        proposal_id, eta, executed_at, transaction = connection.execute(
+            "select id, eta, executed_at_s, execute_tx from proposal where path = 'slow' and state = 'executed' "
+            "order by id desc limit 1").fetchone()
+        (shift,) = connection.execute("select value from run_info where key = 'time_shift_s'").fetchone()
+    assert executed_at >= eta
+    report = json.loads(run_in_process(["report", str(proposal_id), "--db", str(db), "--json"], capsys).stdout)
+    assert report["veto"]["text"] == (
+        f"Executed after the timelock delay (transaction {transaction}), at {utc(executed_at)} by the chain clock "
+        f"({utc(executed_at - int(shift))} in the data's own time); a veto is no longer possible.")
+
+
 def test_the_method_says_why_loosening_is_held(demo_copy, tmp_path, capsys):
     """The demo's proposal 1 with its metrics edited: held for a young asset, the Method
     section says so; held for another reason (a stressed gate), it does not name the history."""

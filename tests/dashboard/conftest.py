@@ -3,7 +3,7 @@ was just before the demo's last timelock execution, plus one saved backtest run.
 
 The demo ends by executing everything queued, so its final database has nothing waiting in the
 timelock; the page DAO members act from would be empty. The copy rewinds the last timelocked
-proposal to `queued` (its execute transaction forgotten), which is exactly the store's state
+proposal to `queued` (its execute transaction and time forgotten), which is exactly the store's state
 between its submit and its execution: the last snapshot was read before its ETA."""
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def dashboard_db(demo_run, tmp_path_factory) -> DashboardDatabase:
             "order by id desc limit 1").fetchone()
         (last_snapshot,) = connection.execute("select max(block_timestamp) from market_snapshot").fetchone()
         assert eta > last_snapshot  # queued at the last snapshot's time: the rewound state is one the store had
-        connection.execute("update proposal set state = 'queued', execute_tx = null where id = ?", (queued_id,))
+        connection.execute("update proposal set state = 'queued', execute_tx = null, executed_at_s = null where id = ?",
+                           (queued_id,))
     with Session(make_engine(str(db), upgrade=False)) as session:
         session.add(BacktestRunRow(strategy="agent", assets="ETH", period_start="2020-03-01", period_end="2020-03-31",
                                    seed=1,
