@@ -325,18 +325,24 @@ def submit(ctx: AgentContext) -> list[int]:
             update = ParameterUpdate.from_json(json.loads(proposal.update_json))
             signature = bytes.fromhex(proposal.signature.removeprefix("0x"))
             if update.deadline < now:
-                transition(session, proposal, ProposalState.EXPIRED, error="deadline passed before relaying")
-                continue
-            _publish(ctx, session, proposal.decision_id)
-            if proposal.state == ProposalState.SIGNED:
-                transition(session, proposal, ProposalState.SUBMITTED, update_hash="0x" + ctx.relay.update_hash(update).hex())
-            try:
-                result = ctx.relay.submit(update, signature)
-            except ContractRevert as revert:
-                state = ProposalState.EXPIRED if revert.name in EXPIRED_REVERTS else ProposalState.FAILED
-                transition(session, proposal, state, error=str(revert))
-                log.warning("submit refused", extra={"fields": {"proposal": proposal.id, "error": revert.name}})
-                continue
+                # Past its deadline it can no longer be sent; but a submitted one may have landed
+                # before the crash that kept us from recording it: the chain says which.
+                result = ctx.relay.landed(update) if proposal.state == ProposalState.SUBMITTED else None
+                if result is None:
+                    transition(session, proposal, ProposalState.EXPIRED, error="deadline passed before relaying")
+                    continue
+            else:
+                _publish(ctx, session, proposal.decision_id)
+                if proposal.state == ProposalState.SIGNED:
+                    transition(session, proposal, ProposalState.SUBMITTED,
+                               update_hash="0x" + ctx.relay.update_hash(update).hex())
+                try:
+                    result = ctx.relay.submit(update, signature)
+                except ContractRevert as revert:
+                    state = ProposalState.EXPIRED if revert.name in EXPIRED_REVERTS else ProposalState.FAILED
+                    transition(session, proposal, state, error=str(revert))
+                    log.warning("submit refused", extra={"fields": {"proposal": proposal.id, "error": revert.name}})
+                    continue
             if result.path is SubmitPath.APPLIED:
                 transition(session, proposal, ProposalState.EXECUTED, submit_tx=result.transaction_hash,
                            execute_tx=result.transaction_hash, path="fast",

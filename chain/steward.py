@@ -185,9 +185,9 @@ class StewardClient:
         receipt = self._send(self.steward.functions.publishInputs(inputs))
         return PublishResult(inputs_hash, False, _hex(receipt["transactionHash"]), receipt["gasUsed"])
 
-    def submit(self, update: ParameterUpdate, signature: bytes) -> SubmitResult:
-        """Relays a signed update. An update already scheduled (any state but unset) or already
-        applied on the fast path is answered from the chain without sending anything."""
+    def landed(self, update: ParameterUpdate) -> SubmitResult | None:
+        """The update as the chain holds it, sending nothing: scheduled (the operation in any
+        state but unset) or applied on the fast path; None when it never landed."""
         operation = self.operation_for(update)
         digest = operation.update_hash
         if self.operation_state(operation.operation_id) is not OperationState.UNSET:
@@ -196,8 +196,17 @@ class StewardClient:
         # Only a spent nonce can mean "already applied"; the log search is the slow part.
         if self.nonce(update.enclave) > update.nonce and (applied := self.applied_in_block(digest)) is not None:
             return SubmitResult(digest, SubmitPath.APPLIED, None, None, True, None, None, applied)
+        return None
+
+    def submit(self, update: ParameterUpdate, signature: bytes) -> SubmitResult:
+        """Relays a signed update. An update that already landed (`landed`) is answered from the
+        chain without sending anything."""
+        found = self.landed(update)
+        if found is not None:
+            return found
+        operation = self.operation_for(update)
         receipt = self._send(self.steward.functions.submit(update.as_tuple(), signature))
-        return self._submit_result(digest, operation, receipt)
+        return self._submit_result(operation.update_hash, operation, receipt)
 
     def _submit_result(self, digest: bytes, operation: ScheduledUpdate, receipt: TxReceipt) -> SubmitResult:
         transaction_hash, gas, block = _hex(receipt["transactionHash"]), receipt["gasUsed"], int(receipt["blockNumber"])
