@@ -64,7 +64,7 @@ TARGETS = (
     Target("strategies/collateral.py", ("tests/strategies/test_collateral.py", "tests/strategies/test_collateral_mutants.py")),
     Target("strategies/caps.py", ("tests/strategies/test_caps.py", "tests/strategies/test_caps_mutants.py")),
     Target("strategies/rates.py", ("tests/strategies/test_rates.py", "tests/strategies/test_rates_mutants.py")),
-    Target("strategies/stressed.py", ("tests/strategies/test_stressed.py",)),
+    Target("strategies/stressed.py", ("tests/strategies/test_stressed.py", "tests/strategies/test_stressed_mutants.py")),
     # The strategy-driven runs (each decides daily with the full model, 5-8 s) are left out: the
     # engine's accounting is what is mutated, and the static runs and scenarios exercise it.
     Target("backtests/simulator.py", ("tests/backtests/test_simulator.py", "tests/backtests/test_liquidation_scenarios.py",
