@@ -378,8 +378,10 @@ def execute(ctx: AgentContext) -> list[int]:
             operation = _scheduled(ctx, proposal)
             state = ctx.relay.operation_state(operation.operation_id)
             if state is OperationState.DONE:  # executed by someone else before reconcile saw it
-                block = ctx.relay.executed_in_block(operation.update_hash)
-                transition(session, proposal, ProposalState.EXECUTED, executed_at_s=_block_time_s(ctx.w3, block))
+                found = ctx.relay.executed_in(operation.update_hash)
+                block, transaction = found if found else (None, None)
+                transition(session, proposal, ProposalState.EXECUTED, execute_tx=transaction,
+                           executed_at_s=_block_time_s(ctx.w3, block))
                 executed.append(proposal.id)
             elif state is OperationState.UNSET:
                 transition(session, proposal, ProposalState.CANCELLED, error="vetoed (no longer in the timelock)")

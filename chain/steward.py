@@ -222,21 +222,24 @@ class StewardClient:
 
     def applied_in_block(self, digest: bytes) -> int | None:
         """Block in which the update was applied on the fast path, or None."""
-        return self._first_block_of(self.steward.events.UpdateApplied(), digest)
+        log = self._first_log_of(self.steward.events.UpdateApplied(), digest)
+        return int(log["blockNumber"]) if log else None
 
-    def executed_in_block(self, digest: bytes) -> int | None:
-        """Block in which the timelock executed the (slow-path) update, whoever sent it, or None."""
-        return self._first_block_of(self.steward.events.UpdateExecuted(), digest)
+    def executed_in(self, digest: bytes) -> tuple[int, str] | None:
+        """(block, transaction hash) in which the timelock executed the (slow-path) update,
+        whoever sent it, or None."""
+        log = self._first_log_of(self.steward.events.UpdateExecuted(), digest)
+        return (int(log["blockNumber"]), _hex(log["transactionHash"])) if log else None
 
-    def _first_block_of(self, event, digest: bytes) -> int | None:
-        """The first block with the steward's `event` for this update hash (its first topic)."""
+    def _first_log_of(self, event, digest: bytes):
+        """The first of the steward's `event` logs for this update hash (its first topic)."""
         logs = self.w3.eth.get_logs({
             "address": self.steward.address,
             "fromBlock": self.from_block,
             "toBlock": "latest",
             "topics": [event_abi_to_log_topic(event.abi), digest],
         })
-        return int(logs[0]["blockNumber"]) if logs else None
+        return logs[0] if logs else None
 
     # ------------------------------------------------------------------ timelock
 

@@ -111,11 +111,13 @@ def render_detail(engine, detail: queries.ProposalDetail, shift: int) -> None:
     snapshot = queries.last_snapshot(engine)
     now = now_s(snapshot)
     eta = f"{utc(proposal.eta)} (chain clock)" if proposal.eta else "-"
+    executed_at = f"{utc(proposal.executed_at_s)} (chain clock)" if proposal.executed_at_s else "-"
     st.code(f"path                 {proposal.path}\n"
             f"timelock operation   {proposal.operation_id or '-'}\n"
             f"ETA                  {eta}\n"
             f"submit tx            {proposal.submit_tx or '-'}\n"
             f"execute tx           {proposal.execute_tx or '-'}\n"
+            f"executed at          {executed_at}\n"
             f"cancel tx            {proposal.cancel_tx or '-'}")
     veto = veto_of(proposal, decision, now, shift) if steward else None
     if veto is not None:

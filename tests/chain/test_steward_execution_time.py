@@ -102,7 +102,7 @@ def test_an_execution_by_someone_else_is_dated_by_its_event(system: System, tmp_
 
 def test_the_execute_job_dates_an_operation_someone_else_already_ran(system: System, tmp_path):
     """As above, but the execute job sees the operation done before reconcile does: the time
-    comes from the steward's UpdateExecuted log."""
+    and the transaction come from the steward's UpdateExecuted log."""
     ctx = context(system, tmp_path)
     scheduled, proposal = queue(system, ctx.engine, {Param.LIQUIDATION_BONUS: 10_550})
     advance_time(system.w3, MIN_DELAY_SECONDS)
@@ -112,3 +112,4 @@ def test_the_execute_job_dates_an_operation_someone_else_already_ran(system: Sys
     assert jobs.execute(ctx) == [proposal]
     row = stored(ctx, proposal)
     assert (row.state, row.executed_at_s) == (ProposalState.EXECUTED, executed_at)
+    assert row.execute_tx == "0x" + bytes(receipt["transactionHash"]).hex()

@@ -105,6 +105,22 @@ def test_proposal_detail_is_verified_only_with_the_dev_root_opted_in(monkeypatch
     assert any("Vetoed by the guardian" in i.value for i in at.info)
 
 
+def test_an_executed_proposal_shows_when_it_took_effect(monkeypatch, dashboard_db):
+    """The Chain block of an executed proposal names the chain time of the block that executed
+    it (the store's executed_at_s, after its ETA for a timelocked one); a queued one shows '-'."""
+    db, home, queued_id = dashboard_db
+    at = app(monkeypatch, db, home)
+    at.switch_page("pages/proposals.py").run()
+    assert f"execute tx           -\nexecuted at          -\n" in texts(at)
+    at.multiselect[1].set_value(["executed"]).run()
+    shown = int(at.header[0].value.split("#")[1].split(":")[0])
+    with sqlite3.connect(db) as connection:
+        (executed_at_s, execute_tx, eta) = connection.execute(
+            "select executed_at_s, execute_tx, eta from proposal where id = ?", (shown,)).fetchone()
+    assert executed_at_s is not None and (eta is None or executed_at_s >= eta)
+    assert f"execute tx           {execute_tx}\nexecuted at          {utc(executed_at_s)} (chain clock)\n" in texts(at)
+
+
 def test_the_risk_report_is_built_from_the_page(monkeypatch, dashboard_db):
     db, home, queued_id = dashboard_db
     at = app(monkeypatch, db, home, trust_dev_root=True)
