@@ -210,25 +210,33 @@ def parameter_history(engine, symbol: str, shift: int) -> pd.DataFrame:
     time of the block that executed it (`executed_at_s`: the submit's block on the fast path,
     the timelock execution's on the slow one, which may be well after the ETA). Rows stored
     before that column (schema 0002) fall back to the ETA (slow) or the decision (fast).
-    Starts with the values before the first of them."""
+    Starts with the values before the first of them.
+
+    Each update moves only the fields it changes (its after against its before): a decision's
+    slow part carries the values before the decision for the fields its fast part cut, and
+    taking its whole `after` would show the cut undone when the slow part executes."""
     with Session(engine) as session:
         rows = session.exec(select(ProposalRow).where(ProposalRow.asset_symbol == symbol,
                                                       ProposalRow.state == "executed")
                             .order_by(ProposalRow.id)).all()
-    points = []
+    dated = []
     for row in rows:
         when = row.executed_at_s or (row.eta if row.path == "slow" and row.eta else _decided_at(row.update_json))
-        if when is None:
-            continue
+        if when is not None:
+            dated.append((when, row.id, row))
+    points = []
+    in_force: dict = {}
+    for when, _, row in sorted(dated, key=lambda item: item[:2]):
+        before, after = json.loads(row.params_before_json), json.loads(row.params_after_json)
         if not points:
-            before = json.loads(row.params_before_json)
-            start = _decided_at(row.update_json) or when
-            points.append((start, before, f"in force before #{row.id}"))
-        points.append((when, json.loads(row.params_after_json), f"#{row.id} ({row.path} path)"))
+            in_force = dict(before)
+            points.append((min(_decided_at(row.update_json) or when, when), dict(in_force), f"in force before #{row.id}"))
+        in_force.update({field: value for field, value in after.items() if before.get(field) != value})
+        points.append((when, dict(in_force), f"#{row.id} ({row.path} path)"))
     frame = pd.DataFrame([{"time": to_time(t - shift), "update": label, "LTV %": p.get("ltv_bps", np.nan) / 100,
                            "LT %": p.get("liquidation_threshold_bps", np.nan) / 100,
                            "LB %": (p.get("liquidation_bonus_bps", np.nan) - 10_000) / 100} for t, p, label in points])
-    return frame.sort_values("time").reset_index(drop=True) if not frame.empty else frame
+    return frame.sort_values("time", kind="stable").reset_index(drop=True) if not frame.empty else frame
 
 
 def utilization_history(engine, shift: int, limit: int = 2_000) -> pd.DataFrame:

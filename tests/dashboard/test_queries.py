@@ -66,3 +66,39 @@ def test_parameter_history_steps_when_each_update_was_executed(tmp_path):
         "LB %": [5.0, 5.0, 5.0, 5.0],
     })
     pd.testing.assert_frame_equal(history, expected)
+
+
+def test_a_slow_part_moves_only_what_it_changes(tmp_path):
+    """One decision at DECIDED_S split in two: the fast part cuts LT 83 -> 82.75% (applied at
+    DECIDED_S + 24), the slow part raises the bonus 5 -> 5.5%; both were written from the values
+    before the decision, so the slow part's before and after still say LT 83%. Executed at
+    DECIDED_S + 86,424, it shows LT 82.75% (the cut stays) and LB 5.5%. A later fast LTV cut
+    (80.5 -> 80.25%) executed at DECIDED_S + 90,000 but stored with a lower id than the slow
+    part comes after it in time."""
+    db = tmp_path / "agent.sqlite"
+    cut = {**BEFORE, "liquidation_threshold_bps": 8_275}
+    with Session(make_engine(str(db))) as session:
+        session.add_all([
+            ProposalRow(decision_id=1, asset_symbol="WETH", asset_address="0x", state="executed", path="fast",
+                        update_json=update_json(DECIDED_S), params_before_json=json.dumps(BEFORE),
+                        params_after_json=json.dumps(cut), executed_at_s=DECIDED_S + 24),
+            ProposalRow(decision_id=2, asset_symbol="WETH", asset_address="0x", state="executed", path="fast",
+                        update_json=update_json(DECIDED_S + 89_000), params_before_json=json.dumps(cut),
+                        params_after_json=json.dumps({**cut, "ltv_bps": 8_025}), executed_at_s=DECIDED_S + 90_000),
+            ProposalRow(decision_id=1, asset_symbol="WETH", asset_address="0x", state="executed", path="slow",
+                        update_json=update_json(DECIDED_S), params_before_json=json.dumps(BEFORE),
+                        params_after_json=json.dumps({**BEFORE, "liquidation_bonus_bps": 10_550}),
+                        eta=DECIDED_S + 86_400, executed_at_s=DECIDED_S + 86_424),
+        ])
+        session.commit()
+
+    history = parameter_history(open_read_only(str(db)), "WETH", SHIFT_S)
+
+    expected = pd.DataFrame({
+        "time": to_time(pd.Series([DECIDED_S, DECIDED_S + 24, DECIDED_S + 86_424, DECIDED_S + 90_000]) - SHIFT_S),
+        "update": ["in force before #1", "#1 (fast path)", "#3 (slow path)", "#2 (fast path)"],
+        "LTV %": [80.5, 80.5, 80.5, 80.25],
+        "LT %": [83.0, 82.75, 82.75, 82.75],
+        "LB %": [5.0, 5.0, 5.5, 5.5],
+    })
+    pd.testing.assert_frame_equal(history, expected)
