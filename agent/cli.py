@@ -447,7 +447,7 @@ def report(
     """Write the risk report a DAO reads before the veto deadline: before -> after, method,
     VaR/ES, provenance, liquidations, bad debt, a backtest, attestation, verify and veto."""
     from agent.report import build_report, render_html, render_markdown, report_json
-    from dashboard.verification import TrustPolicy
+    from agent.verification import TrustPolicy
 
     if format_name not in ("md", "html"):
         raise fail(f"--format {format_name!r} is not md or html")
@@ -483,7 +483,7 @@ def dashboard(
     this command is killed)."""
     import subprocess
 
-    from dashboard.verification import TRUST_DEV_ROOT_ENV
+    from agent.verification import TRUST_DEV_ROOT_ENV
     from enclave.lifetime import die_with_parent
 
     read_only_engine(db)  # missing, foreign or unreadable: one line here, not a page of errors

@@ -122,7 +122,7 @@ def build_report(engine, proposal_id: int, *, database: str, policy=None, backte
                  now_s: int | None = None) -> RiskReport:
     """Everything the report says, computed from the store (never written). `now_s` (default:
     the later of the wall clock and the last block seen) is when "time left" is counted from."""
-    from dashboard.verification import TrustPolicy, verify_proposal
+    from agent.verification import TrustPolicy, verify_proposal
     from enclave.image import measure
     from strategies.inputs import InputsError, decode_inputs
 

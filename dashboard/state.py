@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.queries import engine_for, time_shift
-from dashboard.verification import TrustPolicy
+from agent.verification import TrustPolicy
 
 
 @st.cache_resource

@@ -8,7 +8,7 @@ import streamlit as st
 from agent.times import utc
 from dashboard import queries
 from dashboard.state import policy
-from dashboard.verification import decode, verify_attestation
+from agent.verification import decode, verify_attestation
 from enclave.image import measure
 
 

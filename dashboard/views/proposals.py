@@ -11,7 +11,7 @@ from agent.report import change_text, dated_reason, param_label, value_text
 from agent.times import utc
 from dashboard import charts, queries
 from dashboard.state import policy, time_note
-from dashboard.verification import CheckState, verify_proposal
+from agent.verification import CheckState, verify_proposal
 from dashboard.views.common import literal, now_s, show_veto, steward_of, veto_of
 from strategies.params import REGISTRY
 

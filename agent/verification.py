@@ -1,4 +1,5 @@
-"""What the dashboard may call "verified" (pure logic; the pages only render it).
+"""What the dashboard and the risk report may call "verified" (pure logic; the pages and the
+report only render it; it lives with the agent so neither reaches into the other).
 
 A signed update is verified only when all three hold:
   (a) attestation: its document verifies (chain to a trusted root, COSE signature, PCR0

@@ -1,6 +1,6 @@
-"""The dashboard's "verified": (a) the document verifies, (b) the update's signature
-recovers to the attested key, (c) that key is the decision's enclave. One test per way to
-fail, each naming exactly the check that failed. Documents come from the real enclave code
+"""What the dashboard and the report call "verified": (a) the document verifies, (b) the
+update's signature recovers to the attested key, (c) that key is the decision's enclave. One
+test per way to fail, each naming exactly the check that failed. Documents come from the real enclave code
 (a real process, and the same Enclave class in this process where the test needs the
 attested key to sign an update through chain/update.py's sign_update)."""
 
@@ -15,7 +15,7 @@ import pytest
 from eth_account import Account
 
 from chain.update import ParameterUpdate, sign_update
-from dashboard.verification import CheckState, TrustPolicy, decode, verify_attestation, verify_proposal, verify_update
+from agent.verification import CheckState, TrustPolicy, decode, verify_attestation, verify_proposal, verify_update
 from enclave.client import start_enclave
 from enclave.image import PROJECT_ROOT, measure
 from enclave.server import Enclave
