@@ -271,8 +271,17 @@ def hold_workers(hardened) -> list[socket.socket]:
     holders = [socket.create_connection(("127.0.0.1", port)) for _ in range(WORKERS)]
     for holder in holders:
         holder.sendall(b"GET /health HTTP/1.1\r\n")
-    time.sleep(0.1)
-    return holders
+    # Held once a probe is turned away (a loaded machine may take longer than any fixed sleep
+    # to hand the holders to the workers); a probe served meanwhile frees its worker at once.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
+            probe.sendall(b"GET /health HTTP/1.1\r\nHost: enclave\r\nConnection: close\r\n\r\n")
+            status_line = probe.recv(4096).split(b"\r\n", 1)[0]
+        if b" 503 " in status_line:
+            return holders
+        time.sleep(0.05)
+    raise AssertionError("the enclave's workers were not held within 10 s")
 
 
 def test_the_client_retries_a_busy_enclave_after_its_retry_after(hardened):
