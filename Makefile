@@ -8,6 +8,10 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_WORKERS ?= 2
+# Some machines set PYTHONDONTWRITEBYTECODE: then every test worker and every process a test
+# starts (CLI, service, enclave) compiles the project's modules again, and pytest rewrites
+# every test module's asserts again (collection 10.5 s -> 6.9 s per worker with the cache).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: browser setup demo test test-slow bench contracts dashboard clean mutation
 

@@ -18,10 +18,10 @@ from sqlmodel import Session
 from web3 import Web3
 
 from agent.store import PricePointRow
-from chain.aave import aave_contract
+from chain.aave import MarketReserve, aave_contract
 from chain.feeds import rounds_since
 from chain.listings import PRICE_DECIMALS
-from chain.multicall import Multicall, encode
+from chain.multicall import Call, Multicall, encode
 from chain.positions import PositionReader, PositionsSnapshot
 from chain.reader import MarketReader, MarketSnapshot, ReserveState
 from chain.steward import StewardClient, StewardState
@@ -168,6 +168,17 @@ def block_at_or_before(w3: Web3, timestamp_s: int, high: int, cache: dict[int, i
     return low
 
 
+def reserve_totals_calls(w3: Web3, reserves: Iterable[MarketReserve]) -> list[Call]:
+    """Each reserve's aToken, stable debt and variable debt `totalSupply()`, three calls per
+    reserve in that order: the very calls AaveProtocolDataProvider.getReserveData makes for
+    its totalAToken, totalStableDebt and totalVariableDebt (v3.0.1), without the rest of the
+    reserve's data it also reads (about a third cheaper on the in-process EVM)."""
+    return [encode(aave_contract(w3, name, getattr(reserve, field)), "totalSupply")
+            for reserve in reserves
+            for name, field in (("AToken", "a_token"), ("StableDebtToken", "stable_debt_token"),
+                                ("VariableDebtToken", "variable_debt_token"))]
+
+
 def chain_utilization(w3: Web3, reader: MarketReader, anchor_block: int, anchor_time_s: int,
                       hours: int = UTILIZATION_HOURS) -> UtilizationHistory:
     """Each reserve's utilization at the last block of each of the `hours` hours before the
@@ -180,13 +191,14 @@ def chain_utilization(w3: Web3, reader: MarketReader, anchor_block: int, anchor_
         if number is not None and (not blocks or number > blocks[-1]):
             blocks.append(number)
     blocks.append(anchor_block)
-    data = aave_contract(w3, "AaveProtocolDataProvider", reader.market.data_provider)
+    calls = reserve_totals_calls(w3, reader.market.reserves)
     series: dict[str, list[tuple[int, int, float]]] = {}
     for number in blocks:
-        calls = [encode(data, "getReserveData", r.underlying) for r in reader.market.reserves]
-        for reserve, values in zip(reader.market.reserves, reader.multicall.read(calls, number), strict=True):
-            supplied, borrowed = int(values[2]), int(values[3]) + int(values[4])
-            series.setdefault(reserve.symbol, []).append((number, cache[number], borrowed / supplied if supplied else 0.0))
+        totals = reader.multicall.read(calls, number)
+        for i, reserve in enumerate(reader.market.reserves):
+            (supplied,), (stable,), (variable,) = totals[3 * i : 3 * i + 3]
+            borrowed = int(stable) + int(variable)
+            series.setdefault(reserve.symbol, []).append((number, cache[number], borrowed / int(supplied) if supplied else 0.0))
 
     def history(symbol: str, since_s: int, until_s: int) -> Observations | None:
         points = [p for p in series.get(symbol, []) if since_s < p[1] <= until_s]
