@@ -21,26 +21,30 @@ import requests
 from eth_utils import keccak
 
 from chain.aave import our_contract, set_pair_reserves
-from chain.node import advance_time, free_loopback_port, latest_timestamp, start_anvil
+from chain.node import advance_time, free_loopback_port, latest_timestamp, revert_to, snapshot, start_anvil
 from chain.steward import StewardClient
 from chain.transact import Transactor
 from enclave.client import start_enclave
 from tests.support.rpc_proxy import RpcProxy
 from tests.support.system import deploy
 
-pytestmark = [pytest.mark.integration, pytest.mark.anvil]
+pytestmark = [pytest.mark.integration, pytest.mark.anvil, pytest.mark.xdist_group("service")]  # one worker: one market
 RISK_AGENT = str(Path(sys.executable).with_name("risk-agent"))
 MIN_DELAY_SECONDS = 60
 HISTORY_HOURS = 24 * 20
 
 
-@pytest.fixture
-def setup(tmp_path):
-    node = start_anvil(log_dir=tmp_path)
+@pytest.fixture(scope="module")
+def market(tmp_path_factory):
+    """One anvil with Aave v3 and the steward, and one enclave process, for the module: each
+    test runs from a snapshot of the chain taken here and reverted after it (anvil's revert
+    also restores its clock), with its own database, proxy and service."""
+    tmp = tmp_path_factory.mktemp("service-market")
+    node = start_anvil(log_dir=tmp)
     w3 = node.web3()
-    enclave = start_enclave(dev_ca_dir=tmp_path / "dev-ca")
+    enclave = start_enclave(dev_ca_dir=tmp / "dev-ca")
     system, who = deploy(w3, min_delay_seconds=MIN_DELAY_SECONDS, measurements=(enclave.measurement,))
-    system.to_deployment().write(tmp_path / "deployment.json")
+    system.to_deployment().write(tmp / "deployment.json")
     # 20 days of hourly prices whose volatility doubles half way, ending an hour ago, as a
     # backfill file; the pair holds the last price, as arbitrage leaves it.
     now = latest_timestamp(w3)
@@ -48,30 +52,39 @@ def setup(tmp_path):
     sigma = np.where(np.arange(HISTORY_HOURS) < HISTORY_HOURS // 2, 0.006, 0.012)
     prices = 1_600 * np.exp(np.cumsum(rng.normal(0, sigma)))
     stamps = now - 3_600 * np.arange(HISTORY_HOURS, 0, -1)
-    pd.DataFrame({"timestamp": stamps, "price": prices}).to_csv(tmp_path / "weth.csv", index=False)
+    pd.DataFrame({"timestamp": stamps, "price": prices}).to_csv(tmp / "weth.csv", index=False)
     weth = system.market.reserve("WETH")
     keeper = Transactor(w3, who.governance)
     keeper.send(our_contract(w3, "PushableAggregator", weth.feed).functions.pushAnswer(int(prices[-1] * 1e8)))
     set_pair_reserves(w3, keeper, weth.pair, {weth.underlying: 5_000 * 10**18,
                                               system.market.reserve("USDC").underlying: int(5_000 * prices[-1] * 10**6)})
-    proxy = RpcProxy(node.rpc_url)
+    yield {"node": node, "w3": w3, "system": system, "who": who, "enclave": enclave, "tmp": tmp}
+    enclave.stop()
+    node.stop()
+
+
+@pytest.fixture
+def setup(market, tmp_path):
+    w3, tmp = market["w3"], market["tmp"]
+    before = snapshot(w3)
+    proxy = RpcProxy(market["node"].rpc_url)
     metrics_port = free_loopback_port()
     config = tmp_path / "agent.toml"
     config.write_text(f"""
 profile = "local"
 rpc_url = "{proxy.url}"
 chain_id = 31337
-deployment_file = "{tmp_path / 'deployment.json'}"
+deployment_file = "{tmp / 'deployment.json'}"
 database_url = "{tmp_path / 'agent.sqlite'}"
 assets = ["WETH"]
 max_backoff_s = 2
 metrics_port = {metrics_port}
 [backfill_csv]
-WETH = "{tmp_path / 'weth.csv'}"
+WETH = "{tmp / 'weth.csv'}"
 [enclave]
-url = "{enclave.url}"
+url = "{market['enclave'].url}"
 trust_dev_root = true
-dev_ca_dir = "{tmp_path / 'dev-ca'}"
+dev_ca_dir = "{tmp / 'dev-ca'}"
 auto_register = true
 [operator]
 use_dev_account = 3
@@ -83,14 +96,14 @@ execute_s = 1
 reconcile_s = 1
 health_s = 2
 """)
-    context = {"node": node, "w3": w3, "system": system, "who": who, "config": config, "db": tmp_path / "agent.sqlite",
-               "tmp": tmp_path, "proxy": proxy, "metrics_port": metrics_port, "services": []}
+    context = {"w3": w3, "system": market["system"], "who": market["who"], "config": config,
+               "db": tmp_path / "agent.sqlite", "tmp": tmp_path, "proxy": proxy, "metrics_port": metrics_port,
+               "services": []}
     yield context
     for service in context["services"]:
         kill(service)
     proxy.close()
-    enclave.stop()
-    node.stop()
+    revert_to(w3, before)
 
 
 def start_service(setup) -> subprocess.Popen:
