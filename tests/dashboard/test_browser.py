@@ -52,13 +52,25 @@ def served(dashboard_db):
     server.wait(timeout=10)
 
 
+# Every Altair chart drawn (vega-embed's SVG marks in it) and every image loaded.
+DRAWN = """() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].every(c => c.querySelector('svg.marks'))
+    && [...document.images].every(i => i.complete)"""
+
+
+def wait_until_drawn(page) -> None:
+    """Charts drawn, then two animation frames so the layout the screenshot takes is painted
+    (instead of a fixed sleep: the test held a core idle for 12.5 s)."""
+    page.wait_for_function(DRAWN, timeout=60_000)
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def screenshot_whole(page, path: Path) -> None:
     """Streamlit scrolls inside its main block, not the document: the viewport is made as tall
     as that block's content so the screenshot holds the whole page."""
     height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, "
                            "[data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 1000)")
     page.set_viewport_size({"width": 1400, "height": int(height) + 40})
-    time.sleep(1.0)
+    wait_until_drawn(page)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
 
@@ -86,7 +98,7 @@ def test_every_page_and_the_risk_report_in_a_real_browser(served, tmp_path):
             for text in key_texts:
                 page.get_by_text(text).first.wait_for(timeout=60_000)
             page.wait_for_function("document.querySelectorAll('[data-testid=stSkeleton]').length === 0", timeout=60_000)
-            time.sleep(1.5)  # let the charts finish drawing before the screenshot
+            wait_until_drawn(page)
             screenshot_whole(page, ARTIFACTS / f"{name}.png")
         page.goto(report.as_uri(), wait_until="load")
         page.get_by_role("heading", name=f"Risk report: proposal #{queued_id}, WETH").wait_for(timeout=30_000)
