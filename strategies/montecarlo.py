@@ -47,26 +47,30 @@ def _standardized_shocks(seed: int, paths: int, horizon_hours: int, student_dof:
 
 def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int,
                    student_dof: float = STUDENT_DOF) -> np.ndarray:
-    """Price multipliers, shape (paths, horizon_hours + 1), starting at 1."""
+    """Price multipliers, shape (paths, horizon_hours + 1), starting at 1: a view of an array
+    stored hour by hour (its transpose is C-contiguous), as `running_minimum` and the
+    first-hour search read it."""
     shocks_by_hour = _standardized_shocks(int(seed), int(paths), int(horizon_hours), float(student_dof))
     # exp(concatenate([0, cumsum(sigma x shocks, axis=1)])): the log prices summed hour by hour
     # over all paths at once (a cumulative sum is sequential, log[h] = log[h - 1] + step[h], in
     # any layout; numpy's cumsum along short rows walks each row on its own, 3x slower), then
-    # exp over the same (paths, hours + 1) buffer as before: same operations, same values.
-    log_by_hour = np.multiply(hourly_sigma, shocks_by_hour)
+    # exp in place over the contiguous buffer, hour by hour instead of path by path: exp is
+    # taken value by value (the same routine on a contiguous array in either layout), so
+    # the values are the same and no transposed copy is made on the way in or out.
+    by_hour = np.empty((horizon_hours + 1, paths))
+    by_hour[0] = 0.0
+    log_by_hour = np.multiply(hourly_sigma, shocks_by_hour, out=by_hour[1:])
     for hour in range(1, horizon_hours):
         np.add(log_by_hour[hour - 1], log_by_hour[hour], out=log_by_hour[hour])
-    prices = np.empty((paths, horizon_hours + 1))
-    prices[:, 0] = 0.0
-    prices[:, 1:] = log_by_hour.T
-    return np.exp(prices, out=prices)
+    return np.exp(by_hour, out=by_hour).T
 
 
 def running_minimum(price_paths: np.ndarray) -> np.ndarray:
     """np.minimum.accumulate(price_paths, axis=1), hour by hour over all paths at once on a
-    transposed copy (the accumulate walks each short row on its own, several times slower); a
-    view of shape (paths, hours + 1). A minimum is one of its arguments, so any order gives
-    the same array. Computed once per paths array: both parameter sets of a decision take it
+    copy stored hour by hour (the accumulate walks each short row on its own, several times
+    slower; the copy is a plain one for `simulate_paths`' layout); a view of shape
+    (paths, hours + 1). A minimum is one of its arguments, so any order gives the same array.
+    Computed once per paths array: both parameter sets of a decision take it
     (`bad_debt(..., running_min=)`)."""
     by_hour = np.array(price_paths.T, order="C")
     for hour in range(1, by_hour.shape[0]):

@@ -172,6 +172,17 @@ def test_running_minimum_is_numpy_accumulate():
     assert running_minimum(paths).tobytes() == np.minimum.accumulate(paths, axis=1).tobytes()
     assert running_minimum(paths).shape == paths.shape
     assert running_minimum(paths[:, :1]).tobytes() == paths[:, :1].tobytes()
+    row_major = np.ascontiguousarray(paths)  # a caller's own paths, stored path by path
+    assert running_minimum(row_major).tobytes() == np.minimum.accumulate(row_major, axis=1).tobytes()
+
+
+def test_paths_stored_hour_by_hour_are_the_reference_in_every_horizon():
+    """simulate_paths exponentiates its hour-by-hour buffer in place (no transposed copies):
+    the same values as exp over the path-by-path array, at 0, 1 and many hours."""
+    for horizon in (0, 1, 2, 24, 96):
+        paths = simulate_paths(0.015, horizon, 700, seed=21)
+        assert paths.shape == (700, horizon + 1)
+        assert paths.tobytes() == reference_simulate_paths(0.015, horizon, 700, 21).tobytes()
 
 
 # Exact binary fractions: the third path's minimum is 0.5 at hour 2, then 0.625.
