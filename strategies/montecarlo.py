@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from strategies.order_statistics import quantile
+
 STUDENT_DOF = 4.0
 
 
@@ -263,7 +265,7 @@ def bad_debt(
     if not len(path_index) and not liquidated:  # no path loses: mean and quantile of zeros
         return BadDebtEstimate(0.0, 0.0, float("nan"))
     liquidated_mean = float(_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
-    return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), liquidated_mean)
+    return BadDebtEstimate(float(per_path.mean()), quantile(per_path, 0.95), liquidated_mean)
 
 
 def _bad_debt_dense(
@@ -283,7 +285,7 @@ def _bad_debt_dense(
     shortfall = np.where(ever, np.maximum(debt_usd[None, :] - recoverable, 0.0), 0.0)
     per_path = shortfall.sum(axis=1)
     liquidated = np.where(ever, debt_usd[None, :], 0.0).sum(axis=1)
-    return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), float(liquidated.mean()))
+    return BadDebtEstimate(float(per_path.mean()), quantile(per_path, 0.95), float(liquidated.mean()))
 
 
 def synthetic_population(total_debt_usd: float, liquidation_threshold: float, count: int,

@@ -23,6 +23,7 @@ from strategies.bounds import Bounds, Param, project
 from strategies.config import StrategyConfig, default_config
 from strategies.inputs import AssetHistory, MarketHistory
 from strategies.montecarlo import bad_debt, running_minimum, simulate_paths, synthetic_population
+from strategies.order_statistics import median
 from strategies.params import MAX_CAP_TOKENS
 from strategies.types import AssetRecommendation, ParamChange, Recommendation, RiskParams, bounds_for
 from strategies.volatility import ewma_sigma_series, select_and_forecast, select_and_forecast_daily, winsorize
@@ -85,7 +86,7 @@ class RiskStrategy:
         ends = np.arange(len(returns), max(len(returns) - 24 * 30, 24), -24)
         daily = (np.ascontiguousarray(sliding_window_view(returns, 24)[ends - 24]).std(axis=1)
                  if len(ends) and len(returns) >= 24 else np.zeros(0))
-        baseline = float(np.median(daily)) if len(daily) else recent
+        baseline = float(median(daily)) if len(daily) else recent
         if drawdown > gate.stress_drawdown or (baseline > 0 and recent > gate.stress_volatility_ratio * baseline):
             return "reducing"
         return "active"

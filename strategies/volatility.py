@@ -33,6 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import minimize
 from scipy.signal import lfilter
 
+from strategies import order_statistics
 from strategies.config import VolatilityConfig
 
 HOURS_PER_DAY = 24
@@ -55,8 +56,8 @@ def log_returns(prices_usd: np.ndarray) -> np.ndarray:
 
 def winsorize(returns: np.ndarray, k: float = DEFAULT_VOLATILITY.winsorize_robust_sigmas) -> np.ndarray:
     """Clips returns beyond k robust sigmas (MAD): one bad print must not set the volatility."""
-    median = np.median(returns)
-    mad_sigma = 1.4826 * np.median(np.abs(returns - median))
+    median = order_statistics.median(returns)  # np.median's value
+    mad_sigma = 1.4826 * order_statistics.median(np.abs(returns - median))
     if mad_sigma <= 0:
         return returns
     return np.clip(returns, median - k * mad_sigma, median + k * mad_sigma)
@@ -468,8 +469,8 @@ class DailyFit:
 
 
 def _winsorizing_bounds(returns: np.ndarray, k: float) -> tuple[float, float]:
-    median = np.median(returns)
-    mad_sigma = 1.4826 * np.median(np.abs(returns - median))
+    median = order_statistics.median(returns)  # np.median's value
+    mad_sigma = 1.4826 * order_statistics.median(np.abs(returns - median))
     if mad_sigma <= 0:
         return -np.inf, np.inf
     return float(median - k * mad_sigma), float(median + k * mad_sigma)
