@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from strategies import caps, collateral, peg, rates, stressed
 from strategies.anomaly import AnomalyGuard, valid_returns
@@ -80,13 +79,16 @@ class RiskStrategy:
         """ACTIVE, or REDUCING when the market is in stress (then nothing is loosened)."""
         gate = self.config.risk_gate
         week = prices[-24 * 7:]
-        drawdown = 1 - week[-1] / np.nanmax(week)
-        recent = returns[-24:].std()
-        # The std of each of the last 30 days (days ending at len, len - 24, ...), vectorised.
-        ends = np.arange(len(returns), max(len(returns) - 24 * 30, 24), -24)
-        daily = (np.ascontiguousarray(sliding_window_view(returns, 24)[ends - 24]).std(axis=1)
-                 if len(ends) and len(returns) >= 24 else np.zeros(0))
-        baseline = float(median(daily)) if len(daily) else recent
+        peak = week.max()  # np.nanmax's value unless a NaN is there (max answers NaN then)
+        drawdown = 1 - week[-1] / (peak if not math.isnan(peak) else np.nanmax(week))
+        # The std of each of the last 30 days, days ending at len, len - 24, ... (as many as
+        # end after hour 24): rows of one contiguous slice, each the std of its 24 values as
+        # numpy takes it of them alone; the last row is the last 24 hours'.
+        count = len(returns)
+        days = len(range(count, max(count - 24 * 30, 24), -24)) if count >= 24 else 0
+        daily = returns[count - 24 * days:].reshape(days, 24).std(axis=1) if days else np.zeros(0)
+        recent = daily[-1] if days else returns[-24:].std()
+        baseline = float(median(daily)) if days else recent
         if drawdown > gate.stress_drawdown or (baseline > 0 and recent > gate.stress_volatility_ratio * baseline):
             return "reducing"
         return "active"
