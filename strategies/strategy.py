@@ -21,7 +21,7 @@ from strategies.anomaly import AnomalyGuard, valid_returns
 from strategies.bounds import Bounds, Param, project
 from strategies.config import StrategyConfig, default_config
 from strategies.inputs import AssetHistory, MarketHistory
-from strategies.montecarlo import bad_debt, running_minimum, simulate_paths, synthetic_population
+from strategies.montecarlo import bad_debt_of_log_paths, path_minimum, simulate_log_paths, synthetic_population
 from strategies.order_statistics import median
 from strategies.params import MAX_CAP_TOKENS
 from strategies.types import AssetRecommendation, ParamChange, Recommendation, RiskParams, bounds_for
@@ -267,17 +267,20 @@ class RiskStrategy:
         shares = stressed.step_shares(current_values, targets, ttc.loosening_share)
         projection = project(current_values, targets, bounds, history.as_of_s, config.min_change(), shares)
         changes = projection.changes
-        paths = simulate_paths(sigma, horizon, config.montecarlo.paths, config.seed, config.montecarlo.student_dof)
+        # The paths before exp: bad debt reads prices only where someone can lose (the same
+        # estimates as bad_debt over simulate_paths, bit for bit).
+        log_paths = simulate_log_paths(sigma, horizon, config.montecarlo.paths, config.seed,
+                                       config.montecarlo.student_dof)
         after = {**current_values, **changes}
         delay = config.montecarlo.liquidation_delay_hours
-        running_min = running_minimum(paths)  # shared by both parameter sets
-        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay, liquidated=False,
-                            running_min=running_min)
+        path_min = path_minimum(log_paths)  # shared by both parameter sets
+        debt_now = bad_debt_of_log_paths(log_paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay,
+                                         path_min=path_min)
         unchanged = (after[Param.LIQUIDATION_THRESHOLD] == params.liquidation_threshold_bps
                      and after[Param.LIQUIDATION_BONUS] == params.liquidation_bonus_bps)
-        debt_after = debt_now if unchanged else bad_debt(
-            paths, collateral_usd, debt_usd, after[Param.LIQUIDATION_THRESHOLD] / 1e4, after[Param.LIQUIDATION_BONUS] / 1e4,
-            delay, liquidated=False, running_min=running_min,
+        debt_after = debt_now if unchanged else bad_debt_of_log_paths(
+            log_paths, collateral_usd, debt_usd, after[Param.LIQUIDATION_THRESHOLD] / 1e4,
+            after[Param.LIQUIDATION_BONUS] / 1e4, delay, path_min=path_min,
         )
         applied = collateral.newly_liquidatable(
             collateral_usd, debt_usd, threshold_now, after[Param.LIQUIDATION_THRESHOLD] / 1e4

@@ -13,7 +13,10 @@ from strategies.montecarlo import (
     _bad_debt_dense,
     _row_sums,
     bad_debt,
+    bad_debt_of_log_paths,
+    path_minimum,
     running_minimum,
+    simulate_log_paths,
     simulate_paths,
     sparse_row_sums,
     synthetic_population,
@@ -122,6 +125,106 @@ def test_pruned_bad_debt_equals_the_dense_computation_bit_for_bit(sigma, horizon
             want = reference_bad_debt(price_paths, collateral, debt, threshold, bonus, delay)
             assert (got.mean_usd.hex(), got.var95_usd.hex(), got.liquidated_mean_usd.hex()) == (
                 want.mean_usd.hex(), want.var95_usd.hex(), want.liquidated_mean_usd.hex())
+
+
+def as_hex(estimate):
+    return estimate.mean_usd.hex(), estimate.var95_usd.hex(), estimate.liquidated_mean_usd.hex()
+
+
+def test_exp_of_some_values_is_exp_of_them_in_the_whole_array():
+    """The premise of reading prices from log paths: np.exp of a gathered subset (one value,
+    a row, scattered entries) gives each value's exp in the whole buffer, bit for bit."""
+    log_paths = simulate_log_paths(0.02, 48, 2_000, seed=8)
+    prices = np.exp(log_paths)
+    rng = np.random.default_rng(8)
+    hours, paths = rng.integers(0, 49, 5_000), rng.integers(0, 2_000, 5_000)
+    assert np.exp(log_paths[hours, paths]).tobytes() == prices[hours, paths].tobytes()
+    assert np.exp(log_paths[:, [5]]).tobytes() == prices[:, [5]].tobytes()
+    assert np.exp(log_paths[7, 3:4]).tobytes() == prices[7, 3:4].tobytes()
+
+
+@pytest.mark.parametrize(("sigma", "horizon", "paths", "count", "seed"), SCENARIOS)
+def test_path_minimum_is_the_running_minimum_of_the_prices(sigma, horizon, paths, count, seed):
+    """Hour 0 at log 0, exp of the logs the paths simulate_paths gives, and one exp a path
+    (bar near ties) the minimum of each path's prices, bit for bit."""
+    log_paths = simulate_log_paths(sigma, horizon, paths, seed)
+    assert log_paths.shape == (horizon + 1, paths) and not log_paths[0].any()
+    assert np.exp(log_paths).T.tobytes() == simulate_paths(sigma, horizon, paths, seed).tobytes()
+    want = running_minimum(simulate_paths(sigma, horizon, paths, seed))[:, -1]
+    assert path_minimum(log_paths).tobytes() == want.tobytes()
+
+
+def test_path_minimum_with_near_ties_nan_and_extreme_logs():
+    """Hours whose logs are equal to, 1e-13 above or 5e-10 above the lowest (within the
+    margin: every price of the path taken), 2e-9 above (outside: one exp), a NaN (numpy's
+    NaN minimum) and logs beyond exp's safe range (all prices): the running minimum's
+    last column, bit for bit."""
+    lowest = -0.0123456789
+    columns = [
+        [0.0, lowest, lowest],
+        [0.0, lowest + 1e-13, lowest],
+        [0.0, lowest, lowest + 5e-10],
+        [0.0, lowest + 2e-9, lowest],
+        [0.0, -0.2, np.nan],
+        [0.0, -800.0, 1.0],
+        [0.0, 750.0, 2.0],
+        [0.0, 0.0, 0.0],
+    ]
+    log_paths = np.ascontiguousarray(np.array(columns).T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = running_minimum(np.exp(log_paths).T)[:, -1]
+        assert path_minimum(log_paths).tobytes() == want.tobytes()
+        assert path_minimum(log_paths[:, :4]).tobytes() == want[:4].tobytes()
+
+
+@pytest.mark.parametrize(("sigma", "horizon", "paths", "count", "seed"), SCENARIOS)
+def test_bad_debt_of_log_paths_equals_bad_debt_over_the_prices(sigma, horizon, paths, count, seed):
+    """The populations of the pruned test (positions under HF 1, without debt, without
+    collateral), several LT/LB/delay, the path minimum passed or not: the estimates of
+    bad_debt over simulate_paths' prices (and the dense reference's), bit for bit."""
+    log_paths = simulate_log_paths(sigma, horizon, paths, seed)
+    prices = simulate_paths(sigma, horizon, paths, seed)
+    collateral, debt = synthetic_population(1e8, 0.8, count, seed)
+    debt[::5] *= 1.3
+    debt[1::11] = 0.0
+    collateral[2::13] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for threshold, bonus, delay in ((0.8, 1.05, 1), (0.7, 1.1, 0), (0.85, 1.01, 4), (0.9, 1.3, 2)):
+            want = bad_debt(prices, collateral, debt, threshold, bonus, delay, liquidated=False)
+            dense = reference_bad_debt(prices, collateral, debt, threshold, bonus, delay)
+            assert as_hex(want)[:2] == as_hex(dense)[:2]
+            for path_min in (None, path_minimum(log_paths)):
+                got = bad_debt_of_log_paths(log_paths, collateral, debt, threshold, bonus, delay, path_min=path_min)
+                assert as_hex(got) == as_hex(want)
+
+
+@pytest.mark.parametrize("delay", [0, 1, 2])
+def test_bad_debt_of_log_paths_at_the_exact_boundaries(delay):
+    """Collateral 1, LT 1 and LB 1: a trigger is the debt itself and a position can lose when
+    its debt is above the path's minimum price. Debts at a path's exact minimum (reached,
+    cannot lose), one ulp over it (reached, loses), at the exact price of hour 0 (reached at
+    hour 0 on every path), one ulp under the minimum (never reached), and at a price the
+    path passes later (the search reads its running minimum): bad_debt's estimates over
+    np.exp of the same logs, bit for bit."""
+    log_paths = simulate_log_paths(0.05, 6, 40, seed=12)
+    prices = np.exp(log_paths).T
+    lowest = running_minimum(prices)[:, -1]
+    debt = np.array([lowest[3], np.nextafter(lowest[3], np.inf), prices[0, 0], np.nextafter(lowest.min(), 0),
+                     prices[7, 4], np.nextafter(prices[9, 2], np.inf), lowest[11]])
+    collateral = np.ones(len(debt))
+    want = bad_debt(prices, collateral, debt, 1.0, 1.0, delay, liquidated=False)
+    assert want.mean_usd > 0
+    assert as_hex(bad_debt_of_log_paths(log_paths, collateral, debt, 1.0, 1.0, delay)) == as_hex(want)
+
+
+def test_bad_debt_of_log_paths_without_positions_or_with_negative_collateral():
+    log_paths = simulate_log_paths(0.02, 3, 10, seed=1)
+    assert bad_debt_of_log_paths(log_paths, np.zeros(0), np.zeros(0), 0.8, 1.05) == BadDebtEstimate(0.0, 0.0, 0.0)
+    collateral, debt = np.array([100.0, -5.0]), np.array([95.0, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        got = bad_debt_of_log_paths(log_paths, collateral, debt, 0.8, 1.05)
+        want = bad_debt(np.exp(log_paths).T, collateral, debt, 0.8, 1.05, liquidated=False)
+    assert as_hex(got) == as_hex(want)
 
 
 def test_negative_collateral_takes_the_dense_path():
