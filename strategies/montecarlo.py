@@ -238,6 +238,48 @@ def _positions_reached(path_min: np.ndarray, trigger: np.ndarray) -> tuple[np.nd
     return rows, order[offsets]
 
 
+def _losing_pairs(path_min: np.ndarray, trigger: np.ndarray, collateral_usd: np.ndarray, debt_usd: np.ndarray,
+                  liquidation_bonus: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (path, position) pairs that can lose: `_positions_reached(path_min, trigger)` kept
+    where debt > collateral x path_min / bonus (the same set, in another order), without
+    listing the reached pairs that cannot lose (most of them: a position under HF 1 is
+    reached on every path). Both conditions hold on a prefix of the paths sorted by their
+    minimum: the first compares the minimum with the trigger, and collateral x price / bonus
+    cannot decrease as the price rises (collateral >= 0 and bonus > 0; rounding to nearest
+    is monotone), so each position loses on the shorter prefix. The second prefix ends near
+    debt x bonus / collateral and is moved to where the very comparison above turns. Inputs
+    that are not all finite: None (the caller lists the reached pairs)."""
+    if not (np.isfinite(path_min).all() and np.isfinite(collateral_usd).all() and np.isfinite(debt_usd).all()):
+        return None
+    order = np.argsort(path_min)  # any order among equal minima: they share both verdicts
+    lowest = path_min[order]
+    paths = len(lowest)
+    reached = np.searchsorted(lowest, trigger, side="right")  # minima <= trigger
+    reached[np.isnan(trigger)] = 0  # a position with neither debt nor collateral is never reached
+    # Where debt > collateral x minimum / bonus stops holding: estimated, then moved (past or
+    # before a whole group of equal minima at a time) until the comparison turns there; the
+    # estimate only saves steps.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate = debt_usd * liquidation_bonus / collateral_usd
+    end = np.searchsorted(lowest, estimate, side="left")
+    end[np.isnan(estimate)] = 0
+    while True:
+        ahead = np.flatnonzero(end < paths)
+        ahead = ahead[debt_usd[ahead] > collateral_usd[ahead] * lowest[end[ahead]] / liquidation_bonus]
+        behind = np.flatnonzero(end > 0)
+        behind = behind[~(debt_usd[behind] > collateral_usd[behind] * lowest[end[behind] - 1] / liquidation_bonus)]
+        if not len(ahead) and not len(behind):
+            break
+        end[ahead] = np.searchsorted(lowest, lowest[end[ahead]], side="right")
+        end[behind] = np.searchsorted(lowest, lowest[end[behind] - 1], side="left")
+    count = np.minimum(reached, end)
+    positions = np.flatnonzero(count)
+    per_position = count[positions]
+    position_index = np.repeat(positions, per_position)
+    path_index = order[np.arange(len(position_index)) - np.repeat(np.cumsum(per_position) - per_position, per_position)]
+    return path_index, position_index
+
+
 def bad_debt(
     price_paths: np.ndarray,
     collateral_usd: np.ndarray,
@@ -324,9 +366,12 @@ def _bad_debt_pruned(
     # Price multiplier at which each position's HF reaches 1.
     trigger = debt_usd / (collateral_usd * liquidation_threshold)
     shape = (len(path_min), len(debt_usd))
-    rows, cols = _positions_reached(path_min, trigger)
-    can_lose = debt_usd[cols] > collateral_usd[cols] * path_min[rows] / liquidation_bonus
-    path_index, position_index = rows[can_lose], cols[can_lose]
+    losing = None if liquidated else _losing_pairs(path_min, trigger, collateral_usd, debt_usd, liquidation_bonus)
+    if losing is None:
+        rows, cols = _positions_reached(path_min, trigger)
+        can_lose = debt_usd[cols] > collateral_usd[cols] * path_min[rows] / liquidation_bonus
+        losing = rows[can_lose], cols[can_lose]
+    path_index, position_index = losing
     shortfall = np.zeros(0)
     if len(path_index):
         first = first_hours(path_index, trigger[position_index])

@@ -11,6 +11,8 @@ import strategies.montecarlo as montecarlo
 from strategies.montecarlo import (
     BadDebtEstimate,
     _bad_debt_dense,
+    _losing_pairs,
+    _positions_reached,
     _row_sums,
     bad_debt,
     bad_debt_of_log_paths,
@@ -214,6 +216,7 @@ def test_bad_debt_of_log_paths_at_the_exact_boundaries(delay):
     collateral = np.ones(len(debt))
     want = bad_debt(prices, collateral, debt, 1.0, 1.0, delay, liquidated=False)
     assert want.mean_usd > 0
+    assert as_hex(want)[:2] == as_hex(reference_bad_debt(prices, collateral, debt, 1.0, 1.0, delay))[:2]
     assert as_hex(bad_debt_of_log_paths(log_paths, collateral, debt, 1.0, 1.0, delay)) == as_hex(want)
 
 
@@ -225,6 +228,45 @@ def test_bad_debt_of_log_paths_without_positions_or_with_negative_collateral():
         got = bad_debt_of_log_paths(log_paths, collateral, debt, 0.8, 1.05)
         want = bad_debt(np.exp(log_paths).T, collateral, debt, 0.8, 1.05, liquidated=False)
     assert as_hex(got) == as_hex(want)
+
+
+def reached_pairs_that_can_lose(path_min, trigger, collateral, debt, bonus):
+    rows, cols = _positions_reached(path_min, trigger)
+    can_lose = debt[cols] > collateral[cols] * path_min[rows] / bonus
+    return sorted(zip(rows[can_lose].tolist(), cols[can_lose].tolist(), strict=True))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_losing_pairs_are_the_reached_pairs_that_can_lose(seed):
+    """Path minima with many exact ties (paths that never fell: 1.0) and, for each position,
+    minima at the exact place where debt > collateral x minimum / bonus turns and one ulp on
+    either side of it, and of its trigger; positions without collateral, without debt or
+    with neither, under HF 1, far from it: the same set of pairs as listing every reached
+    pair and keeping those that can lose."""
+    rng = np.random.default_rng(seed)
+    collateral, debt = synthetic_population(1e7, 0.8, 60, seed)
+    debt[::7] *= 1.6
+    debt[3], collateral[5], (debt[8], collateral[8]) = 0.0, 0.0, (0.0, 0.0)
+    threshold, bonus = 0.8, float(rng.choice([1.05, 1.1, 1.0 + 1e-9]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trigger = debt / (collateral * threshold)
+        turning = debt * bonus / collateral
+    minima = [1.0] * 300 + rng.uniform(0.3, 1.0, 300).tolist()
+    for value in np.concatenate([turning, trigger]):
+        if np.isfinite(value) and value > 0:
+            minima += [value, np.nextafter(value, 0), np.nextafter(value, np.inf), value]
+    path_min = rng.permutation(np.array(minima))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        path_index, position_index = _losing_pairs(path_min, trigger, collateral, debt, bonus)
+        want = reached_pairs_that_can_lose(path_min, trigger, collateral, debt, bonus)
+    assert sorted(zip(path_index.tolist(), position_index.tolist(), strict=True)) == want
+    assert len(want) > 0
+
+
+def test_losing_pairs_leave_inputs_that_are_not_finite_to_the_listing():
+    path_min, debt = np.array([0.5, 1.0]), np.array([50.0, 10.0])
+    assert _losing_pairs(path_min, debt / 80.0, np.array([100.0, np.inf]), debt, 1.05) is None
+    assert _losing_pairs(np.array([0.5, np.nan]), debt / 80.0, np.full(2, 100.0), debt, 1.05) is None
 
 
 def test_negative_collateral_takes_the_dense_path():
@@ -308,6 +350,8 @@ def test_pruning_at_the_exact_boundaries_equals_the_dense_form(delay):
         got = bad_debt(EDGE_PATHS, collateral, debt, 0.8, 1.25, delay, running_min=running)
         assert (got.mean_usd.hex(), got.var95_usd.hex(), got.liquidated_mean_usd.hex()) == (
             want.mean_usd.hex(), want.var95_usd.hex(), want.liquidated_mean_usd.hex())
+        unlisted = bad_debt(EDGE_PATHS, collateral, debt, 0.8, 1.25, delay, liquidated=False, running_min=running)
+        assert (unlisted.mean_usd.hex(), unlisted.var95_usd.hex()) == (want.mean_usd.hex(), want.var95_usd.hex())
     if delay == 0:  # the ulp over 40 is the only shortfall, on paths 1 and 3: mean 2/3 of it
         assert want.mean_usd == (2 * (debt[1] - 40.0)) / 3
 
