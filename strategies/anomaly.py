@@ -20,6 +20,7 @@ import numpy as np
 
 from strategies.config import GuardConfig
 from strategies.inputs import HOUR_S, AssetHistory
+from strategies.order_statistics import median
 
 
 def valid_returns(prices_usd: np.ndarray) -> np.ndarray:
@@ -66,7 +67,7 @@ class AnomalyGuard:
         if len(returns) >= 24 and np.isfinite(prices[-2]):
             last = returns[-1]
             earlier = returns[:-1]
-            mad_sigma = 1.4826 * float(np.median(np.abs(earlier - np.median(earlier))))
+            mad_sigma = 1.4826 * float(median(np.abs(earlier - median(earlier))))
             if abs(last) > max(config.jump_robust_sigmas * mad_sigma, math.log1p(config.min_jump_fraction)):
                 return (
                     f"last price moved {math.expm1(last):+.1%} in one hour "

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import stats
 
 from strategies.config import TailConfig
+from strategies.order_statistics import median, quantile, quantiles
 from strategies.volatility import winsorize
 
 STUDENT_DOF = 4.0
@@ -67,7 +68,7 @@ def fit_tail(standardized_returns: np.ndarray, confidence: float, config: TailCo
     sample = standardized_returns[-window:]
     if len(sample) < min_sample:
         return _student_t_tail(confidence, dof)
-    var = -float(np.quantile(sample, 1 - confidence))
+    var = -quantile(sample, 1 - confidence)
     tail = sample[sample <= -var]
     return TailModel(var, -float(tail.mean()) if len(tail) else var)
 
@@ -120,8 +121,8 @@ class HorizonTails:
         """`winsorized`: `winsorize(returns, winsorize_robust_sigmas)` when the caller has it
         (the span of every horizon when the returns are shorter than the tail window).
         `confidences`: those the caller will ask for; a sample's quantiles at all of them are
-        taken in one `np.quantile` (one partition; numpy computes each quantile of a list as
-        it computes it alone)."""
+        taken in one partition (`order_statistics.quantiles`, np.quantile's values; numpy
+        computes each quantile of a list as it computes it alone)."""
         self.returns, self.hourly_sigma, self.config = returns, hourly_sigma, config
         self.winsorize_robust_sigmas = winsorize_robust_sigmas
         self.confidences = tuple(dict.fromkeys(confidences))
@@ -156,10 +157,10 @@ class HorizonTails:
     def _quantile(self, horizon_hours: int, sample: np.ndarray, confidence: float) -> float:
         """float(np.quantile(sample, 1 - confidence))."""
         if confidence not in self.confidences:
-            return float(np.quantile(sample, 1 - confidence))
+            return quantile(sample, 1 - confidence)
         if (horizon_hours, confidence) not in self._quantiles:
-            values = np.quantile(sample, [1 - c for c in self.confidences])
-            self._quantiles.update({(horizon_hours, c): float(v) for c, v in zip(self.confidences, values, strict=True)})
+            values = quantiles(sample, [1 - c for c in self.confidences])
+            self._quantiles.update(dict(zip(((horizon_hours, c) for c in self.confidences), values, strict=True)))
         return self._quantiles[(horizon_hours, confidence)]
 
     def fit(self, horizon_hours: int, confidence: float) -> TailModel:
@@ -218,7 +219,7 @@ def reference_repay_usd(collateral_usd: np.ndarray, debt_usd: np.ndarray, thresh
     health = collateral_usd * (1 - drop) * threshold / debt_usd
     hit = health < 1.0
     if not hit.any():
-        return float(np.median(debt_usd) * close_factor)
+        return float(median(debt_usd) * close_factor)
     repay = np.where(health[hit] <= full_close_health, 1.0, close_factor) * debt_usd[hit]
     order = np.argsort(repay, kind="stable")
     weights = np.cumsum(repay[order])

@@ -399,16 +399,19 @@ def hour_marks(as_of_s: int, hours: int) -> np.ndarray:
     return np.append(marks, np.int64(as_of_s))
 
 
-def hourly_grid(timestamps_s: np.ndarray, values: np.ndarray, as_of_s: int, hours: int, max_carry_hours: int) -> HourlyGrid:
+def hourly_grid(timestamps_s: np.ndarray, values: np.ndarray, as_of_s: int, hours: int, max_carry_hours: int,
+                *, marks: np.ndarray | None = None) -> HourlyGrid:
     """The last observation at or before each hour mark, if it is less than
-    `1 + max_carry_hours` hours old; otherwise NaN (a gap, never filled)."""
-    marks = hour_marks(as_of_s, hours)
+    `1 + max_carry_hours` hours old; otherwise NaN (a gap, never filled). `marks` is
+    `hour_marks(as_of_s, hours)` when the caller has it (every series of a decision has the
+    same marks)."""
+    marks = hour_marks(as_of_s, hours) if marks is None else marks
     index = np.searchsorted(timestamps_s, marks, side="right") - 1
     safe = np.maximum(index, 0)
     age = marks - timestamps_s[safe] if len(timestamps_s) else np.full(hours, np.iinfo(np.int64).max)
     valid = (index >= 0) & (age < (1 + max_carry_hours) * HOUR_S) if len(timestamps_s) else np.zeros(hours, dtype=bool)
     grid = np.where(valid, values[safe] if len(values) else 0.0, np.nan)
-    carried = int(np.sum(valid & (age >= HOUR_S)))
+    carried = int(np.count_nonzero(valid & (age >= HOUR_S)))
     gaps = []
     missing = ~valid
     if missing.any():
@@ -486,8 +489,10 @@ class MarketHistory:
         raise KeyError(symbol)
 
 
-def _asset_history(asset: AssetInputs, prices_usd: dict[str, float], as_of_s: int, config: StrategyConfig) -> AssetHistory:
+def _asset_history(asset: AssetInputs, prices_usd: dict[str, float], as_of_s: int, config: StrategyConfig,
+                   marks: np.ndarray | None = None) -> AssetHistory:
     window = config.window
+    marks = hour_marks(as_of_s, window.history_hours) if marks is None else marks
     times, values = asset.price_observations()
     start = as_of_s - window.history_hours * HOUR_S
     # The observations after the window's oldest carry: a suffix, the times being in order
@@ -496,7 +501,7 @@ def _asset_history(asset: AssetInputs, prices_usd: dict[str, float], as_of_s: in
     times, values = times[first:], values[first:]
     invalid = ~np.isfinite(values) | (values <= 0)
     good_times, good_values = times[~invalid], values[~invalid]
-    grid = hourly_grid(good_times, good_values, as_of_s, window.history_hours, window.max_carry_hours)
+    grid = hourly_grid(good_times, good_values, as_of_s, window.history_hours, window.max_carry_hours, marks=marks)
     price = float(good_values[-1]) if len(good_values) else math.nan
     pair = asset.pair
     if pair.source == "config":
@@ -514,7 +519,7 @@ def _asset_history(asset: AssetInputs, prices_usd: dict[str, float], as_of_s: in
             reference = math.nan  # an empty pair: the guard holds on it
     if asset.utilization is not None and len(asset.utilization):
         utilization = hourly_grid(asset.utilization.timestamps_s, asset.utilization.values, as_of_s,
-                                  window.history_hours, window.utilization_max_carry_hours).values
+                                  window.history_hours, window.utilization_max_carry_hours, marks=marks).values
     else:
         utilization = np.full(window.history_hours, np.nan)
     return AssetHistory(
@@ -566,5 +571,7 @@ def build_history(inputs: DecisionInputs, config: StrategyConfig) -> MarketHisto
         good = values[np.isfinite(values) & (values > 0)]
         if len(good):
             prices[asset.symbol] = float(good[-1])
-    assets = tuple(_asset_history(a, prices, as_of, config) for a in sorted(inputs.assets, key=lambda a: a.symbol))
+    marks = hour_marks(as_of, config.window.history_hours)  # the same grid for every series
+    assets = tuple(_asset_history(a, prices, as_of, config, marks)
+                   for a in sorted(inputs.assets, key=lambda a: a.symbol))
     return MarketHistory(as_of, assets, _positions(inputs, prices))

@@ -15,14 +15,20 @@ can leave a shortfall only if its collateral at the path's minimum, after the bo
 its debt, since `collateral * price / bonus` cannot decrease as the price rises. Every other
 pair contributes the exact zero the dense form computes, and the per-path sums add the
 non-zero entries in numpy's own pairwise order (`sparse_row_sums`: an exact zero changes no
-running sum), so the estimates are the dense form's bit for bit."""
+running sum), so the estimates are the dense form's bit for bit. A decision reads only a few
+of the paths' prices (each path's minimum, and the paths and hours of the pairs that can
+lose), so it keeps the paths in log space (`simulate_log_paths`) and takes np.exp of just
+those values (`bad_debt_of_log_paths`): the same exp of the same doubles."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from strategies.order_statistics import quantile
 
 STUDENT_DOF = 4.0
 
@@ -45,28 +51,44 @@ def _standardized_shocks(seed: int, paths: int, horizon_hours: int, student_dof:
     return by_hour
 
 
-def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int,
-                   student_dof: float = STUDENT_DOF) -> np.ndarray:
-    """Price multipliers, shape (paths, horizon_hours + 1), starting at 1."""
+def simulate_log_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int,
+                       student_dof: float = STUDENT_DOF) -> np.ndarray:
+    """The log price multipliers `simulate_paths` exponentiates, stored hour by hour: shape
+    (horizon_hours + 1, paths), C-contiguous, hour 0 all zeros.
+
+    sigma x shocks summed hour by hour over all paths at once: a cumulative sum is
+    sequential, log[h] = log[h - 1] + step[h], in any layout (numpy's cumsum along short
+    rows walks each row on its own, 3x slower), so these are the values of
+    cumsum(sigma x shocks, axis=1) path by path."""
     shocks_by_hour = _standardized_shocks(int(seed), int(paths), int(horizon_hours), float(student_dof))
-    # exp(concatenate([0, cumsum(sigma x shocks, axis=1)])): the log prices summed hour by hour
-    # over all paths at once (a cumulative sum is sequential, log[h] = log[h - 1] + step[h], in
-    # any layout; numpy's cumsum along short rows walks each row on its own, 3x slower), then
-    # exp over the same (paths, hours + 1) buffer as before: same operations, same values.
-    log_by_hour = np.multiply(hourly_sigma, shocks_by_hour)
+    by_hour = np.empty((horizon_hours + 1, paths))
+    by_hour[0] = 0.0
+    log_by_hour = np.multiply(hourly_sigma, shocks_by_hour, out=by_hour[1:])
     for hour in range(1, horizon_hours):
         np.add(log_by_hour[hour - 1], log_by_hour[hour], out=log_by_hour[hour])
-    prices = np.empty((paths, horizon_hours + 1))
-    prices[:, 0] = 0.0
-    prices[:, 1:] = log_by_hour.T
-    return np.exp(prices, out=prices)
+    return by_hour
+
+
+def simulate_paths(hourly_sigma: float, horizon_hours: int, paths: int, seed: int,
+                   student_dof: float = STUDENT_DOF) -> np.ndarray:
+    """Price multipliers, shape (paths, horizon_hours + 1), starting at 1: a view of an array
+    stored hour by hour (its transpose is C-contiguous), as `running_minimum` and the
+    first-hour search read it.
+
+    exp(concatenate([0, cumsum(sigma x shocks, axis=1)])) with exp taken in place over the
+    contiguous hour-by-hour buffer instead of path by path: exp is taken value by value (the
+    same routine on a contiguous array in either layout), so the values are the same and no
+    transposed copy is made on the way in or out."""
+    by_hour = simulate_log_paths(hourly_sigma, horizon_hours, paths, seed, student_dof)
+    return np.exp(by_hour, out=by_hour).T
 
 
 def running_minimum(price_paths: np.ndarray) -> np.ndarray:
     """np.minimum.accumulate(price_paths, axis=1), hour by hour over all paths at once on a
-    transposed copy (the accumulate walks each short row on its own, several times slower); a
-    view of shape (paths, hours + 1). A minimum is one of its arguments, so any order gives
-    the same array. Computed once per paths array: both parameter sets of a decision take it
+    copy stored hour by hour (the accumulate walks each short row on its own, several times
+    slower; the copy is a plain one for `simulate_paths`' layout); a view of shape
+    (paths, hours + 1). A minimum is one of its arguments, so any order gives the same array.
+    Computed once per paths array: both parameter sets of a decision take it
     (`bad_debt(..., running_min=)`)."""
     by_hour = np.array(price_paths.T, order="C")
     for hour in range(1, by_hour.shape[0]):
@@ -216,6 +238,48 @@ def _positions_reached(path_min: np.ndarray, trigger: np.ndarray) -> tuple[np.nd
     return rows, order[offsets]
 
 
+def _losing_pairs(path_min: np.ndarray, trigger: np.ndarray, collateral_usd: np.ndarray, debt_usd: np.ndarray,
+                  liquidation_bonus: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (path, position) pairs that can lose: `_positions_reached(path_min, trigger)` kept
+    where debt > collateral x path_min / bonus (the same set, in another order), without
+    listing the reached pairs that cannot lose (most of them: a position under HF 1 is
+    reached on every path). Both conditions hold on a prefix of the paths sorted by their
+    minimum: the first compares the minimum with the trigger, and collateral x price / bonus
+    cannot decrease as the price rises (collateral >= 0 and bonus > 0; rounding to nearest
+    is monotone), so each position loses on the shorter prefix. The second prefix ends near
+    debt x bonus / collateral and is moved to where the very comparison above turns. Inputs
+    that are not all finite: None (the caller lists the reached pairs)."""
+    if not (np.isfinite(path_min).all() and np.isfinite(collateral_usd).all() and np.isfinite(debt_usd).all()):
+        return None
+    order = np.argsort(path_min)  # any order among equal minima: they share both verdicts
+    lowest = path_min[order]
+    paths = len(lowest)
+    reached = np.searchsorted(lowest, trigger, side="right")  # minima <= trigger
+    reached[np.isnan(trigger)] = 0  # a position with neither debt nor collateral is never reached
+    # Where debt > collateral x minimum / bonus stops holding: estimated, then moved (past or
+    # before a whole group of equal minima at a time) until the comparison turns there; the
+    # estimate only saves steps.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate = debt_usd * liquidation_bonus / collateral_usd
+    end = np.searchsorted(lowest, estimate, side="left")
+    end[np.isnan(estimate)] = 0
+    while True:
+        ahead = np.flatnonzero(end < paths)
+        ahead = ahead[debt_usd[ahead] > collateral_usd[ahead] * lowest[end[ahead]] / liquidation_bonus]
+        behind = np.flatnonzero(end > 0)
+        behind = behind[~(debt_usd[behind] > collateral_usd[behind] * lowest[end[behind] - 1] / liquidation_bonus)]
+        if not len(ahead) and not len(behind):
+            break
+        end[ahead] = np.searchsorted(lowest, lowest[end[ahead]], side="right")
+        end[behind] = np.searchsorted(lowest, lowest[end[behind] - 1], side="left")
+    count = np.minimum(reached, end)
+    positions = np.flatnonzero(count)
+    per_position = count[positions]
+    position_index = np.repeat(positions, per_position)
+    path_index = order[np.arange(len(position_index)) - np.repeat(np.cumsum(per_position) - per_position, per_position)]
+    return path_index, position_index
+
+
 def bad_debt(
     price_paths: np.ndarray,
     collateral_usd: np.ndarray,
@@ -234,32 +298,132 @@ def bad_debt(
     otherwise)."""
     if len(debt_usd) == 0:
         return BadDebtEstimate(0.0, 0.0, 0.0)
-    if not (_SPARSE_SUMS_EXACT and liquidation_bonus > 0 and np.all(collateral_usd >= 0)):
+    if not _pruning_holds(collateral_usd, liquidation_bonus):
         estimate = _bad_debt_dense(price_paths, collateral_usd, debt_usd, liquidation_threshold, liquidation_bonus,
                                    liquidation_delay_hours)
         return estimate if liquidated else BadDebtEstimate(estimate.mean_usd, estimate.var95_usd, float("nan"))
-    # Price multiplier at which each position's HF reaches 1.
-    trigger = debt_usd / (collateral_usd * liquidation_threshold)
-    horizon = price_paths.shape[1] - 1
-    shape = (price_paths.shape[0], len(debt_usd))
     if running_min is None:
         running_min = running_minimum(price_paths)
-    path_min = running_min[:, -1]  # the path's minimum (a minimum in any order is the same)
-    rows, cols = _positions_reached(path_min, trigger)
-    can_lose = debt_usd[cols] > collateral_usd[cols] * path_min[rows] / liquidation_bonus
-    path_index, position_index = rows[can_lose], cols[can_lose]
+    return _bad_debt_pruned(
+        running_min[:, -1],  # the path's minimum (a minimum in any order is the same)
+        lambda path_index, trigger: _first_hour_at_or_below(running_min, path_index, trigger),
+        lambda path_index, hours: price_paths[path_index, hours],
+        price_paths.shape[1] - 1, collateral_usd, debt_usd, liquidation_threshold, liquidation_bonus,
+        liquidation_delay_hours, liquidated)
+
+
+def bad_debt_of_log_paths(
+    log_by_hour: np.ndarray,
+    collateral_usd: np.ndarray,
+    debt_usd: np.ndarray,
+    liquidation_threshold: float,
+    liquidation_bonus: float,
+    liquidation_delay_hours: int = 1,
+    *,
+    path_min: np.ndarray | None = None,
+) -> BadDebtEstimate:
+    """`bad_debt(np.exp(log_by_hour).T, ..., liquidated=False)` bit for bit, for paths given
+    as `simulate_log_paths` gives them, with exp taken only where a price is read: each
+    path's minimum (`path_minimum`, computed here unless the caller has it), the price at
+    hour 0 and the hours the first-crossing search reads on the paths of the pairs that can
+    lose, and each such pair's sale. Each is the same np.exp of the same double as in the
+    whole array, so it is the same price; the rest of the paths' ~50,000 prices are never
+    read. Most of a decision's paths fall too little to make anyone lose."""
+    if len(debt_usd) == 0:
+        return BadDebtEstimate(0.0, 0.0, 0.0)
+    if not _pruning_holds(collateral_usd, liquidation_bonus):
+        return bad_debt(np.exp(log_by_hour).T, collateral_usd, debt_usd, liquidation_threshold, liquidation_bonus,
+                        liquidation_delay_hours, liquidated=False)
+    return _bad_debt_pruned(
+        path_minimum(log_by_hour) if path_min is None else path_min,
+        lambda path_index, trigger: _first_hour_on_log_paths(log_by_hour, path_index, trigger),
+        lambda path_index, hours: np.exp(log_by_hour[hours, path_index]),
+        log_by_hour.shape[0] - 1, collateral_usd, debt_usd, liquidation_threshold, liquidation_bonus,
+        liquidation_delay_hours, liquidated=False)
+
+
+def _pruning_holds(collateral_usd: np.ndarray, liquidation_bonus: float) -> bool:
+    """The premise of the pruned computation: collateral x price / bonus rises with the price
+    (collateral not negative, bonus positive), and numpy sums as `sparse_row_sums` does."""
+    return bool(_SPARSE_SUMS_EXACT and liquidation_bonus > 0 and np.all(collateral_usd >= 0))
+
+
+def _bad_debt_pruned(
+    path_min: np.ndarray,
+    first_hours: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    prices_at: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    horizon: int,
+    collateral_usd: np.ndarray,
+    debt_usd: np.ndarray,
+    liquidation_threshold: float,
+    liquidation_bonus: float,
+    liquidation_delay_hours: int,
+    liquidated: bool,
+) -> BadDebtEstimate:
+    """The pairs that can lose, from each path's minimum price; `first_hours(path_index,
+    trigger)` is the first hour each pair's running minimum reaches its trigger and
+    `prices_at(path_index, hours)` the prices there (module docstring)."""
+    # Price multiplier at which each position's HF reaches 1.
+    trigger = debt_usd / (collateral_usd * liquidation_threshold)
+    shape = (len(path_min), len(debt_usd))
+    losing = None if liquidated else _losing_pairs(path_min, trigger, collateral_usd, debt_usd, liquidation_bonus)
+    if losing is None:
+        rows, cols = _positions_reached(path_min, trigger)
+        can_lose = debt_usd[cols] > collateral_usd[cols] * path_min[rows] / liquidation_bonus
+        losing = rows[can_lose], cols[can_lose]
+    path_index, position_index = losing
     shortfall = np.zeros(0)
     if len(path_index):
-        first = _first_hour_at_or_below(running_min, path_index, trigger[position_index])
+        first = first_hours(path_index, trigger[position_index])
         execute_at = np.minimum(first + liquidation_delay_hours, horizon)
-        execution_price = price_paths[path_index, execute_at]
+        execution_price = prices_at(path_index, execute_at)
         recoverable = collateral_usd[position_index] * execution_price / liquidation_bonus
         shortfall = np.maximum(debt_usd[position_index] - recoverable, 0.0)
     per_path = _row_sums(path_index, position_index, shortfall, shape)
     if not len(path_index) and not liquidated:  # no path loses: mean and quantile of zeros
         return BadDebtEstimate(0.0, 0.0, float("nan"))
     liquidated_mean = float(_row_sums(rows, cols, debt_usd[cols], shape).mean()) if liquidated else float("nan")
-    return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), liquidated_mean)
+    return BadDebtEstimate(float(per_path.mean()), quantile(per_path, 0.95), liquidated_mean)
+
+
+# A log price above a path's lowest by more than this is not its lowest price: np.exp is
+# within a few ULP (relative 1e-15) of exp in every implementation numpy dispatches to, a
+# million times less than this margin, and exp rises by the factor e^margin over it.
+_LOWEST_LOG_MARGIN = 1e-9
+_EXP_SAFE_LOG = 700.0  # |log| under this: exp neither overflows nor goes subnormal
+
+
+def path_minimum(log_by_hour: np.ndarray) -> np.ndarray:
+    """Each path's lowest price, `running_minimum(np.exp(log_by_hour).T)[:, -1]` bit for bit,
+    with one exp a path: that of its lowest log value. Any other hour's log is either more
+    than `_LOWEST_LOG_MARGIN` above it, so its price (as np.exp computes it) is above the
+    lowest one's, or within it: a path with such a near tie takes the minimum of all its
+    prices. NaN or extreme logs: all prices."""
+    lowest = log_by_hour.min(axis=0)
+    if not np.all(np.abs(lowest) < _EXP_SAFE_LOG):
+        return np.exp(log_by_hour).min(axis=0)
+    minimum = np.exp(lowest)
+    near = log_by_hour <= lowest + _LOWEST_LOG_MARGIN
+    # Counted in 16 bits (a few times faster than count_nonzero along the hours; exact below
+    # 65,535 hours).
+    counts = near.sum(axis=0, dtype=np.uint16) if near.shape[0] < 65_535 else near.sum(axis=0)
+    tied = np.flatnonzero(counts > 1)
+    if len(tied):
+        minimum[tied] = np.exp(log_by_hour[:, tied]).min(axis=0)
+    return minimum
+
+
+def _first_hour_on_log_paths(log_by_hour: np.ndarray, path_index: np.ndarray, trigger: np.ndarray) -> np.ndarray:
+    """`_first_hour_at_or_below` on the running minimum of np.exp(log_by_hour).T, reading
+    prices only on the paths of the pairs not already at or under their trigger at hour 0
+    (their whole running minimum, for the search)."""
+    first = np.zeros(len(path_index), dtype=np.int64)
+    later = np.flatnonzero(np.exp(log_by_hour[0, path_index]) > trigger)
+    if len(later):
+        paths, place = np.unique(path_index[later], return_inverse=True)
+        first[later] = _first_hour_at_or_below(running_minimum(np.exp(log_by_hour[:, paths]).T), place,
+                                               trigger[later])
+    return first
 
 
 def _bad_debt_dense(
@@ -279,7 +443,7 @@ def _bad_debt_dense(
     shortfall = np.where(ever, np.maximum(debt_usd[None, :] - recoverable, 0.0), 0.0)
     per_path = shortfall.sum(axis=1)
     liquidated = np.where(ever, debt_usd[None, :], 0.0).sum(axis=1)
-    return BadDebtEstimate(float(per_path.mean()), float(np.quantile(per_path, 0.95)), float(liquidated.mean()))
+    return BadDebtEstimate(float(per_path.mean()), quantile(per_path, 0.95), float(liquidated.mean()))
 
 
 def synthetic_population(total_debt_usd: float, liquidation_threshold: float, count: int,

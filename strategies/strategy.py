@@ -15,14 +15,14 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from strategies import caps, collateral, peg, rates, stressed
 from strategies.anomaly import AnomalyGuard, valid_returns
 from strategies.bounds import Bounds, Param, project
 from strategies.config import StrategyConfig, default_config
 from strategies.inputs import AssetHistory, MarketHistory
-from strategies.montecarlo import bad_debt, running_minimum, simulate_paths, synthetic_population
+from strategies.montecarlo import bad_debt_of_log_paths, path_minimum, simulate_log_paths, synthetic_population
+from strategies.order_statistics import median
 from strategies.params import MAX_CAP_TOKENS
 from strategies.types import AssetRecommendation, ParamChange, Recommendation, RiskParams, bounds_for
 from strategies.volatility import ewma_sigma_series, select_and_forecast, select_and_forecast_daily, winsorize
@@ -79,13 +79,16 @@ class RiskStrategy:
         """ACTIVE, or REDUCING when the market is in stress (then nothing is loosened)."""
         gate = self.config.risk_gate
         week = prices[-24 * 7:]
-        drawdown = 1 - week[-1] / np.nanmax(week)
-        recent = returns[-24:].std()
-        # The std of each of the last 30 days (days ending at len, len - 24, ...), vectorised.
-        ends = np.arange(len(returns), max(len(returns) - 24 * 30, 24), -24)
-        daily = (np.ascontiguousarray(sliding_window_view(returns, 24)[ends - 24]).std(axis=1)
-                 if len(ends) and len(returns) >= 24 else np.zeros(0))
-        baseline = float(np.median(daily)) if len(daily) else recent
+        peak = week.max()  # np.nanmax's value unless a NaN is there (max answers NaN then)
+        drawdown = 1 - week[-1] / (peak if not math.isnan(peak) else np.nanmax(week))
+        # The std of each of the last 30 days, days ending at len, len - 24, ... (as many as
+        # end after hour 24): rows of one contiguous slice, each the std of its 24 values as
+        # numpy takes it of them alone; the last row is the last 24 hours'.
+        count = len(returns)
+        days = len(range(count, max(count - 24 * 30, 24), -24)) if count >= 24 else 0
+        daily = returns[count - 24 * days:].reshape(days, 24).std(axis=1) if days else np.zeros(0)
+        recent = daily[-1] if days else returns[-24:].std()
+        baseline = float(median(daily)) if days else recent
         if drawdown > gate.stress_drawdown or (baseline > 0 and recent > gate.stress_volatility_ratio * baseline):
             return "reducing"
         return "active"
@@ -264,17 +267,20 @@ class RiskStrategy:
         shares = stressed.step_shares(current_values, targets, ttc.loosening_share)
         projection = project(current_values, targets, bounds, history.as_of_s, config.min_change(), shares)
         changes = projection.changes
-        paths = simulate_paths(sigma, horizon, config.montecarlo.paths, config.seed, config.montecarlo.student_dof)
+        # The paths before exp: bad debt reads prices only where someone can lose (the same
+        # estimates as bad_debt over simulate_paths, bit for bit).
+        log_paths = simulate_log_paths(sigma, horizon, config.montecarlo.paths, config.seed,
+                                       config.montecarlo.student_dof)
         after = {**current_values, **changes}
         delay = config.montecarlo.liquidation_delay_hours
-        running_min = running_minimum(paths)  # shared by both parameter sets
-        debt_now = bad_debt(paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay, liquidated=False,
-                            running_min=running_min)
+        path_min = path_minimum(log_paths)  # shared by both parameter sets
+        debt_now = bad_debt_of_log_paths(log_paths, collateral_usd, debt_usd, threshold_now, bonus_now, delay,
+                                         path_min=path_min)
         unchanged = (after[Param.LIQUIDATION_THRESHOLD] == params.liquidation_threshold_bps
                      and after[Param.LIQUIDATION_BONUS] == params.liquidation_bonus_bps)
-        debt_after = debt_now if unchanged else bad_debt(
-            paths, collateral_usd, debt_usd, after[Param.LIQUIDATION_THRESHOLD] / 1e4, after[Param.LIQUIDATION_BONUS] / 1e4,
-            delay, liquidated=False, running_min=running_min,
+        debt_after = debt_now if unchanged else bad_debt_of_log_paths(
+            log_paths, collateral_usd, debt_usd, after[Param.LIQUIDATION_THRESHOLD] / 1e4,
+            after[Param.LIQUIDATION_BONUS] / 1e4, delay, path_min=path_min,
         )
         applied = collateral.newly_liquidatable(
             collateral_usd, debt_usd, threshold_now, after[Param.LIQUIDATION_THRESHOLD] / 1e4

@@ -165,6 +165,9 @@ class _CheckpointStress:
         days = len(self.returns) // HOURS_PER_DAY  # rows end at the last price, 24 h before, ...
         self.daily_std = (self.returns[len(self.returns) - days * HOURS_PER_DAY:].reshape(days, HOURS_PER_DAY)
                           .std(axis=1))
+        # `_median_of_few`'s checks (no NaN, no signed zero) made once: each checkpoint's days
+        # are a slice of these rows, so a slice of a list that passed them passes them.
+        self.daily_listed = self.daily_std.tolist() if _plain_for_median(self.daily_std) else None
 
     def __call__(self, end: int) -> bool:
         week = self.prices[max(end - HOURS_PER_DAY * 7, 0):end]
@@ -179,8 +182,9 @@ class _CheckpointStress:
         rows = len(self.daily_std)
         recent = self.daily_std[rows - 1 - day_of_end]
         earlier_days = (count - HOURS_PER_DAY) // HOURS_PER_DAY
-        daily = self.daily_std[rows - 1 - day_of_end - earlier_days:rows - 1 - day_of_end]
-        baseline = _median_of_few(daily)
+        days = slice(rows - 1 - day_of_end - earlier_days, rows - 1 - day_of_end)
+        baseline = (_middle_of(self.daily_listed[days]) if self.daily_listed is not None and earlier_days > 0
+                    else _median_of_few(self.daily_std[days]))
         return baseline > 0 and recent > self.volatility_ratio_limit * baseline
 
 
@@ -189,13 +193,21 @@ def _median_of_few(values: np.ndarray) -> float:
     with a Python sort instead of numpy's partition and its per-call overhead: numpy's
     median is the middle order statistic, or the mean of the two, (a + b) / 2 in float64,
     the very operations below. NaN, -0.0 or no values: numpy's own."""
-    listed = values.tolist()
-    count = len(listed)
-    if count == 0 or np.isnan(values).any() or (np.signbit(values) & (values == 0)).any():
+    if len(values) == 0 or not _plain_for_median(values):
         return float(np.median(values))
-    listed.sort()
-    middle = count // 2
-    return listed[middle] if count % 2 else (listed[middle - 1] + listed[middle]) / 2
+    return _middle_of(values.tolist())
+
+
+def _plain_for_median(values: np.ndarray) -> bool:
+    """No NaN and no signed zero: `_middle_of` is numpy's median of such values."""
+    return not (np.isnan(values).any() or (np.signbit(values) & (values == 0)).any())
+
+
+def _middle_of(listed: list[float]) -> float:
+    """The middle value of a non-empty list, or the mean (a + b) / 2 of the two middle ones."""
+    listed = sorted(listed)
+    middle = len(listed) // 2
+    return listed[middle] if len(listed) % 2 else (listed[middle - 1] + listed[middle]) / 2
 
 
 def loosens(param: Param, current: int, target: int) -> bool:

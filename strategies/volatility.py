@@ -21,10 +21,8 @@ compares on seeded series. How:
 from __future__ import annotations
 
 import hashlib
-import operator
 import warnings
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 import scipy.linalg
@@ -35,6 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import minimize
 from scipy.signal import lfilter
 
+from strategies import order_statistics
 from strategies.config import VolatilityConfig
 
 HOURS_PER_DAY = 24
@@ -57,8 +56,8 @@ def log_returns(prices_usd: np.ndarray) -> np.ndarray:
 
 def winsorize(returns: np.ndarray, k: float = DEFAULT_VOLATILITY.winsorize_robust_sigmas) -> np.ndarray:
     """Clips returns beyond k robust sigmas (MAD): one bad print must not set the volatility."""
-    median = np.median(returns)
-    mad_sigma = 1.4826 * np.median(np.abs(returns - median))
+    median = order_statistics.median(returns)  # np.median's value
+    mad_sigma = 1.4826 * order_statistics.median(np.abs(returns - median))
     if mad_sigma <= 0:
         return returns
     return np.clip(returns, median - k * mad_sigma, median + k * mad_sigma)
@@ -82,19 +81,26 @@ def ewma_sigma_series(
     `0 * x - (-decay) * y` is exact), the very operations of the loop, so the series is
     the loop's bit for bit (tested on seeded series). The squares are taken one by one as
     the loop took them (C `pow`, which is not always the correctly rounded `x * x` numpy's
-    array square computes: the two differ in about one value in 3,000), `value ** 2` by
-    `operator.pow` over the list, stored straight into the array."""
+    array square computes: the two differ in about one value in 3,000): `_squares_by_pow`."""
     if len(returns) == 0:
         return np.zeros(0)
     first = max(float(np.var(returns[:warmup])), 1e-12)
     clipped = winsorize(returns, winsorize_k) if clipped is None else clipped
-    values = clipped[:-1].tolist()
-    drive = (1 - decay) * np.fromiter(map(operator.pow, values, repeat(2)), dtype=np.float64, count=len(values))
+    drive = (1 - decay) * _squares_by_pow(clipped[:-1])
     rest, _ = lfilter([1.0], [1.0, -decay], drive, zi=[decay * first])
     variance = np.empty(len(returns))
     variance[0] = first
     variance[1:] = rest
     return np.sqrt(variance)
+
+
+def _squares_by_pow(values: np.ndarray) -> np.ndarray:
+    """`[value ** 2 for value in values.tolist()]` as float64: Python's float power (C `pow`
+    of |value| and 2.0) on each value, the loop run by numpy's object power (it calls
+    `PyNumber_Power(value, 2.0)` on the Python floats `astype(object)` makes, the exponent a
+    Python float: the int 2 of `value ** 2` is converted to that 2.0 before `pow`), a fifth
+    faster than `map(operator.pow, ...)`."""
+    return np.power(values.astype(object), 2.0).astype(np.float64)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -463,8 +469,8 @@ class DailyFit:
 
 
 def _winsorizing_bounds(returns: np.ndarray, k: float) -> tuple[float, float]:
-    median = np.median(returns)
-    mad_sigma = 1.4826 * np.median(np.abs(returns - median))
+    median = order_statistics.median(returns)  # np.median's value
+    mad_sigma = 1.4826 * order_statistics.median(np.abs(returns - median))
     if mad_sigma <= 0:
         return -np.inf, np.inf
     return float(median - k * mad_sigma), float(median + k * mad_sigma)

@@ -217,6 +217,30 @@ def test_the_window_keeps_observations_after_its_oldest_carry_only():
         assert asset.last_price_usd == float(v[-1])
 
 
+def test_every_series_on_the_decisions_one_grid_of_marks():
+    """build_history makes the marks once for all series: each asset's prices and utilization
+    are what hourly_grid makes of them alone (values, carried hours, gaps), here with gaps,
+    prints at odd seconds and a utilization read every 90 minutes."""
+    inputs = _inputs()
+    eth = inputs.asset("ETH")
+    times, prices = eth.price_observations()
+    keep = np.ones(len(times), dtype=bool)
+    keep[-200:-150] = False  # a gap of about 50 hours inside the window
+    times, prices = times[keep] - 17, prices[keep]  # prints 17 s before their hours
+    utilization = Observations("reserve", np.arange(times[0], times[-1], 5_400), np.linspace(0.2, 0.9, len(
+        np.arange(times[0], times[-1], 5_400))))
+    altered = replace(inputs, assets=(replace(eth, prices=(Observations("feed", times, prices),),
+                                              utilization=utilization),))
+    asset = build_history(altered, CONFIG).asset("ETH")
+    window = CONFIG.window
+    alone = hourly_grid(times, prices, altered.as_of_s, window.history_hours, window.max_carry_hours)
+    assert asset.prices_usd.tobytes() == alone.values.tobytes()
+    assert (asset.carried_hours, asset.gaps) == (alone.carried_hours, alone.gaps) and alone.gaps
+    util = hourly_grid(utilization.timestamps_s, utilization.values, altered.as_of_s, window.history_hours,
+                       window.utilization_max_carry_hours)
+    assert asset.utilization.tobytes() == util.values.tobytes() and util.carried_hours > 0
+
+
 def test_another_encoding_of_the_same_values_is_refused():
     """Same values, keys in insertion order instead of canonical order: a second inputs hash
     for one decision would be possible, so the decoder refuses it."""

@@ -11,9 +11,14 @@ import strategies.montecarlo as montecarlo
 from strategies.montecarlo import (
     BadDebtEstimate,
     _bad_debt_dense,
+    _losing_pairs,
+    _positions_reached,
     _row_sums,
     bad_debt,
+    bad_debt_of_log_paths,
+    path_minimum,
     running_minimum,
+    simulate_log_paths,
     simulate_paths,
     sparse_row_sums,
     synthetic_population,
@@ -124,6 +129,146 @@ def test_pruned_bad_debt_equals_the_dense_computation_bit_for_bit(sigma, horizon
                 want.mean_usd.hex(), want.var95_usd.hex(), want.liquidated_mean_usd.hex())
 
 
+def as_hex(estimate):
+    return estimate.mean_usd.hex(), estimate.var95_usd.hex(), estimate.liquidated_mean_usd.hex()
+
+
+def test_exp_of_some_values_is_exp_of_them_in_the_whole_array():
+    """The premise of reading prices from log paths: np.exp of a gathered subset (one value,
+    a row, scattered entries) gives each value's exp in the whole buffer, bit for bit."""
+    log_paths = simulate_log_paths(0.02, 48, 2_000, seed=8)
+    prices = np.exp(log_paths)
+    rng = np.random.default_rng(8)
+    hours, paths = rng.integers(0, 49, 5_000), rng.integers(0, 2_000, 5_000)
+    assert np.exp(log_paths[hours, paths]).tobytes() == prices[hours, paths].tobytes()
+    assert np.exp(log_paths[:, [5]]).tobytes() == prices[:, [5]].tobytes()
+    assert np.exp(log_paths[7, 3:4]).tobytes() == prices[7, 3:4].tobytes()
+
+
+@pytest.mark.parametrize(("sigma", "horizon", "paths", "count", "seed"), SCENARIOS)
+def test_path_minimum_is_the_running_minimum_of_the_prices(sigma, horizon, paths, count, seed):
+    """Hour 0 at log 0, exp of the logs the paths simulate_paths gives, and one exp a path
+    (bar near ties) the minimum of each path's prices, bit for bit."""
+    log_paths = simulate_log_paths(sigma, horizon, paths, seed)
+    assert log_paths.shape == (horizon + 1, paths) and not log_paths[0].any()
+    assert np.exp(log_paths).T.tobytes() == simulate_paths(sigma, horizon, paths, seed).tobytes()
+    want = running_minimum(simulate_paths(sigma, horizon, paths, seed))[:, -1]
+    assert path_minimum(log_paths).tobytes() == want.tobytes()
+
+
+def test_path_minimum_with_near_ties_nan_and_extreme_logs():
+    """Hours whose logs are equal to, 1e-13 above or 5e-10 above the lowest (within the
+    margin: every price of the path taken), 2e-9 above (outside: one exp), a NaN (numpy's
+    NaN minimum) and logs beyond exp's safe range (all prices): the running minimum's
+    last column, bit for bit."""
+    lowest = -0.0123456789
+    columns = [
+        [0.0, lowest, lowest],
+        [0.0, lowest + 1e-13, lowest],
+        [0.0, lowest, lowest + 5e-10],
+        [0.0, lowest + 2e-9, lowest],
+        [0.0, -0.2, np.nan],
+        [0.0, -800.0, 1.0],
+        [0.0, 750.0, 2.0],
+        [0.0, 0.0, 0.0],
+    ]
+    log_paths = np.ascontiguousarray(np.array(columns).T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = running_minimum(np.exp(log_paths).T)[:, -1]
+        assert path_minimum(log_paths).tobytes() == want.tobytes()
+        assert path_minimum(log_paths[:, :4]).tobytes() == want[:4].tobytes()
+
+
+@pytest.mark.parametrize(("sigma", "horizon", "paths", "count", "seed"), SCENARIOS)
+def test_bad_debt_of_log_paths_equals_bad_debt_over_the_prices(sigma, horizon, paths, count, seed):
+    """The populations of the pruned test (positions under HF 1, without debt, without
+    collateral), several LT/LB/delay, the path minimum passed or not: the estimates of
+    bad_debt over simulate_paths' prices (and the dense reference's), bit for bit."""
+    log_paths = simulate_log_paths(sigma, horizon, paths, seed)
+    prices = simulate_paths(sigma, horizon, paths, seed)
+    collateral, debt = synthetic_population(1e8, 0.8, count, seed)
+    debt[::5] *= 1.3
+    debt[1::11] = 0.0
+    collateral[2::13] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for threshold, bonus, delay in ((0.8, 1.05, 1), (0.7, 1.1, 0), (0.85, 1.01, 4), (0.9, 1.3, 2)):
+            want = bad_debt(prices, collateral, debt, threshold, bonus, delay, liquidated=False)
+            dense = reference_bad_debt(prices, collateral, debt, threshold, bonus, delay)
+            assert as_hex(want)[:2] == as_hex(dense)[:2]
+            for path_min in (None, path_minimum(log_paths)):
+                got = bad_debt_of_log_paths(log_paths, collateral, debt, threshold, bonus, delay, path_min=path_min)
+                assert as_hex(got) == as_hex(want)
+
+
+@pytest.mark.parametrize("delay", [0, 1, 2])
+def test_bad_debt_of_log_paths_at_the_exact_boundaries(delay):
+    """Collateral 1, LT 1 and LB 1: a trigger is the debt itself and a position can lose when
+    its debt is above the path's minimum price. Debts at a path's exact minimum (reached,
+    cannot lose), one ulp over it (reached, loses), at the exact price of hour 0 (reached at
+    hour 0 on every path), one ulp under the minimum (never reached), and at a price the
+    path passes later (the search reads its running minimum): bad_debt's estimates over
+    np.exp of the same logs, bit for bit."""
+    log_paths = simulate_log_paths(0.05, 6, 40, seed=12)
+    prices = np.exp(log_paths).T
+    lowest = running_minimum(prices)[:, -1]
+    debt = np.array([lowest[3], np.nextafter(lowest[3], np.inf), prices[0, 0], np.nextafter(lowest.min(), 0),
+                     prices[7, 4], np.nextafter(prices[9, 2], np.inf), lowest[11]])
+    collateral = np.ones(len(debt))
+    want = bad_debt(prices, collateral, debt, 1.0, 1.0, delay, liquidated=False)
+    assert want.mean_usd > 0
+    assert as_hex(want)[:2] == as_hex(reference_bad_debt(prices, collateral, debt, 1.0, 1.0, delay))[:2]
+    assert as_hex(bad_debt_of_log_paths(log_paths, collateral, debt, 1.0, 1.0, delay)) == as_hex(want)
+
+
+def test_bad_debt_of_log_paths_without_positions_or_with_negative_collateral():
+    log_paths = simulate_log_paths(0.02, 3, 10, seed=1)
+    assert bad_debt_of_log_paths(log_paths, np.zeros(0), np.zeros(0), 0.8, 1.05) == BadDebtEstimate(0.0, 0.0, 0.0)
+    collateral, debt = np.array([100.0, -5.0]), np.array([95.0, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        got = bad_debt_of_log_paths(log_paths, collateral, debt, 0.8, 1.05)
+        want = bad_debt(np.exp(log_paths).T, collateral, debt, 0.8, 1.05, liquidated=False)
+    assert as_hex(got) == as_hex(want)
+
+
+def reached_pairs_that_can_lose(path_min, trigger, collateral, debt, bonus):
+    rows, cols = _positions_reached(path_min, trigger)
+    can_lose = debt[cols] > collateral[cols] * path_min[rows] / bonus
+    return sorted(zip(rows[can_lose].tolist(), cols[can_lose].tolist(), strict=True))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_losing_pairs_are_the_reached_pairs_that_can_lose(seed):
+    """Path minima with many exact ties (paths that never fell: 1.0) and, for each position,
+    minima at the exact place where debt > collateral x minimum / bonus turns and one ulp on
+    either side of it, and of its trigger; positions without collateral, without debt or
+    with neither, under HF 1, far from it: the same set of pairs as listing every reached
+    pair and keeping those that can lose."""
+    rng = np.random.default_rng(seed)
+    collateral, debt = synthetic_population(1e7, 0.8, 60, seed)
+    debt[::7] *= 1.6
+    debt[3], collateral[5], (debt[8], collateral[8]) = 0.0, 0.0, (0.0, 0.0)
+    threshold, bonus = 0.8, float(rng.choice([1.05, 1.1, 1.0 + 1e-9]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trigger = debt / (collateral * threshold)
+        turning = debt * bonus / collateral
+    minima = [1.0] * 300 + rng.uniform(0.3, 1.0, 300).tolist()
+    for value in np.concatenate([turning, trigger]):
+        if np.isfinite(value) and value > 0:
+            minima += [value, np.nextafter(value, 0), np.nextafter(value, np.inf), value]
+    path_min = rng.permutation(np.array(minima))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        path_index, position_index = _losing_pairs(path_min, trigger, collateral, debt, bonus)
+        want = reached_pairs_that_can_lose(path_min, trigger, collateral, debt, bonus)
+    assert sorted(zip(path_index.tolist(), position_index.tolist(), strict=True)) == want
+    assert len(want) > 0
+
+
+def test_losing_pairs_leave_inputs_that_are_not_finite_to_the_listing():
+    path_min, debt = np.array([0.5, 1.0]), np.array([50.0, 10.0])
+    assert _losing_pairs(path_min, debt / 80.0, np.array([100.0, np.inf]), debt, 1.05) is None
+    assert _losing_pairs(np.array([0.5, np.nan]), debt / 80.0, np.full(2, 100.0), debt, 1.05) is None
+
+
 def test_negative_collateral_takes_the_dense_path():
     """The pruning's premise (collateral x price / bonus rises with the price) needs
     collateral >= 0; otherwise the dense form answers."""
@@ -172,6 +317,17 @@ def test_running_minimum_is_numpy_accumulate():
     assert running_minimum(paths).tobytes() == np.minimum.accumulate(paths, axis=1).tobytes()
     assert running_minimum(paths).shape == paths.shape
     assert running_minimum(paths[:, :1]).tobytes() == paths[:, :1].tobytes()
+    row_major = np.ascontiguousarray(paths)  # a caller's own paths, stored path by path
+    assert running_minimum(row_major).tobytes() == np.minimum.accumulate(row_major, axis=1).tobytes()
+
+
+def test_paths_stored_hour_by_hour_are_the_reference_in_every_horizon():
+    """simulate_paths exponentiates its hour-by-hour buffer in place (no transposed copies):
+    the same values as exp over the path-by-path array, at 0, 1 and many hours."""
+    for horizon in (0, 1, 2, 24, 96):
+        paths = simulate_paths(0.015, horizon, 700, seed=21)
+        assert paths.shape == (700, horizon + 1)
+        assert paths.tobytes() == reference_simulate_paths(0.015, horizon, 700, 21).tobytes()
 
 
 # Exact binary fractions: the third path's minimum is 0.5 at hour 2, then 0.625.
@@ -194,6 +350,8 @@ def test_pruning_at_the_exact_boundaries_equals_the_dense_form(delay):
         got = bad_debt(EDGE_PATHS, collateral, debt, 0.8, 1.25, delay, running_min=running)
         assert (got.mean_usd.hex(), got.var95_usd.hex(), got.liquidated_mean_usd.hex()) == (
             want.mean_usd.hex(), want.var95_usd.hex(), want.liquidated_mean_usd.hex())
+        unlisted = bad_debt(EDGE_PATHS, collateral, debt, 0.8, 1.25, delay, liquidated=False, running_min=running)
+        assert (unlisted.mean_usd.hex(), unlisted.var95_usd.hex()) == (want.mean_usd.hex(), want.var95_usd.hex())
     if delay == 0:  # the ulp over 40 is the only shortfall, on paths 1 and 3: mean 2/3 of it
         assert want.mean_usd == (2 * (debt[1] - 40.0)) / 3
 

@@ -211,6 +211,55 @@ def test_risk_gate_only_tightens_in_stress(eth_series):
         assert stressed.changes_by_param().get(param, current[param]) <= current[param]
 
 
+def reference_risk_gate(config, prices, returns):
+    """The risk gate as it was written first: 30 sliding 24-hour windows gathered, nanmax."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    gate = config.risk_gate
+    week = prices[-24 * 7:]
+    drawdown = 1 - week[-1] / np.nanmax(week)
+    recent = returns[-24:].std()
+    ends = np.arange(len(returns), max(len(returns) - 24 * 30, 24), -24)
+    daily = (np.ascontiguousarray(sliding_window_view(returns, 24)[ends - 24]).std(axis=1)
+             if len(ends) and len(returns) >= 24 else np.zeros(0))
+    baseline = float(np.median(daily)) if len(daily) else recent
+    if drawdown > gate.stress_drawdown or (baseline > 0 and recent > gate.stress_volatility_ratio * baseline):
+        return "reducing"
+    return "active"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_risk_gate_days_as_rows_decide_as_the_sliding_windows(seed):
+    """The days as rows of one slice (their std as numpy takes each alone, the last row the
+    last 24 hours') decide as the gathered windows, at every window length from none to past
+    30 days, on calm and on stressed paths (the volatility ratio set where the answer turns,
+    so a last bit of the std or the median would show)."""
+    rng = np.random.default_rng(seed)
+    returns_all = rng.standard_t(3, 800) * 0.01 * np.where(np.arange(800) > 800 - 24 * (seed % 3), 3.0, 1.0)
+    prices_all = 100 * np.exp(np.concatenate([[0.0], np.cumsum(returns_all)]))
+    for count in (0, 1, 23, 24, 25, 47, 48, 49, 100, 719, 720, 743, 744, 745, 800):
+        returns, prices = returns_all[:count], prices_all[:count + 1]
+        days = len(range(count, max(count - 720, 24), -24)) if count >= 24 else 0
+        ratios = [2.0]
+        if days:
+            from numpy.lib.stride_tricks import sliding_window_view
+
+            rows = returns[count - 24 * days:].reshape(days, 24).std(axis=1)
+            ends = np.arange(count, max(count - 24 * 30, 24), -24)
+            windows = np.ascontiguousarray(sliding_window_view(returns, 24)[ends - 24]).std(axis=1)
+            assert rows[::-1].tobytes() == windows.tobytes()
+            recent = returns[-24:].std()
+            assert rows[-1].tobytes() == recent.tobytes()
+            baseline = float(np.median(rows))
+            ratios += [recent / baseline, np.nextafter(recent / baseline, 0)]
+        for ratio in ratios:
+            config = replace(CONFIG, risk_gate=replace(CONFIG.risk_gate, stress_volatility_ratio=float(ratio)))
+            with np.errstate(all="ignore"):
+                assert RiskStrategy(config=config)._risk_gate(prices, returns) == reference_risk_gate(config, prices, returns)
+    with_gap = np.array([1.0, np.nan, 0.5])  # nanmax's answer when a NaN is in the week
+    assert RiskStrategy()._risk_gate(with_gap, returns_all[:2]) == reference_risk_gate(CONFIG, with_gap, returns_all[:2])
+
+
 @pytest.mark.needs_data
 def test_stablecoins_follow_the_peg_model_and_a_depeg_tightens_at_the_full_bound():
     """USDC on 2022-04-01: no depeg of its own since 2018 (Jeffreys: 0.5 / 3.5 years), the peg

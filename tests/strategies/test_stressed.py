@@ -139,6 +139,22 @@ def test_calm_run_with_shared_work_equals_one_stress_check_per_checkpoint(seed):
             assert calm_days(prices, 7, 1.0, ratio) == _calm_days_one_call_each(prices, 7, 1.0, ratio)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_calm_run_with_a_gap_or_a_flat_day_equals_one_stress_check_per_checkpoint(seed):
+    """A NaN price (its days' std NaN: each checkpoint's median is numpy's own then) or a day
+    without a move (std exactly 0) inside the checked month: the same run as the loop."""
+    rng = np.random.default_rng(100 + seed)
+    prices = _prices(rng.standard_t(4, 24 * 45) * 0.01)
+    hour = len(prices) - int(rng.integers(24, 24 * 20))
+    if seed % 2:
+        prices[hour] = np.nan
+    else:
+        prices[hour - 24:hour] = prices[hour - 24]
+    with np.errstate(invalid="ignore"):
+        for drawdown, ratio in ((0.15, 2.0), (0.05, 1.2), (0.02, 100.0)):
+            assert calm_days(prices, 10, drawdown, ratio) == _calm_days_one_call_each(prices, 10, drawdown, ratio)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_median_of_few_is_numpys_median(seed):
     """Odd and even counts, ties, zeros, magnitudes 12 orders apart (an inexact (a + b) / 2

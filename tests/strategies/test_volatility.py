@@ -21,6 +21,7 @@ from strategies.volatility import (
     DailyFitCache,
     _DayDigests,
     _holdout_realized,
+    _squares_by_pow,
     EwmaVolatility,
     GarchVolatility,
     HarVolatility,
@@ -139,6 +140,19 @@ def test_ewma_series_by_linear_filter_equals_the_loop_bit_for_bit(seed):
     for decay, warmup, k in ((0.9975, 720, 12.0), (0.97, 24, 4.0), (0.5, 24, 12.0)):
         fast = ewma_sigma_series(returns, decay, warmup, k)
         assert fast.tobytes() == reference_ewma_sigma_series(returns, decay, warmup, k).tobytes()
+
+
+def test_squares_by_pow_are_python_float_powers_bit_for_bit():
+    """numpy's object power runs Python's `value ** 2` on each value: the same doubles as
+    the list loop, including where C `pow` and the correctly rounded `x * x` differ (the
+    sample holds such values), for negative values, zeros and no values at all."""
+    values = np.random.default_rng(5).standard_normal(20_000) * 0.01
+    values[:4] = [0.0, -0.0, -0.5, 3.0]
+    expected = np.array([value ** 2 for value in values.tolist()])
+    assert _squares_by_pow(values).tobytes() == expected.tobytes()
+    assert (expected != values * values).any()  # the case the object loop is there for
+    assert _squares_by_pow(values[::3]).tobytes() == expected[::3].tobytes()
+    assert _squares_by_pow(np.zeros(0)).dtype == np.float64 and len(_squares_by_pow(np.zeros(0))) == 0
 
 
 def test_ewma_series_has_no_look_ahead():
