@@ -13,13 +13,14 @@ system deployment hands those to governance afterwards (see `AaveRoles` for what
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
-from chain.artifacts import load_aave_artifact, load_artifact
+from chain.artifacts import Artifact, load_aave_artifact, load_artifact
 from chain.errors import ChainError
 from chain.listings import PRICE_DECIMALS, ReserveListing
 from chain.transact import Transactor
@@ -103,14 +104,33 @@ class AaveMarket:
         return {r.symbol: r.underlying for r in self.reserves}
 
 
+# Bound contracts per connection: web3 builds a class per ABI function for every contract
+# object (2-7 ms for Pool, AToken, the steward), and the reader, the jobs and verify bind the
+# same few dozen (name, address) pairs on every read. A contract object holds only its address,
+# ABI and connection, so one per (connection, artifact, address) serves every caller. They are
+# kept on the connection itself (each holds the connection: kept anywhere else they would keep
+# it alive), so they go with it.
+_BOUND_ATTRIBUTE = "_risk_agent_bound_contracts"
+
+
+def _bound(w3: Web3, source: str, name: str, address: str, artifact: Callable[[str], Artifact]) -> Contract:
+    checksum = Web3.to_checksum_address(address)
+    contracts: dict[tuple[str, str, str], Contract] = vars(w3).setdefault(_BOUND_ATTRIBUTE, {})
+    key = (source, name, checksum)
+    contract = contracts.get(key)
+    if contract is None:
+        contract = contracts[key] = w3.eth.contract(address=checksum, abi=artifact(name).abi)
+    return contract
+
+
 def aave_contract(w3: Web3, name: str, address: str) -> Contract:
     """An Aave contract (by its artifact name) bound at `address`."""
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_aave_artifact(name).abi)
+    return _bound(w3, "aave", name, address, load_aave_artifact)
 
 
 def our_contract(w3: Web3, name: str, address: str) -> Contract:
     """One of our contracts (chain/artifacts) bound at `address`."""
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name).abi)
+    return _bound(w3, "ours", name, address, load_artifact)
 
 
 def rate_strategy_args(provider: str, params: RiskParams) -> tuple[object, ...]:
