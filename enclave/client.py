@@ -17,7 +17,7 @@ from eth_utils import keccak
 from chain.node import stop_process
 from chain.update import ParameterUpdate, recover_signer
 from enclave.attestation import TrustAnchors, VerifiedAttestation, verify_document
-from enclave.decision import DecisionInputs
+from strategies.inputs import DecisionInputs
 from enclave.errors import EnclaveAnswerError, EnclaveUnavailableError
 from enclave.lifetime import die_with_parent
 from enclave.server import TOKEN_ENV
