@@ -8,6 +8,7 @@ unlisted asset or an RPC of another chain fails here with one line.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from web3 import Web3
@@ -62,6 +63,14 @@ class Market:
         return replace(self, reserves=tuple(self.reserve(asset) for asset in assets))
 
 
+# Markets resolved per connection, by block hash: what a block holds never changes, and the
+# reader, the position reader and verify each resolve the market of the block they read (a
+# dozen calls and a batch each). Kept on the connection (as chain.aave's bound contracts), the
+# most recent few only: a service resolves at a new block on every job run.
+_RESOLVED_ATTRIBUTE = "_risk_agent_resolved_markets"
+RESOLVED_KEPT = 8
+
+
 def resolve_market(
     w3: Web3,
     addresses_provider: str,
@@ -71,9 +80,26 @@ def resolve_market(
     assets: tuple[str, ...] | None = None,
     block_identifier: int | str = "latest",
 ) -> Market:
-    """Reads every address of the market behind `addresses_provider` (at `block_identifier`)."""
+    """Reads every address of the market behind `addresses_provider` (at `block_identifier`,
+    all at that one block; once per block and connection)."""
     if not Web3.is_address(addresses_provider):
         raise NotAnAddressesProviderError(str(addresses_provider), "not an address")
+    block = w3.eth.get_block(block_identifier)
+    if block.get("hash") is None:  # a pending block: its state is still moving
+        return _read_market(w3, addresses_provider, multicall, ui_pool_data_provider, block_identifier).select(assets)
+    resolved: OrderedDict[tuple, Market] = vars(w3).setdefault(_RESOLVED_ATTRIBUTE, OrderedDict())
+    key = (Web3.to_checksum_address(addresses_provider), multicall, ui_pool_data_provider, bytes(block["hash"]))
+    market = resolved.get(key)
+    if market is None:
+        market = _read_market(w3, addresses_provider, multicall, ui_pool_data_provider, int(block["number"]))
+        resolved[key] = market
+        while len(resolved) > RESOLVED_KEPT:
+            resolved.popitem(last=False)
+    return market.select(assets)
+
+
+def _read_market(w3: Web3, addresses_provider: str, multicall: str, ui_pool_data_provider: str | None,
+                 block_identifier: int | str) -> Market:
     provider_address = Web3.to_checksum_address(addresses_provider)
     if not w3.eth.get_code(provider_address, block_identifier):
         raise NotAnAddressesProviderError(provider_address, "no contract code there")
@@ -121,7 +147,7 @@ def resolve_market(
                 feed=Web3.to_checksum_address(feed[0]),
             )
         )
-    market = Market(
+    return Market(
         chain_id=int(w3.eth.chain_id),
         addresses_provider=provider_address,
         pool=core["getPool"],
@@ -133,7 +159,6 @@ def resolve_market(
         ui_pool_data_provider=Web3.to_checksum_address(ui_pool_data_provider) if ui_pool_data_provider else None,
         reserves=tuple(reserves),
     )
-    return market.select(assets)
 
 
 def market_from_deployment(

@@ -134,3 +134,22 @@ def test_readers_from_a_deployment_file(aave: AaveSystem):
     assert [r.symbol for r in snapshot.reserves] == ["WETH", "USDC"]
     assert snapshot.reserve("WETH").pair is not None and snapshot.reserve("USDC").pair is None
     assert PositionReader.from_deployment(aave.w3, deployment).read([aave.users[0].address]).positions == ()
+
+
+def test_a_market_is_resolved_once_per_block_and_again_after_a_change(aave: AaveSystem):
+    """What a block holds never changes, so the same block gives the same Market object; a new
+    block is read again, and a rate strategy moved in it is seen there and not at the block
+    before (read at that block's number)."""
+    w3, market = aave.w3, aave.market
+    before_block = w3.eth.block_number
+    first = resolve_market(w3, market.addresses_provider, multicall=market.multicall)
+    assert resolve_market(w3, market.addresses_provider, multicall=market.multicall) is first
+    assert resolve_market(w3, market.addresses_provider, multicall=market.multicall, assets=("USDC",)).reserves == (
+        first.reserve("USDC"),)
+    usdc_strategy = first.reserve("USDC").rate_strategy
+    Transactor(w3, aave.admin).send(aave.configurator.functions.setReserveInterestRateStrategyAddress(
+        market.reserve("WETH").underlying, usdc_strategy))
+    moved = resolve_market(w3, market.addresses_provider, multicall=market.multicall)
+    assert moved is not first and moved.reserve("WETH").rate_strategy == usdc_strategy
+    assert first.reserve("WETH").rate_strategy == market.reserve("WETH").rate_strategy != usdc_strategy
+    assert resolve_market(w3, market.addresses_provider, multicall=market.multicall, block_identifier=before_block) is first
