@@ -86,7 +86,8 @@ def test_cbor_depth_limit_is_exact_and_trailing_bytes_refused():
         check_cbor_nesting(body + b"\x00", 3)
 
 
-@pytest.mark.parametrize("bomb", [b"\x81" * 200_000, b"\x9f" * 200_000, b"\xa1\x00" * 100_000, b"\xc6" * 200_000])
+@pytest.mark.parametrize("bomb", [b"\x81" * 200_000, b"\x9f" * 200_000, b"\xa1\x00" * 100_000, b"\xc6" * 200_000],
+                         ids=["arrays", "indefinite arrays", "maps", "tags"])
 def test_cbor_bombs_of_arrays_maps_and_tags_are_refused(bomb):
     with pytest.raises(NestingError, match="nested deeper than 32"):
         check_cbor_nesting(bomb, 32)
