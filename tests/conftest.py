@@ -21,10 +21,9 @@ TESTS = Path(__file__).resolve().parent
 # session fixtures of a directory's conftest, or the whole module, for a module's own fixture
 # (some are taken with request.getfixturevalue, which collection cannot see).
 SHARED_FIXTURES = {("chain", "deployed"): "chain-system", ("chain", "aave_deployed"): "chain-aave",
-                   ("enclave", "enclave_process"): "enclave-process"}
-SHARED_MODULES = {"agent/test_store.py": "postgres", "agent/test_cli_bad_input.py": "cli-market",
-                  "agent/test_resilience.py": "resilience", "enclave/test_server_hardening.py": "hardened-enclave",
-                  "integration/test_trust.py": "trust-market"}
+                   ("enclave", "enclave_process"): "enclave-process", ("agent", "agent_chain"): "agent-chain"}
+SHARED_MODULES = {"agent/test_store.py": "agent-chain", "agent/test_cli_bad_input.py": "cli-market",
+                  "enclave/test_server_hardening.py": "hardened-enclave", "integration/test_trust.py": "trust-market"}
 
 
 def shared_setup_group(item) -> str | None:

@@ -15,31 +15,20 @@ from agent import jobs
 from agent.jobs import AgentContext
 from agent.service import JobRunner, Metrics
 from agent.store import AttestationRow, DecisionRow, MarketSnapshotRow, ProposalRow, make_engine
-from chain.node import advance_time, in_process_web3
+from chain.node import advance_time
 from enclave.attestation import TrustAnchors
 from enclave.client import EnclaveClient, start_enclave
 from enclave.nsm import DevCa
-from tests.support.system import deploy, registrar_for, relay_for
+from tests.support.system import registrar_for, relay_for
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory):
-    """One deployment for the module (each test runs in a snapshot of it): the enclave's code
-    measurement approved from the start."""
-    from enclave.image import measure
-
-    w3 = in_process_web3()
-    system, who = deploy(w3, measurements=(measure().digest,))
-    return w3, system, who
-
-
 @pytest.fixture
-def context(deployed, tmp_path):
+def context(agent_chain, tmp_path):
     from chain.node import revert_to, snapshot
 
-    w3, system, who = deployed
+    w3, system, who = agent_chain
     checkpoint = snapshot(w3)
     process = start_enclave(dev_ca_dir=tmp_path / "dev-ca")
     anchors = TrustAnchors().with_root(DevCa.load_or_create(tmp_path / "dev-ca").root_pem)

@@ -167,19 +167,18 @@ def test_read_only_engine_cannot_write(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_ingest_writes_snapshots_once_per_block_and_every_feed_round(database_url):
+def test_ingest_writes_snapshots_once_per_block_and_every_feed_round(database_url, agent_system):
     """Deploy (each feed has its listing round 1), push two WETH rounds: the first ingest stores
     the snapshot, the three WETH rounds with their own updatedAt and round ids, and WETH's
     utilization; a second ingest of the same block stores nothing new."""
     from agent.jobs import AgentContext, ingest
     from agent.store import PricePointRow, UtilizationPointRow
     from chain.aave import our_contract
-    from chain.node import advance_time, in_process_web3
+    from chain.node import advance_time
     from chain.transact import Transactor
-    from tests.support.system import deploy, relay_for
+    from tests.support.system import relay_for
 
-    w3 = in_process_web3()
-    system, who = deploy(w3)
+    w3, system, who = agent_system
     feed = our_contract(w3, "PushableAggregator", system.market.reserve("WETH").feed)
     pushed = []
     for price in (1_610, 1_620):
