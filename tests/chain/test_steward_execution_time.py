@@ -85,15 +85,22 @@ def test_the_execute_job_records_its_block_not_the_eta(system: System, tmp_path)
     assert row.executed_at_s >= scheduled.ready_at + LATE_S
 
 
-def test_an_execution_by_someone_else_is_dated_by_its_event(system: System, tmp_path):
-    """Anyone executes the ready operation; reconcile runs LATE_S later and records the
-    event's block time (and transaction), not its own."""
-    ctx = context(system, tmp_path)
+def executed_by_someone_else(system: System, ctx):
+    """A queued bonus raise that anyone executes once ready; the agent looks LATE_S later.
+    Returns the proposal, the execution's receipt and its block time."""
     scheduled, proposal = queue(system, ctx.engine, {Param.LIQUIDATION_BONUS: 10_550})
     advance_time(system.w3, MIN_DELAY_SECONDS)
     receipt = system.execute(scheduled)
     executed_at = int(system.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
     advance_time(system.w3, LATE_S)
+    return proposal, receipt, executed_at
+
+
+def test_an_execution_by_someone_else_is_dated_by_its_event(system: System, tmp_path):
+    """Anyone executes the ready operation; reconcile runs LATE_S later and records the
+    event's block time (and transaction), not its own."""
+    ctx = context(system, tmp_path)
+    proposal, receipt, executed_at = executed_by_someone_else(system, ctx)
     assert jobs.reconcile(ctx) == 1
     row = stored(ctx, proposal)
     assert (row.state, row.execute_tx) == (ProposalState.EXECUTED, "0x" + bytes(receipt["transactionHash"]).hex())
@@ -104,11 +111,7 @@ def test_the_execute_job_dates_an_operation_someone_else_already_ran(system: Sys
     """As above, but the execute job sees the operation done before reconcile does: the time
     and the transaction come from the steward's UpdateExecuted log."""
     ctx = context(system, tmp_path)
-    scheduled, proposal = queue(system, ctx.engine, {Param.LIQUIDATION_BONUS: 10_550})
-    advance_time(system.w3, MIN_DELAY_SECONDS)
-    receipt = system.execute(scheduled)
-    executed_at = int(system.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
-    advance_time(system.w3, LATE_S)
+    proposal, receipt, executed_at = executed_by_someone_else(system, ctx)
     assert jobs.execute(ctx) == [proposal]
     row = stored(ctx, proposal)
     assert (row.state, row.executed_at_s) == (ProposalState.EXECUTED, executed_at)

@@ -112,15 +112,22 @@ SCENARIOS = [  # (hourly sigma, horizon, paths, positions, seed)
 ]
 
 
+def population_with_edges(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic population plus positions already under HF 1 (every 5th), without debt
+    (every 11th from 1) and without collateral (every 13th from 2)."""
+    collateral, debt = synthetic_population(1e8, 0.8, count, seed)
+    debt[::5] *= 1.3
+    debt[1::11] = 0.0
+    collateral[2::13] = 0.0
+    return collateral, debt
+
+
 @pytest.mark.parametrize(("sigma", "horizon", "paths", "count", "seed"), SCENARIOS)
 def test_pruned_bad_debt_equals_the_dense_computation_bit_for_bit(sigma, horizon, paths, count, seed):
     """Synthetic populations plus positions already under HF 1, without debt, without
     collateral; several LT/LB/delay combinations."""
     price_paths = simulate_paths(sigma, horizon, paths, seed)
-    collateral, debt = synthetic_population(1e8, 0.8, count, seed)
-    debt[::5] *= 1.3
-    debt[1::11] = 0.0
-    collateral[2::13] = 0.0
+    collateral, debt = population_with_edges(count, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         for threshold, bonus, delay in ((0.8, 1.05, 1), (0.7, 1.1, 0), (0.85, 1.01, 4)):
             got = bad_debt(price_paths, collateral, debt, threshold, bonus, delay)
@@ -186,10 +193,7 @@ def test_bad_debt_of_log_paths_equals_bad_debt_over_the_prices(sigma, horizon, p
     bad_debt over simulate_paths' prices (and the dense reference's), bit for bit."""
     log_paths = simulate_log_paths(sigma, horizon, paths, seed)
     prices = simulate_paths(sigma, horizon, paths, seed)
-    collateral, debt = synthetic_population(1e8, 0.8, count, seed)
-    debt[::5] *= 1.3
-    debt[1::11] = 0.0
-    collateral[2::13] = 0.0
+    collateral, debt = population_with_edges(count, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         for threshold, bonus, delay in ((0.8, 1.05, 1), (0.7, 1.1, 0), (0.85, 1.01, 4), (0.9, 1.3, 2)):
             want = bad_debt(prices, collateral, debt, threshold, bonus, delay, liquidated=False)
